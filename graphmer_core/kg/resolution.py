@@ -1,0 +1,49 @@
+"""Syntax facts of a corpus -> entities and triples, dispatched per language.
+
+Each language has a resolver module `graphmer_core.kg.resolve_<language>` with
+`resolve(corpus: str, files: list[ParsedFile]) -> Resolved`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    corpus: str
+    path: str          # posix path relative to the corpus root
+    language: str
+    sha256: str
+    facts: dict[str, Any]
+
+
+@dataclass
+class Resolved:
+    """Rows in the column order of `schemas.ENTITIES` / `schemas.TRIPLES` (without kg_version).
+
+    Entities may repeat (e.g. one external referenced from many files) and triples may repeat
+    (several evidence lines); the KG builder keeps one row per entity_id and per
+    (head_id, relation, tail_id), with the first evidence by (path, line).
+    """
+
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    triples: list[dict[str, Any]] = field(default_factory=list)
+
+    def extend(self, other: "Resolved") -> None:
+        self.entities.extend(other.entities)
+        self.triples.extend(other.triples)
+
+
+def resolve(files: list[ParsedFile]) -> Resolved:
+    """Resolve every corpus and language in `files` on its own (ids never cross corpora)."""
+    groups: dict[tuple[str, str], list[ParsedFile]] = {}
+    for f in files:
+        groups.setdefault((f.corpus, f.language), []).append(f)
+    out = Resolved()
+    for (corpus, language), group in sorted(groups.items()):
+        module = importlib.import_module(f"graphmer_core.kg.resolve_{language}")
+        out.extend(module.resolve(corpus, sorted(group, key=lambda f: f.path)))
+    return out
