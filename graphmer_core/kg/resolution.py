@@ -10,14 +10,9 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphmer_core.parsing import ParsedFile
 
-@dataclass(frozen=True)
-class ParsedFile:
-    corpus: str
-    path: str          # posix path relative to the corpus root
-    language: str
-    sha256: str
-    facts: dict[str, Any]
+__all__ = ["ParsedFile", "Resolved", "resolve"]
 
 
 @dataclass
@@ -32,7 +27,7 @@ class Resolved:
     entities: list[dict[str, Any]] = field(default_factory=list)
     triples: list[dict[str, Any]] = field(default_factory=list)
 
-    def extend(self, other: "Resolved") -> None:
+    def extend(self, other: Resolved) -> None:
         self.entities.extend(other.entities)
         self.triples.extend(other.triples)
 

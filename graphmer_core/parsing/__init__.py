@@ -8,7 +8,9 @@ bytes and can be cached by (content sha256, extractor version).
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 LANGUAGES = ("python", "java")
 SUFFIXES = {".py": "python", ".java": "java"}
@@ -21,3 +23,14 @@ def extractor(language: str) -> Callable[[bytes], dict[str, Any]]:
 
 def extractor_version(language: str) -> str:
     return importlib.import_module(f"graphmer_core.parsing.{language}").EXTRACTOR_VERSION
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """One file's syntax facts, with where it sits in its corpus."""
+
+    corpus: str
+    path: str  # posix path relative to the corpus root
+    language: str
+    sha256: str
+    facts: dict[str, Any]

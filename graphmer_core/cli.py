@@ -1,0 +1,138 @@
+"""`graphmer`: build and query the KG from the shell. Imports neither torch nor dagster for these."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from graphmer_core.lake import Lake, default_lake_root
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="file", file=sys.stderr,
+                                     disable=None, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def format_summary(manifest: dict, lake: Lake, extra: dict | None = None) -> str:
+    files = manifest["files"]
+    lines = [
+        f"KG version {manifest['kg_version']}  ({', '.join(c['name'] for c in manifest['corpora'])})",
+        f"  files: {files['seen']} seen, " + ", ".join(f"{n} {s}" for s, n in files["by_status"].items())
+        + f", {files['bytes'] / 1e6:.1f} MB parsed",
+        f"  entities: {manifest['entities']:,}  " + "  ".join(
+            f"{k}={n:,}" for k, n in manifest["entities_by_kind"].items()),
+        f"  triples:  {manifest['triples']:,}",
+    ]
+    for rel, n in sorted(manifest["triples_by_relation"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {rel:<20} {n:>9,}")
+    lines.append("  resolution: " + "  ".join(
+        f"{k}={n:,}" for k, n in sorted(manifest["triples_by_resolution"].items(), key=lambda kv: -kv[1])))
+    for problem in files["not_ok"][:5]:
+        lines.append(f"  {problem['status']}: {problem['corpus']}:{problem['path']}: {problem['reason']}")
+    if len(files["not_ok"]) > 5:
+        lines.append(f"  ... {len(files['not_ok']) - 5} more in manifest.json and the `files` view")
+    if manifest.get("changes"):
+        ch = manifest["changes"]
+        lines.append(f"  since {ch['previous_kg_version']}: +{ch['added']:,} / -{ch['removed']:,} triples")
+    for key, value in (extra or {}).items():
+        lines.append(f"  {key}: {value}")
+    lines += [
+        f"  KG files:  {lake.kg_dir(manifest['kg_version'])}",
+        f"  catalogue: {lake.catalog}  (graphmer query --lake {lake.root} \"SELECT ...\")",
+    ]
+    return "\n".join(lines)
+
+
+def _print_table(table) -> None:
+    cols = table.column_names
+    rows = [[("" if v is None else str(v)) for v in row.values()] for row in table.to_pylist()]
+    widths = [min(60, max([len(c)] + [len(r[i]) for r in rows])) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(v[:w].ljust(w) for v, w in zip(r, widths)))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def cmd_build_kg(args) -> int:
+    from graphmer_core.corpus.config import load_corpora, parse_corpus_arg
+    from graphmer_core.kg.build import build_kg
+
+    lake = Lake(args.lake)
+    corpora = ([parse_corpus_arg(c) for c in args.corpus] if args.corpus
+               else load_corpora(args.config, only_existing=True))
+    result = build_kg(corpora, lake, workers=args.workers, progress=_progress_bar())
+    timing = "  ".join(f"{k}={v:.2f}" for k, v in result.timings.items())
+    extra = {"this run": ("unchanged corpus: existing version reused" if result.reused else
+                          f"reparsed {result.reparsed} file(s), {result.cache_hits} from cache"),
+             "timings (s)": timing}
+    print(format_summary(result.manifest, lake, extra))
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from graphmer_core.kg import store
+
+    lake = Lake(args.lake)
+    current = lake.current_dir()
+    if current is None:
+        print(f"no promoted KG under {lake.root}", file=sys.stderr)
+        return 1
+    print(format_summary(store.verify(current), lake))
+    return 0
+
+
+def cmd_query(args) -> int:
+    from graphmer_core.kg import store
+
+    _print_table(store.query(Lake(args.lake), args.sql))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="graphmer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build-kg", help="build, check and promote the KG of one or more corpora")
+    p.add_argument("--corpus", action="append", metavar="NAME=PATH",
+                   help="a corpus (repeatable); default: the corpora of --config")
+    p.add_argument("--config", type=Path, default=None, help="corpora YAML (default configs/corpora.yaml)")
+    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
+    p.set_defaults(func=cmd_build_kg)
+
+    p = sub.add_parser("query", help="run SQL on the DuckDB catalogue (views entities, triples, files)")
+    p.add_argument("sql")
+    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("summary", help="print the current KG's summary")
+    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.set_defaults(func=cmd_summary)
+
+    args = parser.parse_args(argv)
+    if getattr(args, "config", "unset") is None:
+        from graphmer_core.corpus.config import DEFAULT_CONFIG
+        args.config = DEFAULT_CONFIG
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"graphmer: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

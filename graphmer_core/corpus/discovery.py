@@ -1,0 +1,88 @@
+"""Finding a corpus's source files: sorted, deterministic, never leaving the root."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphmer_core.parsing import SUFFIXES
+
+# Folder names skipped everywhere: hidden, vendored, build output, caches, virtualenvs.
+DEFAULT_EXCLUDE = (
+    ".*", "__pycache__", "node_modules", "build", "dist", "target", "vendor", "third_party",
+    "venv", "site-packages", "*.egg-info",
+)
+DEFAULT_MAX_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A named source tree. `exclude` holds globs matched against folder names and relative paths."""
+
+    name: str
+    root: Path
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"corpus name {self.name!r} must be non-empty letters, digits, '-' or '_'")
+        object.__setattr__(self, "root", Path(self.root).resolve())
+
+
+@dataclass(frozen=True)
+class Candidate:
+    corpus: str
+    path: str  # posix, relative to the corpus root
+    abspath: str
+    language: str
+
+
+@dataclass
+class Discovery:
+    candidates: list[Candidate] = field(default_factory=list)
+    # (path, reason) of files seen but not offered to a parser: symlinks out of the root, etc.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _excluded(name: str, rel: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(rel, p) for p in patterns)
+
+
+def discover(corpus: Corpus) -> Discovery:
+    """Walk the corpus root in sorted order and pick `.py` and `.java` files."""
+    root = corpus.root
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus {corpus.name!r}: root {root} is not a directory")
+    out = Discovery()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        reldir = os.path.relpath(dirpath, root)
+        reldir = "" if reldir == "." else reldir.replace(os.sep, "/")
+        kept = []
+        for d in sorted(dirnames):
+            rel = f"{reldir}/{d}" if reldir else d
+            if _excluded(d, rel, corpus.exclude):
+                continue
+            if os.path.islink(os.path.join(dirpath, d)):
+                # os.walk does not descend into it; record why its files are missing.
+                out.skipped.append((rel, "symlinked folder not followed"))
+                continue
+            kept.append(d)
+        dirnames[:] = kept
+        for fname in sorted(filenames):
+            language = SUFFIXES.get(os.path.splitext(fname)[1])
+            if language is None:
+                continue
+            rel = f"{reldir}/{fname}" if reldir else fname
+            if _excluded(fname, rel, corpus.exclude):
+                continue
+            full = os.path.join(dirpath, fname)
+            if os.path.islink(full):
+                target = os.path.realpath(full)
+                if not target.startswith(str(root) + os.sep):
+                    out.skipped.append((rel, "symlink points outside the corpus root"))
+                    continue
+            out.candidates.append(Candidate(corpus.name, rel, full, language))
+    return out

@@ -1,0 +1,123 @@
+"""Corpora -> staged KG version -> promoted KG: the library behind the CLI and the Dagster assets."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from graphmer_core.corpus.discovery import Corpus
+from graphmer_core.corpus.index import FileRecord, fingerprint, index_corpora
+from graphmer_core.kg import manifest as mf
+from graphmer_core.kg import schemas, store, validation
+from graphmer_core.kg.resolution import resolve
+from graphmer_core.lake import Lake
+from graphmer_core.parsing import LANGUAGES, extractor_version
+from graphmer_core.parsing.batch import ParseOutcome, parse_files
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# The code whose output a KG version depends on: change any of it and the version changes.
+VERSIONED_CODE = ("corpus", "parsing", "kg")
+
+Progress = Callable[[str, int, int], None]
+
+
+@functools.cache
+def code_version() -> str:
+    h = hashlib.sha256()
+    for sub in VERSIONED_CODE:
+        for f in sorted((PACKAGE_ROOT / sub).rglob("*")):
+            if f.suffix in (".py", ".scm"):
+                h.update(f.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def kg_version_of(records: list[FileRecord]) -> str:
+    """Same corpus content and same code give the same version; nothing else enters it."""
+    return fingerprint(records, salt=f"{schemas.ENTITIES}{schemas.TRIPLES}{code_version()}")[:16]
+
+
+def files_table(records: list[FileRecord]) -> pa.Table:
+    return pa.Table.from_pylist([r.row() for r in records], schema=schemas.FILES)
+
+
+@dataclass
+class StageResult:
+    kg_version: str
+    kg_dir: Path
+    manifest: dict
+    reused: bool  # the version already existed: nothing was parsed or written
+    reparsed: int = 0
+    cache_hits: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def stage_kg(
+    corpora: list[Corpus],
+    lake: Lake,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    records: list[FileRecord] | None = None,
+) -> StageResult:
+    """Build a KG version under staging/, unless that exact version is already staged or promoted."""
+    t0 = time.perf_counter()
+    records = index_corpora(corpora) if records is None else records
+    version = kg_version_of(records)
+    timings = {"index_s": time.perf_counter() - t0}
+    for existing in (lake.kg_dir(version), lake.staged_dir(version)):
+        if (existing / store.MANIFEST).exists():
+            return StageResult(version, existing, store.verify(existing), reused=True, timings=timings)
+
+    t = time.perf_counter()
+    outcome: ParseOutcome = parse_files(
+        records, lake.parse_cache, workers,
+        progress=None if progress is None else (lambda i, n: progress("parse", i, n)),
+    )
+    timings["parse_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    resolved = resolve(outcome.parsed)
+    timings["resolve_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    entities = store._dedup_entities(resolved.entities)
+    triples = store._dedup_triples(resolved.triples, version)
+    violations = validation.validate(entities, triples)
+    timings["tables_s"] = time.perf_counter() - t
+    tables = {"entities": entities, "triples": triples, "files": files_table(outcome.records),
+              "validation": violations}
+    manifest = {
+        "schema_version": mf.SCHEMA_VERSION,
+        "kg_version": version,
+        "code_version": code_version(),
+        "extractor_versions": {lang: extractor_version(lang) for lang in LANGUAGES},
+        "corpora": [{"name": c.name, "root": str(c.root)} for c in corpora],
+        "corpus_fingerprint": fingerprint(records),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "files": mf.file_summary(outcome.records),
+        "parse": {"reparsed": outcome.reparsed, "cache_hits": outcome.cache_hits},
+        "changes": mf.changes(lake.current_dir(), triples),
+        "validation": validation.rates(violations, entities, triples),
+        **mf.table_summary(entities, triples),
+    }
+    t = time.perf_counter()
+    kg_dir = store.stage_tables(lake, version, tables, manifest)
+    timings["write_s"] = time.perf_counter() - t
+    return StageResult(version, kg_dir, store.read_manifest(kg_dir), reused=False,
+                       reparsed=outcome.reparsed, cache_hits=outcome.cache_hits, timings=timings)
+
+
+def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None,
+             progress: Progress | None = None) -> StageResult:
+    """Stage, then promote and refresh the catalogue (the CLI path; Dagster puts its checks between)."""
+    result = stage_kg(corpora, lake, workers, progress)
+    t = time.perf_counter()
+    if lake.current_version() != result.kg_version or not lake.catalog.exists():
+        result.kg_dir = store.promote(lake, result.kg_version)
+    result.timings["promote_s"] = time.perf_counter() - t
+    return result

@@ -1,0 +1,67 @@
+"""The manifest of a KG version: what it holds, what it skipped and why, what changed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graphmer_core.corpus.index import FileRecord
+
+SCHEMA_VERSION = "1.0"
+
+
+def _counts(table: pa.Table, column: str) -> dict[str, int]:
+    vc = pc.value_counts(table[column]).to_pylist()
+    return {str(d["values"]): int(d["counts"]) for d in sorted(vc, key=lambda d: str(d["values"]))}
+
+
+def file_summary(records: list[FileRecord]) -> dict:
+    by_status = Counter(r.status for r in records)
+    problems = [
+        {"corpus": r.corpus, "path": r.path, "status": r.status, "reason": r.reason}
+        for r in records if r.status != "ok"
+    ]
+    return {
+        "seen": len(records),
+        "by_status": dict(sorted(by_status.items())),
+        "bytes": sum(r.size_bytes for r in records if r.status in ("ok", "partial")),
+        "not_ok": problems,
+    }
+
+
+def table_summary(entities: pa.Table, triples: pa.Table) -> dict:
+    return {
+        "entities": entities.num_rows,
+        "triples": triples.num_rows,
+        "entities_by_kind": _counts(entities, "kind"),
+        "entities_by_language": _counts(entities, "language"),
+        "triples_by_relation": _counts(triples, "relation"),
+        "triples_by_language": _counts(triples, "language"),
+        "triples_by_resolution": _counts(triples, "resolution"),
+    }
+
+
+def changes(previous_dir: Path | None, triples: pa.Table) -> dict | None:
+    """Triples added and removed per relation since the previous promoted version."""
+    if previous_dir is None or not (previous_dir / "triples.parquet").exists():
+        return None
+    con = duckdb.connect()
+    con.register("new", triples.select(["head_id", "relation", "tail_id"]))
+    old = (previous_dir / "triples.parquet").as_posix()
+    rows = con.execute(f"""
+        WITH old AS (SELECT head_id, relation, tail_id FROM read_parquet('{old}')),
+        added AS (SELECT relation, count(*) n FROM (SELECT * FROM new EXCEPT SELECT * FROM old) GROUP BY 1),
+        removed AS (SELECT relation, count(*) n FROM (SELECT * FROM old EXCEPT SELECT * FROM new) GROUP BY 1)
+        SELECT coalesce(a.relation, r.relation), coalesce(a.n, 0), coalesce(r.n, 0)
+        FROM added a FULL JOIN removed r ON a.relation = r.relation ORDER BY 1
+    """).fetchall()
+    return {
+        "previous_kg_version": previous_dir.name,
+        "by_relation": {rel: {"added": int(a), "removed": int(r)} for rel, a, r in rows},
+        "added": int(sum(a for _, a, _ in rows)),
+        "removed": int(sum(r for _, _, r in rows)),
+    }

@@ -1,0 +1,127 @@
+"""KG tables on disk: staged Parquet, atomic promotion, the current pointer, the DuckDB catalogue."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from graphmer_core.artifacts import atomic_path, sha256_file, verify_checksums, write_bytes_atomic
+from graphmer_core.kg import schemas
+from graphmer_core.lake import Lake
+
+TABLES = ("entities", "triples", "files", "validation")
+MANIFEST = "manifest.json"
+
+
+def _dedup_entities(rows: list[dict[str, Any]]) -> pa.Table:
+    """One row per entity_id: the definition seen first (by path, line); specific kinds beat ExternalSymbol."""
+    table = pa.Table.from_pylist(rows, schema=schemas.ENTITIES)
+    con = duckdb.connect()
+    con.register("rows", table)
+    return con.sql("""
+        SELECT * FROM rows
+        QUALIFY row_number() OVER (
+            PARTITION BY entity_id
+            ORDER BY path NULLS LAST, start_line NULLS LAST, (kind = 'ExternalSymbol'), kind) = 1
+        ORDER BY entity_id
+    """).to_arrow_table().cast(schemas.ENTITIES)
+
+
+def _dedup_triples(rows: list[dict[str, Any]], kg_version: str) -> pa.Table:
+    """One row per (head, relation, tail), carrying its first evidence (path, line) and resolution."""
+    schema = schemas.TRIPLES.remove(schemas.TRIPLES.get_field_index("kg_version"))
+    table = pa.Table.from_pylist(rows, schema=schema)
+    con = duckdb.connect()
+    con.register("rows", table)
+    return con.execute("""
+        SELECT *, ?::VARCHAR AS kg_version FROM rows
+        QUALIFY row_number() OVER (
+            PARTITION BY head_id, relation, tail_id ORDER BY path NULLS LAST, line NULLS LAST) = 1
+        ORDER BY relation, head_id, tail_id
+    """, [kg_version]).to_arrow_table().cast(schemas.TRIPLES)
+
+
+def write_parquet(table: pa.Table, path: Path) -> str:
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return sha256_file(path)
+
+
+def stage_tables(lake: Lake, kg_version: str, tables: dict[str, pa.Table], manifest: dict) -> Path:
+    """Write a KG version under staging/ (a temp folder renamed whole) and return its folder."""
+    final = lake.staged_dir(kg_version)
+    tmp = lake.staging / f".{kg_version}.{os.getpid()}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    checksums = {f"{name}.parquet": write_parquet(t, tmp / f"{name}.parquet") for name, t in tables.items()}
+    manifest = {**manifest, "files_sha256": checksums}
+    write_bytes_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return final
+
+
+def read_manifest(kg_dir: Path) -> dict:
+    return json.loads((kg_dir / MANIFEST).read_text())
+
+
+def verify(kg_dir: Path) -> dict:
+    """Check every Parquet file of a KG version against its manifest; return the manifest."""
+    manifest = read_manifest(kg_dir)
+    verify_checksums(kg_dir, manifest["files_sha256"])
+    return manifest
+
+
+def promote(lake: Lake, kg_version: str) -> Path:
+    """Move a staged version into kg/ and switch the current pointer; the old version stays on disk."""
+    staged, final = lake.staged_dir(kg_version), lake.kg_dir(kg_version)
+    if staged.exists():
+        verify(staged)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            shutil.rmtree(staged)
+        else:
+            os.replace(staged, final)
+    elif not final.exists():
+        raise FileNotFoundError(f"KG version {kg_version} is neither staged nor promoted under {lake.root}")
+    write_bytes_atomic(lake.current_pointer, f"{kg_version}\n".encode())
+    refresh_catalog(lake)
+    return final
+
+
+def refresh_catalog(lake: Lake) -> Path:
+    """Rebuild graphmer.duckdb: views over the current version's Parquet files (absolute paths)."""
+    current = lake.current_dir()
+    if current is None:
+        raise FileNotFoundError(f"no promoted KG under {lake.root}: build one first")
+    manifest = verify(current)
+    with atomic_path(lake.catalog) as tmp:
+        tmp.unlink()  # duckdb creates its own file
+        con = duckdb.connect(str(tmp))
+        try:
+            for name in TABLES:
+                f = current / f"{name}.parquet"
+                if f.exists():
+                    con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{f.as_posix()}')")
+            con.execute("CREATE TABLE kg_info AS SELECT ? AS kg_version, ? AS kg_dir, ? AS manifest",
+                        [manifest["kg_version"], str(current), json.dumps(manifest)])
+        finally:
+            con.close()
+    return lake.catalog
+
+
+def query(lake: Lake, sql: str) -> pa.Table:
+    if not lake.catalog.exists():
+        raise FileNotFoundError(f"no catalogue at {lake.catalog}: run `graphmer build-kg` first")
+    con = duckdb.connect(str(lake.catalog), read_only=True)
+    try:
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.close()

@@ -1,0 +1,60 @@
+"""Where everything lives in the data lake (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Lake:
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).resolve())
+
+    @property
+    def parse_cache(self) -> Path:
+        return self.root / "cache" / "parse"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def kg_root(self) -> Path:
+        return self.root / "kg"
+
+    def kg_dir(self, version: str) -> Path:
+        return self.kg_root / version
+
+    def staged_dir(self, version: str) -> Path:
+        return self.staging / version
+
+    @property
+    def current_pointer(self) -> Path:
+        return self.kg_root / "current"
+
+    @property
+    def catalog(self) -> Path:
+        return self.root / "graphmer.duckdb"
+
+    def current_version(self) -> str | None:
+        try:
+            version = self.current_pointer.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return version or None
+
+    def current_dir(self) -> Path | None:
+        version = self.current_version()
+        return None if version is None else self.kg_dir(version)
+
+
+def default_lake_root() -> Path:
+    return Path(os.environ.get("GRAPHMER_LAKE", Path(__file__).resolve().parent.parent / "data_lake"))
