@@ -41,6 +41,19 @@ class Lake:
         return self.kg_root / "current"
 
     @property
+    def candidate_pointer(self) -> Path:
+        """The version most recently staged for the quality gates (file holding its kg_version)."""
+        return self.staging / "CANDIDATE"
+
+    def candidate_dir(self) -> Path | None:
+        try:
+            version = self.candidate_pointer.read_text().strip()
+        except FileNotFoundError:
+            return None
+        staged = self.staged_dir(version)
+        return staged if staged.exists() else self.kg_dir(version)
+
+    @property
     def catalog(self) -> Path:
         return self.root / "graphmer.duckdb"
 

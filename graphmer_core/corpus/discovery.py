@@ -85,4 +85,6 @@ def discover(corpus: Corpus) -> Discovery:
                     out.skipped.append((rel, "symlink points outside the corpus root"))
                     continue
             out.candidates.append(Candidate(corpus.name, rel, full, language))
+    out.candidates.sort(key=lambda c: c.path)
+    out.skipped.sort()
     return out

@@ -49,3 +49,30 @@ def fingerprint(records: list[FileRecord], salt: str = "") -> str:
     for r in records:
         h.update(f"{r.corpus}\t{r.path}\t{r.language}\t{r.sha256}\t{r.status}\n".encode())
     return h.hexdigest()
+
+
+INDEX_COLUMNS = ("corpus", "path", "abspath", "language", "sha256", "size_bytes", "status", "reason")
+
+
+def write_index(records: list[FileRecord], path, metadata: dict[str, str] | None = None) -> str:
+    """Persist an index as Parquet (atomically); returns its sha256."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from graphmer_core.artifacts import atomic_path, sha256_file
+
+    table = pa.Table.from_pylist([{c: getattr(r, c) for c in INDEX_COLUMNS} for r in records],
+                                 schema=pa.schema([(c, pa.int64() if c == "size_bytes" else pa.string())
+                                                   for c in INDEX_COLUMNS]))
+    table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in (metadata or {}).items()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return sha256_file(path)
+
+
+def read_index(path) -> tuple[list[FileRecord], dict[str, str]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    return [FileRecord(**row) for row in table.to_pylist()], meta

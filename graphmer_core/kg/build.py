@@ -121,3 +121,10 @@ def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None,
         result.kg_dir = store.promote(lake, result.kg_version)
     result.timings["promote_s"] = time.perf_counter() - t
     return result
+
+
+def mark_candidate(lake: Lake, kg_version: str) -> None:
+    """Name the version the quality gates should judge next (staged or already promoted)."""
+    from graphmer_core.artifacts import write_bytes_atomic
+
+    write_bytes_atomic(lake.candidate_pointer, f"{kg_version}\n".encode())

@@ -65,3 +65,26 @@ def changes(previous_dir: Path | None, triples: pa.Table) -> dict | None:
         "added": int(sum(a for _, a, _ in rows)),
         "removed": int(sum(r for _, _, r in rows)),
     }
+
+
+def markdown_summary(manifest: dict) -> str:
+    """A KG version at a glance, for the Dagster UI."""
+    files = manifest["files"]
+    lines = [
+        f"**KG {manifest['kg_version']}** from " + ", ".join(f"`{c['name']}`" for c in manifest["corpora"]),
+        "",
+        f"Files: {files['seen']} seen; " + ", ".join(f"{n} {s}" for s, n in files["by_status"].items()),
+        "",
+        "| relation | triples |", "|---|---:|",
+        *(f"| {r} | {n:,} |" for r, n in sorted(manifest["triples_by_relation"].items(), key=lambda kv: -kv[1])),
+        "",
+        "| kind | entities |", "|---|---:|",
+        *(f"| {k} | {n:,} |" for k, n in sorted(manifest["entities_by_kind"].items(), key=lambda kv: -kv[1])),
+    ]
+    if files["not_ok"]:
+        lines += ["", "| file | status | reason |", "|---|---|---|",
+                  *(f"| {p['corpus']}:{p['path']} | {p['status']} | {p['reason']} |" for p in files["not_ok"][:50])]
+    if manifest.get("changes"):
+        ch = manifest["changes"]
+        lines += ["", f"Since `{ch['previous_kg_version']}`: +{ch['added']:,} / -{ch['removed']:,} triples"]
+    return "\n".join(lines)

@@ -1,0 +1,65 @@
+"""Blocking quality gates: a failing gate stops promotion, so the last good KG stays current."""
+
+
+import dagster as dg
+
+from graphmer_pipeline.resources import DataLake, QualityGates
+
+# suite name -> (check name, asset it gates)
+SUITES = {
+    "kg_entities": ("entities_expectations", "kg_entities"),
+    "kg_triples": ("triples_expectations", "kg_triples"),
+    "kg_per_language": ("ontology_and_coverage", "kg_triples"),
+}
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec(name, asset=asset, blocking=True,
+                             description=f"Great Expectations suite `{suite}` on the staged KG")
+           for suite, (name, asset) in SUITES.items()],
+)
+def kg_gates(context: dg.AssetCheckExecutionContext, lake: DataLake, gates: QualityGates):
+    """Run the GX suites once over the candidate version and report each as its own check."""
+    from graphmer_core.kg.quality import run_gates
+
+    candidate = lake.lake.candidate_dir()
+    if candidate is None:
+        raise FileNotFoundError("no staged KG candidate to check")
+    for outcome in run_gates(candidate, gates.thresholds()):
+        name, asset = SUITES[outcome.suite]
+        failed = outcome.failed
+        table = "\n".join(
+            f"| {'pass' if e['success'] else '**FAIL**'} | `{e['type']}` | "
+            f"{e['kwargs'].get('column') or e['kwargs'].get('column_list') or ''} | "
+            f"{'' if e['unexpected_count'] is None else e['unexpected_count']} |"
+            for e in outcome.expectations)
+        yield dg.AssetCheckResult(
+            check_name=name, asset_key=asset, passed=outcome.success,
+            metadata={
+                "kg_version": candidate.name,
+                "rows_evaluated": outcome.evaluated,
+                "expectations": len(outcome.expectations),
+                "failed_expectations": len(failed),
+                "failures": [{"type": e["type"], "kwargs": str(e["kwargs"]),
+                              "unexpected_count": e["unexpected_count"],
+                              "observed_value": str(e["observed_value"]),
+                              "examples": [str(x) for x in e["partial_unexpected_list"]]} for e in failed],
+                "results": dg.MetadataValue.md(
+                    "| result | expectation | column | unexpected |\n|---|---|---|---:|\n" + table),
+            },
+        )
+
+
+@dg.asset_check(asset="kg_catalog", blocking=True,
+                description="The catalogue's views answer, point at the current version and match its manifest.")
+def catalog_matches_manifest(lake: DataLake) -> dg.AssetCheckResult:
+    from graphmer_core.kg import store
+
+    counts = store.query(lake.lake, """
+        SELECT (SELECT count(*) FROM entities) AS entities, (SELECT count(*) FROM triples) AS triples,
+               (SELECT kg_version FROM kg_info) AS kg_version""").to_pylist()[0]
+    manifest = store.read_manifest(lake.lake.current_dir())
+    expected = {"entities": manifest["entities"], "triples": manifest["triples"],
+                "kg_version": lake.lake.current_version()}
+    return dg.AssetCheckResult(passed=counts == expected,
+                               metadata={"catalogue": str(counts), "expected": str(expected)})

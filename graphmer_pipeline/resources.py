@@ -1,0 +1,48 @@
+"""Typed resources: where the lake is and which corpora to read."""
+
+
+import dagster as dg
+
+from graphmer_core.corpus.config import DEFAULT_CONFIG, load_corpora
+from graphmer_core.corpus.discovery import Corpus
+from graphmer_core.lake import Lake, default_lake_root
+
+
+class DataLake(dg.ConfigurableResource):
+    """The data lake root (default: data_lake/ of the repository, or $GRAPHMER_LAKE)."""
+
+    root: str = str(default_lake_root())
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(self.root)
+
+
+class CorporaConfig(dg.ConfigurableResource):
+    """The corpora to build from, read from a YAML file (configs/corpora.yaml by default)."""
+
+    path: str = str(DEFAULT_CONFIG)
+
+    def load(self, log=None) -> list[Corpus]:
+        corpora = load_corpora(self.path)
+        present = [c for c in corpora if c.root.is_dir()]
+        for c in corpora:
+            if c not in present and log is not None:
+                log.warning(f"corpus {c.name!r} skipped: {c.root} does not exist (run `make corpora`)")
+        if not present:
+            raise FileNotFoundError(f"none of the corpora in {self.path} exist on disk")
+        return present
+
+
+class QualityGates(dg.ConfigurableResource):
+    """Thresholds of the KG quality gates (Great Expectations suites)."""
+
+    domain_range_valid_share: float = 0.995
+    max_inheritance_cycles: int = 0
+    min_entities_per_language: int = 100
+    min_triples_per_language: int = 100
+
+    def thresholds(self):
+        from graphmer_core.kg.quality import GateThresholds
+
+        return GateThresholds(**self.model_dump())

@@ -1,0 +1,48 @@
+"""The parse cache: hits skip extraction, and a corrupt entry is recomputed, never trusted."""
+
+from graphmer_core.corpus.discovery import Corpus
+from graphmer_core.corpus.index import index_corpora
+from graphmer_core.parsing.batch import parse_files
+from graphmer_core.parsing.cache import ParseCache
+
+SRC = {"pkg/__init__.py": "", "pkg/a.py": "def f():\n    return g()\n\ndef g():\n    return 1\n",
+       "pkg/b.py": "from pkg.a import f\nf()\n"}
+
+
+def test_second_parse_is_all_cache_hits_and_changed_file_reparses_alone(make_tree, tmp_path):
+    root = make_tree(SRC)
+    cache = tmp_path / "cache"
+    first = parse_files(index_corpora([Corpus("c", root)]), cache, workers=1)
+    assert (first.reparsed, first.cache_hits) == (3, 0)
+    second = parse_files(index_corpora([Corpus("c", root)]), cache, workers=1)
+    assert (second.reparsed, second.cache_hits) == (0, 3)
+    assert [p.facts for p in second.parsed] == [p.facts for p in first.parsed]
+    (root / "pkg/b.py").write_text("from pkg.a import g\ng()\n")
+    third = parse_files(index_corpora([Corpus("c", root)]), cache, workers=1)
+    assert (third.reparsed, third.cache_hits) == (1, 2)
+
+
+def test_corrupt_cache_entry_is_detected_and_recomputed(make_tree, tmp_path):
+    root = make_tree(SRC)
+    cache_dir = tmp_path / "cache"
+    records = index_corpora([Corpus("c", root)])
+    good = parse_files(records, cache_dir, workers=1)
+    entry = next(cache_dir.rglob("*.json"))
+    raw = entry.read_bytes()
+    entry.write_bytes(raw[:-3] + b"!!}")  # flip bytes in the payload, keep the old stamp
+    sha = entry.stem
+    version = entry.parent.parent.name
+    assert ParseCache(cache_dir).get(version, sha) is None
+    again = parse_files(records, cache_dir, workers=1)
+    assert again.reparsed == 1
+    assert [p.facts for p in again.parsed] == [p.facts for p in good.parsed]
+    assert ParseCache(cache_dir).get(version, sha) is not None  # rewritten
+
+
+def test_pool_and_serial_extraction_agree(make_tree, tmp_path):
+    files = {f"m{i:03d}.py": f"def f{i}():\n    return {i}\n" for i in range(60)}
+    root = make_tree(files)
+    records = index_corpora([Corpus("c", root)])
+    serial = parse_files(records, None, workers=1)
+    pooled = parse_files(records, None, workers=2)
+    assert [p.facts for p in serial.parsed] == [p.facts for p in pooled.parsed]
