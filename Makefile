@@ -22,13 +22,20 @@ test: $(STAMP)
 corpora: $(STAMP)
 	bash scripts/prepare_corpora.sh
 
-demo: $(STAMP) corpora
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster asset materialize -m graphmer_pipeline.definitions --select 'group:kg'
-	$(BIN)/graphmer summary --lake data_lake
+	cp dagster.yaml $@
 
-ui: $(STAMP)
-	@mkdir -p $(DAGSTER_HOME)
+demo: $(STAMP) corpora $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster asset materialize -m graphmer_pipeline.definitions --select 'group:kg'
+	@echo
+	$(BIN)/graphmer summary --lake data_lake
+	@echo
+	@echo "Results: data_lake/kg/current (Parquet + manifest.json), catalogue data_lake/graphmer.duckdb"
+	@echo "Query:   .venv/bin/graphmer query \"SELECT relation, count(*) FROM triples GROUP BY 1\""
+	@echo "UI:      make ui, then open http://localhost:3000 (runs are kept in $(DAGSTER_HOME))"
+
+ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 bench: $(STAMP) corpora

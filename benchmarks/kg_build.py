@@ -1,0 +1,142 @@
+"""KG build throughput against tree-sitter's parse-only speed on the same files, in one run.
+
+    .venv/bin/python benchmarks/kg_build.py                      # CPython stdlib
+    .venv/bin/python benchmarks/kg_build.py --corpus jdk=data_lake/corpora/jdk17   # all of JDK 17
+    .venv/bin/python benchmarks/kg_build.py --corpus NAME=PATH [--corpus ...] [--workers N]
+
+Prints files/s, MB/s, triples/s and peak RSS of the end-to-end build (extraction, resolution,
+Parquet, validation, catalogue) with a cold parse cache, the same files parsed by tree-sitter alone
+(one process and a pool of the same size) as ratios, then an unchanged rebuild and a one-file-changed
+rebuild (on a private copy of the corpus) as fractions of the full build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sysconfig
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from graphmer_core.corpus.config import load_corpora, parse_corpus_arg
+from graphmer_core.corpus.discovery import Corpus
+from graphmer_core.corpus.index import index_corpora
+from graphmer_core.kg.build import build_kg
+from graphmer_core.lake import Lake
+from graphmer_core.parsing.batch import default_workers
+
+_parsers = {}
+
+
+def _parse_only(task: tuple[str, str]) -> int:
+    path, language = task
+    if language not in _parsers:
+        import tree_sitter
+        import tree_sitter_java
+        import tree_sitter_python
+
+        mod = tree_sitter_python if language == "python" else tree_sitter_java
+        _parsers[language] = tree_sitter.Parser(tree_sitter.Language(mod.language()))
+    with open(path, "rb") as fh:
+        data = fh.read()
+    _parsers[language].parse(data)
+    return len(data)
+
+
+def parse_only(tasks, workers: int) -> float:
+    t = time.perf_counter()
+    if workers == 1:
+        for task in tasks:
+            _parse_only(task)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_parse_only, tasks, chunksize=32))
+    return time.perf_counter() - t
+
+
+def peak_rss_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", action="append", metavar="NAME=PATH")
+    ap.add_argument("--workers", type=int, default=default_workers())
+    ap.add_argument("--no-rebuilds", action="store_true", help="skip the incremental rebuild figures")
+    args = ap.parse_args()
+    if args.corpus:
+        corpora = [parse_corpus_arg(c) for c in args.corpus]
+    else:
+        corpora = [c for c in load_corpora() if c.name == "stdlib"]
+    # Keep the corpora's exclusions (e.g. the stdlib's test folders) for the copy used below.
+    records = [r for r in index_corpora(corpora) if r.status == "ok"]
+    nbytes = sum(r.size_bytes for r in records)
+    tasks = [(r.abspath, r.language) for r in records]
+    print(f"corpora: {', '.join(f'{c.name}={c.root}' for c in corpora)}")
+    print(f"files: {len(records):,} parseable, {nbytes / 1e6:.1f} MB; workers: {args.workers}; "
+          f"cpus: {os.cpu_count()}; python {sysconfig.get_python_version()}")
+
+    parse_only(tasks[:200], 1)  # warm the page cache and the grammar
+    t_parse1 = parse_only(tasks, 1)
+    t_parseN = parse_only(tasks, args.workers) if args.workers > 1 else t_parse1
+
+    with tempfile.TemporaryDirectory(prefix="graphmer-bench-") as tmp:
+        lake = Lake(Path(tmp) / "lake")
+        t = time.perf_counter()
+        result = build_kg(corpora, lake, workers=args.workers)
+        t_full = time.perf_counter() - t
+        rss_self, rss_children = peak_rss_mb()
+        m = result.manifest
+        print()
+        print(f"{'':34}{'seconds':>9}{'files/s':>10}{'MB/s':>8}{'triples/s':>12}")
+        for label, secs in [("tree-sitter parse only, 1 proc", t_parse1),
+                            (f"tree-sitter parse only, {args.workers} procs", t_parseN),
+                            (f"end-to-end build, {args.workers} procs (cold)", t_full)]:
+            trip = f"{m['triples'] / secs:>12,.0f}" if label.startswith("end") else f"{'':>12}"
+            print(f"{label:34}{secs:>9.2f}{len(records) / secs:>10,.0f}{nbytes / 1e6 / secs:>8.2f}{trip}")
+        print(f"  stages (s): " + "  ".join(f"{k}={v:.2f}" for k, v in result.timings.items()))
+        print(f"  KG: {m['entities']:,} entities, {m['triples']:,} triples")
+        print(f"  peak RSS: {rss_self:,.0f} MB (main), {rss_children:,.0f} MB (largest worker)")
+        print(f"  build / parse-only throughput: {t_parse1 / t_full:.2f}x of 1 process, "
+              f"{t_parseN / t_full:.2f}x of {args.workers} processes")
+
+        if args.no_rebuilds:
+            return
+        # Incremental rebuilds on a private copy, so a file can be changed.
+        copies = []
+        for c in corpora:
+            dest = Path(tmp) / "copy" / c.name
+            shutil.copytree(c.root, dest, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "site-packages"))
+            copies.append(Corpus(c.name, dest, c.exclude, c.max_bytes))
+        lake2 = Lake(Path(tmp) / "lake2")
+        shutil.copytree(lake.parse_cache, lake2.parse_cache)  # same bytes, same cache keys
+        t = time.perf_counter()
+        build_kg(copies, lake2, workers=args.workers)
+        t_copy_full = time.perf_counter() - t
+        t = time.perf_counter()
+        unchanged = build_kg(copies, lake2, workers=args.workers)
+        t_unchanged = time.perf_counter() - t
+        victim = next(copies[0].root / r.path for r in records if r.corpus == copies[0].name)
+        with open(victim, "a") as fh:
+            fh.write("\n# touched by benchmarks/kg_build.py\n")
+        t = time.perf_counter()
+        changed = build_kg(copies, lake2, workers=args.workers)
+        t_changed = time.perf_counter() - t
+        print()
+        print(f"unchanged rebuild:   {t_unchanged:6.2f} s = {t_unchanged / t_full:6.1%} of the cold build "
+              f"(reused={unchanged.reused}, reparsed {unchanged.reparsed})")
+        print(f"one file changed:    {t_changed:6.2f} s = {t_changed / t_full:6.1%} of the cold build "
+              f"(reparsed {changed.reparsed}, {changed.cache_hits:,} from cache; "
+              f"stages: " + ", ".join(f"{k}={v:.2f}" for k, v in changed.timings.items()) + ")")
+        print(f"(warm-cache build of the copy, a new version: {t_copy_full:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()
