@@ -1,0 +1,384 @@
+"""Python syntax facts of one file, from the tree-sitter queries in `queries/python.scm`.
+
+`extract(source)` depends only on the bytes: no module name, no other file. Names are kept as
+source text (dotted chains such as `self.parser.parse`); resolution happens in
+`graphmer_core.kg.resolve_python`.
+
+Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
+
+- `defs`:    `[kind, name, parent_scope, start_line, end_line, decorators, extra, returns]`
+             kind "c" (class: extra = base expressions, keyword arguments left out) or "f"
+             (function: extra = `[[param_name, annotation | None, star], ...]`, star is "",
+             "*" or "**"; returns = return annotation | None). Decorators are the decorator
+             expressions with a call's arguments dropped (`functools.wraps(f)` -> "functools.wraps").
+- `calls`:   `[scope, line, callee]` callee is a dotted chain, `super().m`, or `<chain>().m`
+             (method called on a call's result); other callee shapes are left out.
+- `asg`:     `[scope, line, target, rhs_kind, rhs, annotation | None]` for assignments and other
+             bindings. target is a name or a dotted chain (`self.x`); rhs_kind is "c" (call of the
+             dotted chain rhs), "n" (the dotted name rhs), "N" (None literal), "l" (list/tuple of
+             string literals, only for `__all__`), "" (unknown value) or "b" (a binding that is no
+             assignment: for-targets, `with ... as x`, `except ... as e`, `x += ...`, walrus).
+- `globals`: `[scope, name]` names declared `global`/`nonlocal` in a function.
+- `imports`: `[scope, line, module, level, names]`; `import a.b as c` -> module None, level -1,
+             names [["a.b", "c"]]; `from ..m import x as y, *` -> module "m" ("" for `from .`),
+             level 2, names [["x", "y"], ["*", None]].
+- `raises`, `catches`: `[scope, line, dotted expression]` (the callee for `raise X(...)`).
+- `lines`: number of lines; `errors`: count of ERROR and MISSING nodes.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+EXTRACTOR_VERSION = "py-1"
+
+_QUERY_PATH = Path(__file__).with_name("queries") / "python.scm"
+_STATE: dict[str, Any] = {}
+_DOTTED = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
+_START = attrgetter("start_byte")
+_SUPER = re.compile(r"super\([^()]*\)\.([^\W\d]\w*)")
+
+
+def _init() -> dict[str, Any]:
+    if not _STATE:
+        import tree_sitter as ts
+        import tree_sitter_python as tsp
+
+        language = ts.Language(tsp.language())
+        _STATE["parser"] = ts.Parser(language)
+        _STATE["query"] = ts.Query(language, _QUERY_PATH.read_text())
+        _STATE["errors"] = ts.Query(language, "(ERROR) @e (MISSING) @m")
+        _STATE["cursor"] = ts.QueryCursor
+    return _STATE
+
+
+def parse(source: bytes):
+    """The tree-sitter tree of `source` (shared parser)."""
+    return _init()["parser"].parse(source)
+
+
+def extract(source: bytes) -> dict[str, Any]:
+    st = _init()
+    tree = st["parser"].parse(source)
+    root = tree.root_node
+    caps = st["cursor"](st["query"]).captures(root)
+    errors = 0
+    if root.has_error:
+        errors = sum(len(v) for v in st["cursor"](st["errors"]).captures(root).values())
+    ex = _Extractor(source)
+    try:
+        ex.run(caps)
+    except Exception:  # noqa: BLE001 - never raise on weird input: keep what was extracted so far
+        errors += 1
+    return {
+        "lines": source.count(b"\n") + (0 if source.endswith(b"\n") else 1),
+        "errors": errors,
+        "defs": ex.defs,
+        "calls": ex.calls,
+        "asg": ex.asg,
+        "globals": ex.globals,
+        "imports": ex.imports,
+        "raises": ex.raises,
+        "catches": ex.catches,
+    }
+
+
+class _Extractor:
+    def __init__(self, source: bytes):
+        self.src = source
+        self.defs: list[list[Any]] = []
+        self.calls: list[list[Any]] = []
+        self.asg: list[list[Any]] = []
+        self.globals: list[list[Any]] = []
+        self.imports: list[list[Any]] = []
+        self.raises: list[list[Any]] = []
+        self.catches: list[list[Any]] = []
+        # scope intervals [body_start, end) in document order, for `_scopes`
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.parents: list[int] = []
+
+    def text(self, node) -> str:
+        return self.src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+    # --- scopes -----------------------------------------------------------------------------
+    def _scopes(self, nodes: list) -> list[int]:
+        """Innermost enclosing scope (def index, -1 = module) of each node.
+
+        Scopes nest, so the innermost one holding `pos` is the last scope starting at or before
+        `pos`, or the first of its ancestors that has not ended yet.
+        """
+        starts, ends, parents = self.starts, self.ends, self.parents
+        out: list[int] = []
+        append = out.append
+        for node in nodes:
+            pos = node.start_byte
+            i = bisect_right(starts, pos) - 1
+            while i >= 0 and ends[i] <= pos:
+                i = parents[i]
+            append(i)
+        return out
+
+    def run(self, caps: dict[str, list]) -> None:
+        # capture lists are grouped by pattern, not in document order: sort them by start byte
+        for nodes in caps.values():
+            nodes.sort(key=_START)
+        self._defs(caps)
+        self._asg(caps)
+        for name in ("call", "bind", "global", "import", "raise", "except"):
+            nodes = caps.get(name)
+            if nodes:
+                getattr(self, "_" + name)(nodes, self._scopes(nodes))
+
+    def _defs(self, caps: dict[str, list]) -> None:
+        nodes = caps.get("def", [])
+        if not nodes:
+            return
+        src = self.src
+        names = caps.get("def.name", [])
+        bodies = caps.get("def.body", [])
+        if len(names) != len(nodes) or len(bodies) != len(nodes):  # error recovery: navigate
+            names = [n.child_by_field_name("name") for n in nodes]
+            bodies = [n.child_by_field_name("body") for n in nodes]
+        starts, ends, parents = self.starts, self.ends, self.parents
+        def_starts = []
+        rows = self.defs
+        for node, name, body in zip(nodes, names, bodies, strict=True):
+            pos = node.start_byte
+            end = node.end_byte
+            i = bisect_right(starts, pos) - 1
+            while i >= 0 and ends[i] <= pos:
+                i = parents[i]
+            parents.append(i)
+            starts.append(body.start_byte if body is not None else end)
+            ends.append(end)
+            def_starts.append(pos)
+            is_class = node.type == "class_definition"
+            rows.append([
+                "c" if is_class else "f",
+                src[name.start_byte:name.end_byte].decode("utf-8", "replace") if name is not None else "?",
+                i, node.start_point[0] + 1, node.end_point[0] + 1, [], [], None,
+            ])
+            if is_class:
+                sup = node.child_by_field_name("superclasses")
+                if sup is not None:
+                    bases = rows[-1][6]
+                    for b in sup.named_children:
+                        if b.type not in ("keyword_argument", "comment", "list_splat", "dictionary_splat"):
+                            bases.append(self.text(b))
+        # decorators precede their def; signature parts lie between a def's start and its body
+        for node in caps.get("decorator", ()):
+            i = bisect_left(def_starts, node.end_byte)
+            if i < len(rows):
+                rows[i][5].append(src[node.start_byte:node.end_byte].decode("utf-8", "replace"))
+        for node in caps.get("returns", ()):
+            rows[bisect_right(def_starts, node.start_byte) - 1][7] = self.text(node)
+        params = []
+        for node in caps.get("param", ()):
+            params.append((node.start_byte, node.end_byte, None, ""))
+        for node in caps.get("param.star", ()):
+            params.append((node.start_byte, node.end_byte, None, "*"))
+        typed = caps.get("param.typed", ())
+        types = caps.get("param.type", ())
+        if len(typed) == len(types):
+            for node, ann in zip(typed, types, strict=True):
+                params.append((node.start_byte, node.end_byte, self.text(ann), ""))
+        params.sort()
+        for start, end, ann, star in params:
+            row = rows[bisect_right(def_starts, start) - 1]
+            if row[0] == "f":
+                row[6].append([src[start:end].decode("utf-8", "replace"), ann, star])
+
+    # --- references ---------------------------------------------------------------------------
+    def _callee(self, node) -> str | None:
+        """Normalised callee text: a dotted chain, `super().m` or `<chain>().m`, else None."""
+        text = self.src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+        if _DOTTED.fullmatch(text):
+            return text
+        if node.type != "attribute":
+            return None
+        obj = node.child_by_field_name("object")
+        attr = node.child_by_field_name("attribute")
+        if obj is None or attr is None or obj.type != "call":
+            return None
+        attr_text = self.text(attr)
+        if _SUPER.fullmatch(text[:obj.end_byte - node.start_byte] + "." + attr_text):
+            return "super()." + attr_text
+        inner = obj.child_by_field_name("function")
+        if inner is None:
+            return None
+        inner_text = self.text(inner)
+        if _DOTTED.fullmatch(inner_text):
+            return inner_text + "()." + attr_text
+        return None
+
+    def _call(self, nodes: list, scopes: list[int]) -> None:
+        src, calls, dotted = self.src, self.calls, _DOTTED.fullmatch
+        for node, scope in zip(nodes, scopes, strict=True):
+            text = src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+            if not dotted(text):
+                text = self._callee(node)
+                if text is None:
+                    continue
+            calls.append([scope, node.start_point[0] + 1, text])
+
+    def _asg(self, caps: dict[str, list]) -> None:
+        """Assignments from the @asg (left side), @asg.type, @asg.right and @asg.callee lists.
+
+        A right side, annotation or callee belongs to the last left side starting before it
+        (a chain `a = b = c()` nests the inner assignment as the outer right side).
+        """
+        lefts = caps.get("asg")
+        if not lefts:
+            return
+        src, dotted = self.src, _DOTTED.fullmatch
+        scopes = self._scopes(lefts)
+        starts = [n.start_byte for n in lefts]
+        rows: list[list[Any] | None] = []
+        chained: list[int] = []
+        for node, scope in zip(lefts, scopes, strict=True):
+            text = src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+            if dotted(text):
+                row = [scope, node.start_point[0] + 1, text, "", None, None]
+                self.asg.append(row)
+                rows.append(row)
+            else:
+                self._unpack(node, scope, node.start_point[0] + 1)
+                rows.append(None)
+        for node in caps.get("asg.type", ()):
+            row = rows[bisect_left(starts, node.start_byte) - 1]
+            if row is not None:
+                row[5] = src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+        for node in caps.get("asg.right", ()):
+            i = bisect_left(starts, node.start_byte) - 1
+            row = rows[i]
+            if row is None:
+                continue
+            t = node.type
+            if t == "identifier" or t == "attribute":
+                text = src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+                if dotted(text):
+                    row[3], row[4] = "n", text
+            elif t == "none":
+                row[3] = "N"
+            elif t == "assignment":
+                chained.append(i)
+            elif row[2] == "__all__" and (t == "list" or t == "tuple"):
+                items = []
+                for c in node.named_children:
+                    if c.type != "string" or c.named_child_count > 3:
+                        break
+                    items.append(self.text(c)[1:-1].strip("\"'"))
+                else:
+                    row[3], row[4] = "l", items
+        for node in caps.get("asg.callee", ()):
+            row = rows[bisect_left(starts, node.start_byte) - 1]
+            if row is not None:
+                text = self._callee(node)
+                if text is not None:
+                    row[3], row[4] = "c", text
+        for i in reversed(chained):
+            inner = rows[i + 1] if i + 1 < len(rows) else None
+            if inner is not None:
+                rows[i][3], rows[i][4] = inner[3], inner[4]
+
+    def _unpack(self, node, scope: int, line: int, kind: str = "") -> None:
+        for c in node.named_children:
+            t = c.type
+            if t in ("identifier", "attribute"):
+                text = self.text(c)
+                if _DOTTED.fullmatch(text):
+                    self.asg.append([scope, line, text, kind, None, None])
+            elif t in ("pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "list_splat_pattern",
+                       "parenthesized_expression"):
+                self._unpack(c, scope, line, kind)
+
+    def _bind(self, nodes: list, scopes: list[int]) -> None:
+        for node, scope in zip(nodes, scopes, strict=True):
+            line = node.start_point[0] + 1
+            if node.type == "as_pattern_target":
+                if not node.named_child_count:
+                    continue
+                node = node.named_children[0]
+            if node.type == "identifier":
+                self.asg.append([scope, line, self.text(node), "b", None, None])
+            else:
+                self._unpack(node, scope, line, "b")
+
+    def _global(self, nodes: list, scopes: list[int]) -> None:
+        for node, scope in zip(nodes, scopes, strict=True):
+            self.globals.append([scope, self.text(node)])
+
+    def _import(self, nodes: list, scopes: list[int]) -> None:
+        for node, scope in zip(nodes, scopes, strict=True):
+            line = node.start_point[0] + 1
+            names = []
+            module = None
+            level = -1
+            if node.type == "import_from_statement":
+                mod = node.child_by_field_name("module_name")
+                level = 0
+                module = ""
+                if mod is not None:
+                    if mod.type == "relative_import":
+                        for c in mod.named_children:
+                            if c.type == "import_prefix":
+                                level = c.end_byte - c.start_byte
+                            elif c.type == "dotted_name":
+                                module = self.text(c)
+                    else:
+                        module = self.text(mod)
+                for c in node.named_children:
+                    if c.type == "wildcard_import":
+                        names.append(["*", None])
+            for c in node.children_by_field_name("name"):
+                if c.type == "aliased_import":
+                    n = c.child_by_field_name("name")
+                    a = c.child_by_field_name("alias")
+                    if n is not None:
+                        names.append([self.text(n), self.text(a) if a is not None else None])
+                else:
+                    names.append([self.text(c), None])
+            names = [[n.replace(" ", ""), a] for n, a in names]
+            self.imports.append([scope, line, module.replace(" ", "") if module else module, level, names])
+
+    def _exc_expr(self, node) -> list[str]:
+        t = node.type
+        if t == "call":
+            fn = node.child_by_field_name("function")
+            return self._exc_expr(fn) if fn is not None else []
+        if t in ("identifier", "attribute"):
+            text = self.text(node)
+            return [text] if _DOTTED.fullmatch(text) else []
+        if t in ("tuple", "parenthesized_expression", "expression_list"):
+            out = []
+            for c in node.named_children:
+                out.extend(self._exc_expr(c))
+            return out
+        if t == "as_pattern" and node.named_child_count:
+            return self._exc_expr(node.named_children[0])
+        return []
+
+    def _raise(self, nodes: list, scopes: list[int]) -> None:
+        for node, scope in zip(nodes, scopes, strict=True):
+            if not node.named_child_count:
+                continue
+            expr = node.named_children[0]
+            if expr.type in ("tuple", "parenthesized_expression", "expression_list"):
+                continue
+            for text in self._exc_expr(expr):
+                self.raises.append([scope, node.start_point[0] + 1, text])
+
+    def _except(self, nodes: list, scopes: list[int]) -> None:
+        for node, scope in zip(nodes, scopes, strict=True):
+            line = node.start_point[0] + 1
+            for c in node.named_children:
+                if c.type == "block":
+                    break
+                for text in self._exc_expr(c):
+                    self.catches.append([scope, line, text])
+                break

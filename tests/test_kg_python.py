@@ -1,0 +1,335 @@
+"""Python extraction (tree-sitter facts) and cross-file resolution into entities and triples."""
+
+from __future__ import annotations
+
+import json
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from graphmer_core.kg import ontology as O
+from graphmer_core.kg import schemas
+from graphmer_core.kg.resolve_python import annotation_names, module_name, receiver_annotation
+from graphmer_core.parsing import extractor, extractor_version
+from graphmer_core.parsing.python import EXTRACTOR_VERSION, extract
+
+from kg_helpers import FIXTURES, build_python
+
+PROJ = FIXTURES / "python" / "proj"
+P = "py:fx:"
+
+
+@pytest.fixture(scope="module")
+def kg():
+    r = build_python(PROJ)
+    entities = {e["entity_id"]: e for e in r.entities}
+    edges: dict[tuple[str, str, str], dict] = {}
+    for t in r.triples:
+        edges.setdefault((t["head_id"], t["relation"], t["tail_id"]), t)
+    return r, entities, edges
+
+
+def edge(kg, head: str, rel: str, tail: str) -> dict | None:
+    h = head if head.startswith("py:") else P + head
+    t = tail if tail.startswith("py:") else P + tail
+    return kg[2].get((h, rel, t))
+
+
+def tails(kg, head: str, rel: str) -> set[str]:
+    return {t for (h, r, t) in kg[2] if h == P + head and r == rel}
+
+
+# --- extraction ---------------------------------------------------------------------------------
+
+def test_extractor_registered_and_json_serialisable():
+    assert extractor("python") is extract
+    assert extractor_version("python") == EXTRACTOR_VERSION
+    src = (PROJ / "pkg" / "impl.py").read_bytes()
+    facts = extract(src)
+    assert json.loads(json.dumps(facts)) == facts
+    assert facts == extract(src)  # deterministic, bytes only
+    assert facts["errors"] == 0
+    names = [(d[0], d[1]) for d in facts["defs"]]
+    assert ("c", "Parser") in names and ("f", "parse") in names
+    parser = next(d for d in facts["defs"] if d[1] == "Parser")
+    assert parser[3:5] == [29, 63]
+
+
+def test_extract_scopes_params_decorators():
+    src = b"""import os
+@deco
+@pkg.wraps(f)
+class A(B, m.C[int], metaclass=M):
+    x: int = 1
+    def f(self, a: "T", *args, b=2, **kw) -> Optional[R]:
+        def g():
+            return h()
+        self.y = Foo()
+        return super().f().z()
+"""
+    facts = extract(src)
+    cls, f, g = facts["defs"]
+    assert cls[:3] == ["c", "A", -1] and cls[5] == ["deco", "pkg.wraps"] and cls[6] == ["B", "m.C[int]"]
+    assert f[:3] == ["f", "f", 0] and f[7] == "Optional[R]"
+    assert f[6] == [["self", None, ""], ["a", '"T"', ""], ["args", None, "*"], ["b", None, ""],
+                    ["kw", None, "*"]]
+    assert g[:3] == ["f", "g", 1]
+    calls = {(c[0], c[2]) for c in facts["calls"]}
+    assert {(2, "h"), (1, "Foo"), (1, "super().f"), (-1, "pkg.wraps")} <= calls
+    asg = {(a[0], a[2], a[3], a[4], a[5]) for a in facts["asg"]}
+    assert (0, "x", "", None, "int") in asg and (1, "self.y", "c", "Foo", None) in asg
+    assert facts["imports"] == [[-1, 1, None, -1, [["os", None]]]]
+
+
+def test_extract_never_raises_on_broken_or_binary_input():
+    for src in (b"", b"def f(:\n  x = (1,\nclass", b"\xff\xfe\x00def \x80(x):\n  y\xff()\n", b"x = \n" * 3):
+        facts = extract(src)
+        json.dumps(facts)
+        assert isinstance(facts["errors"], int)
+    assert extract(b"def f(:\n  x = (1,\nclass")["errors"] > 0
+    facts = extract("def caf\u00e9(): r\u00e9sum\u00e9()\n".encode())
+    assert facts["defs"][0][1] == "caf\u00e9" and facts["calls"][0][2] == "r\u00e9sum\u00e9"
+
+
+def test_helpers():
+    assert module_name("pkg/mod.py") == ("pkg.mod", False)
+    assert module_name("pkg/__init__.py") == ("pkg", True)
+    assert module_name("foo.py") == ("foo", False)
+    assert annotation_names("Optional[Foo]") == ["Foo"]
+    assert annotation_names("dict[str, a.Bar] | None") == ["str", "a.Bar"]
+    assert annotation_names("'Foo'") == ["Foo"]
+    assert annotation_names("Literal['x', 'y']") == []
+    assert receiver_annotation("Optional[Foo]") == "Foo"
+    assert receiver_annotation("Foo | None") == "Foo"
+    assert receiver_annotation('"pkg.Foo"') == "pkg.Foo"
+    assert receiver_annotation("list[Foo]") is None
+
+
+# --- entities -----------------------------------------------------------------------------------
+
+def test_entities_kinds_and_columns(kg):
+    r, entities, _ = kg
+    expected = {
+        "pkg": O.PACKAGE, "pkg.sub": O.PACKAGE, "nsp": O.PACKAGE, "nsp.inner": O.PACKAGE,
+        "pkg.impl": O.MODULE, "top": O.MODULE, "nsp.inner.mod": O.MODULE,
+        "pkg.impl.Parser": O.CLASS, "pkg.impl.Color": O.ENUM, "pkg.impl.Parser.parse": O.METHOD,
+        "pkg.impl.make_parser": O.FUNCTION, "pkg.util.traced.wrapper": O.FUNCTION,
+        "pkg.sub.base.Child.traced_method.inner": O.FUNCTION,
+        "pkg.impl.Parser.registry": O.FIELD, "pkg.impl.Parser.tokenizer": O.FIELD,
+        "pkg.impl.Parser.depth": O.FIELD, "pkg.impl.Tokenizer.kind": O.FIELD,
+        "pkg.impl._default": O.FIELD, "pkg.util.VERSION": O.FIELD, "pkg.impl.Color.RED": O.FIELD,
+    }
+    for qname, kind in expected.items():
+        assert entities[P + qname]["kind"] == kind, qname
+        assert entities[P + qname]["qualified_name"] == qname
+    # locals are not fields; a property's name is its method, not a field
+    assert P + "pkg.sub.client.locals_demo.p" not in entities
+    assert entities[P + "pkg.impl.Parser.size"]["kind"] == O.METHOD
+    cols = [f.name for f in schemas.ENTITIES]
+    for e in r.entities:
+        assert list(e) == cols
+        assert e["language"] == "python" and e["corpus"] == "fx"
+    e = entities[P + "pkg.impl.Parser"]
+    assert (e["path"], e["start_line"], e["end_line"], e["name"]) == ("pkg/impl.py", 29, 63, "Parser")
+    assert len(e["file_sha256"]) == 64
+    assert entities[P + "pkg"]["path"] == "pkg/__init__.py"
+    assert entities[P + "nsp.inner"]["path"] == "nsp/inner" and entities[P + "nsp.inner"]["start_line"] is None
+    ext = entities["py:ext:builtins.ValueError"]
+    assert ext["kind"] == O.EXTERNAL_CLASS and ext["path"] is None and ext["file_sha256"] is None
+    assert entities["py:ext:builtins.len"]["kind"] == O.EXTERNAL_FUNCTION
+    assert entities["py:ext:os"]["kind"] == O.EXTERNAL_MODULE
+
+
+def test_triples_are_well_formed(kg):
+    r, entities, _ = kg
+    cols = [f.name for f in schemas.TRIPLES if f.name != "kg_version"]
+    for t in r.triples:
+        assert list(t) == cols
+        assert t["head_id"] in entities and t["tail_id"] in entities, t
+        assert O.allowed(t["relation"], entities[t["head_id"]]["kind"], entities[t["tail_id"]]["kind"]), t
+        assert t["resolution"] in O.RESOLUTIONS
+        if t["tail_id"].startswith("py:ext:"):
+            assert t["resolution"] not in ("exact", "local", "syntax")
+
+
+def test_contains(kg):
+    for head, tail in [("pkg", "pkg.impl"), ("pkg", "pkg.sub"), ("pkg.sub", "pkg.sub.base"),
+                       ("nsp", "nsp.inner"), ("nsp.inner", "nsp.inner.mod"),
+                       ("pkg.impl", "pkg.impl.Parser"), ("pkg.impl.Parser", "pkg.impl.Parser.parse"),
+                       ("pkg.impl.Parser", "pkg.impl.Parser.tokenizer"), ("pkg.impl", "pkg.impl._default"),
+                       ("pkg.util.traced", "pkg.util.traced.wrapper"),
+                       ("pkg.sub.base.Child.traced_method", "pkg.sub.base.Child.traced_method.inner")]:
+        assert edge(kg, head, "contains", tail)["resolution"] == "syntax", (head, tail)
+
+
+# --- imports --------------------------------------------------------------------------------------
+
+def test_imports(kg):
+    # relative, re-exported through pkg/__init__, aliased, absolute, star, external
+    assert edge(kg, "pkg", "imports", "pkg.impl.Parser")
+    assert edge(kg, "pkg.sub.client", "imports", "pkg.impl.Parser")          # from pkg import Parser
+    assert edge(kg, "pkg.sub.client", "imports", "pkg.impl.Tokenizer")       # Lexer re-export alias
+    assert edge(kg, "pkg.sub.client", "imports", "pkg.util.helper_fn")       # from ..util import ... as hf
+    assert edge(kg, "pkg.sub.client", "imports", "pkg.impl")                 # import pkg.impl (as pimpl)
+    assert edge(kg, "pkg.sub.client", "imports", "pkg.sub.base")             # from .base import *
+    assert edge(kg, "pkg.sub.client", "imports", "pkg.impl._default")        # a module-level field
+    assert edge(kg, "pkg.impl", "imports", "pkg.util")                       # from . import util
+    assert edge(kg, "pkg.impl", "imports", "py:ext:os")["resolution"] == "external"
+    assert edge(kg, "pkg.impl", "imports", "py:ext:enum.Enum")
+
+
+# --- hierarchy -------------------------------------------------------------------------------------
+
+def test_inheritance_and_overrides(kg):
+    assert edge(kg, "pkg.errors.ParseError", "inherits_from", "py:ext:builtins.ValueError")
+    assert edge(kg, "pkg.errors.FatalError", "inherits_from", "pkg.errors.ParseError")["resolution"] == "exact"
+    assert edge(kg, "pkg.impl.Color", "inherits_from", "py:ext:enum.Enum")
+    assert tails(kg, "pkg.sub.base.Child", "inherits_from") == {P + "pkg.sub.base.Mixin", P + "pkg.sub.base.Base"}
+    # MRO Child -> Mixin -> Base: Child.step overrides Mixin.step, not Base.step
+    assert tails(kg, "pkg.sub.base.Child.step", "overrides") == {P + "pkg.sub.base.Mixin.step"}
+    assert tails(kg, "pkg.sub.base.GrandChild.hook", "overrides") == {P + "pkg.sub.base.Base.hook"}
+    assert not tails(kg, "pkg.sub.base.Base.step", "overrides")
+
+
+# --- calls -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("head,tail,relation,resolution", [
+    ("pkg.impl.Tokenizer.run", "pkg.impl.Tokenizer.tokens", "calls", "self"),
+    ("pkg.impl.Parser.reset", "pkg.impl.Parser.parse", "calls", "self"),
+    ("pkg.impl.Parser.create", "pkg.impl.Parser", "instantiates", "self"),          # cls(...)
+    ("pkg.sub.base.Base.run", "pkg.sub.base.Base.step", "calls", "self"),
+    ("pkg.sub.base.Child.go", "pkg.sub.base.Base.run", "calls", "inherited"),
+    ("pkg.sub.base.Child.go", "pkg.sub.base.Mixin.mixed", "calls", "inherited"),
+    ("pkg.sub.base.Child.go", "pkg.sub.base.Base.hook", "calls", "exact"),          # Base.hook(self)
+    ("pkg.sub.base.Child.step", "pkg.sub.base.Mixin.step", "calls", "super"),
+    ("pkg.sub.base.GrandChild.hook", "pkg.sub.base.Base.hook", "calls", "super"),
+    ("pkg.impl.Parser.__init__", "pkg.impl.Tokenizer", "instantiates", "exact"),
+    ("pkg.impl.Parser.parse", "pkg.impl.Tokenizer.tokens", "calls", "assigned"),    # self.tokenizer = ...
+    ("pkg.impl.Parser.parse", "pkg.util.check", "calls", "import"),                 # from . import util
+    ("pkg.impl.Parser.parse", "py:ext:os.path.join", "calls", "import"),            # import os.path as osp
+    ("pkg.impl.parse_default", "pkg.impl.Parser.parse", "calls", "assigned"),       # _default = Parser()
+    ("pkg.sub.client.use", "pkg.impl.Parser.parse", "calls", "type_hint"),          # p: Parser
+    ("pkg.sub.client.use", "pkg.impl.Tokenizer.tokens", "calls", "type_hint"),      # q: "Lexer"
+    ("pkg.sub.client.use", "pkg.impl.Parser.reset", "calls", "type_hint"),          # Optional[Parser]
+    ("pkg.sub.client.locals_demo", "pkg.impl.Parser", "instantiates", "import"),
+    ("pkg.sub.client.locals_demo", "pkg.impl.Parser.parse", "calls", "assigned"),   # p = Parser(); p.parse()
+    ("pkg.sub.client.locals_demo", "pkg.impl.Parser.reset", "calls", "type_hint"),  # m = make_parser()
+    ("pkg.sub.client.locals_demo", "pkg.util.helper_fn", "calls", "local"),         # x = hf; x(1)
+    ("pkg.sub.client.locals_demo", "pkg.impl.parse_default", "calls", "import"),    # pimpl.parse_default()
+    ("pkg.sub.client.locals_demo", "pkg.impl.Parser.create", "calls", "import"),
+    ("pkg.sub.client.locals_demo", "py:ext:builtins.len", "calls", "external"),
+    ("pkg.sub.client.locals_demo", "pkg.sub.base.Child.go", "calls", "assigned"),   # Child().go()
+    ("pkg.sub.client.locals_demo", "pkg.sub.base.helper", "calls", "import"),       # alias import
+    ("pkg.sub.client.locals_demo", "pkg.sub.base.Child.step", "calls", "inherited"),
+    ("pkg.sub.client.locals_demo", "pkg.impl.Tokenizer.run", "calls", "assigned"),  # Lexer("t").run()
+    ("pkg.sub.client.Holder.work", "pkg.impl.Parser.parse", "calls", "type_hint"),  # via typed param
+    ("pkg.sub.client.Holder.work", "pkg.impl.Tokenizer.tokens", "calls", "assigned"),
+    ("pkg.sub.client.alias_builtin", "py:ext:builtins.object", "instantiates", "external"),
+    ("pkg.sub.base.Child.traced_method.inner", "pkg.sub.base.helper", "calls", "exact"),
+    ("pkg.util.traced", "py:ext:functools.wraps", "calls", "import"),
+    ("top", "pkg.impl.Parser", "instantiates", "import"),                           # module-level head
+    ("top", "pkg.impl.Parser.parse", "calls", "assigned"),
+    ("top", "pkg.util.helper_fn", "calls", "import"),                               # from pkg import *
+    ("nsp.inner.mod.boom", "pkg.errors.FatalError", "instantiates", "import"),
+])
+def test_call_resolution(kg, head, tail, relation, resolution):
+    e = edge(kg, head, relation, tail)
+    assert e is not None, (head, relation, tail)
+    assert e["resolution"] == resolution
+
+
+def test_module_level_instances_through_imports(kg):
+    demo = tails(kg, "pkg.sub.client.locals_demo", "calls")
+    assert P + "pkg.impl.Parser.parse" in demo  # _default.parse() and pkg.impl._default.parse()
+    lines = sorted(t["line"] for t in kg[0].triples if t["head_id"] == P + "pkg.sub.client.locals_demo"
+                   and t["tail_id"] == P + "pkg.impl.Parser.parse")
+    assert {26, 27, 36, 37} <= set(lines)
+
+
+def test_negative_cases_make_no_internal_edges(kg):
+    demo = tails(kg, "pkg.sub.client.locals_demo", "calls")
+    # obj.run() on an untyped receiver: run() exists in Runner, Base and Tokenizer
+    runs = {P + "pkg.sub.client.Runner.run", P + "pkg.sub.base.Base.run"}
+    assert not demo & runs
+    lines = {t["line"] for t in kg[0].triples if t["head_id"] == P + "pkg.sub.client.locals_demo"}
+    assert 32 not in lines        # obj.run()
+    assert 34 not in lines        # parse = factory(); parse()
+    assert 35 not in lines        # undefined_function(): defined nowhere
+    # helper = factory(); helper() shadows the star-imported helper
+    assert not tails(kg, "pkg.sub.client.shadow", "calls")
+    assert not tails(kg, "pkg.sub.client.shadow", "instantiates")
+    # nothing resolved by a bare name match
+    assert not any(t.startswith("py:ext:?") for (_, _, t) in kg[2])
+
+
+def test_exceptions_decorators_and_types(kg):
+    assert edge(kg, "pkg.impl.Parser.parse", "raises", "pkg.errors.ParseError")["resolution"] == "import"
+    assert edge(kg, "pkg.impl.Parser.parse", "catches", "pkg.errors.ParseError")
+    assert edge(kg, "pkg.impl.Parser.parse", "catches", "py:ext:builtins.ValueError")
+    assert edge(kg, "pkg.util.check", "raises", "py:ext:builtins.ValueError")["resolution"] == "external"
+    assert edge(kg, "nsp.inner.mod.boom", "raises", "pkg.errors.FatalError")
+    assert edge(kg, "pkg.impl.Parser.size", "decorated_by", "py:ext:builtins.property")
+    assert edge(kg, "pkg.impl.Parser.create", "decorated_by", "py:ext:builtins.classmethod")
+    assert edge(kg, "pkg.util.traced.wrapper", "decorated_by", "py:ext:functools.wraps")
+    assert edge(kg, "pkg.sub.base.Child.traced_method", "decorated_by", "pkg.util.traced")["resolution"] == "import"
+    assert edge(kg, "pkg.impl.make_parser", "returns_type", "pkg.impl.Parser")
+    assert edge(kg, "pkg.impl.maybe_parser", "returns_type", "pkg.impl.Parser")    # Optional[Parser]
+    assert not tails(kg, "pkg.impl.maybe_parser", "returns_type") - {P + "pkg.impl.Parser"}
+    assert edge(kg, "pkg.sub.client.use", "has_parameter_type", "pkg.impl.Parser")
+    assert edge(kg, "pkg.sub.client.use", "has_parameter_type", "pkg.impl.Tokenizer")  # "Lexer"
+    assert edge(kg, "pkg.impl.Parser.depth", "has_field_type", "py:ext:builtins.int")  # self.depth: int
+    assert edge(kg, "pkg.impl.Tokenizer.kind", "has_field_type", "py:ext:builtins.str")
+
+
+def test_same_bytes_same_facts_and_corpus_isolation(tmp_path):
+    (tmp_path / "a").mkdir()
+    src = (PROJ / "pkg" / "util.py").read_bytes()
+    (tmp_path / "a" / "util.py").write_bytes(src)
+    (tmp_path / "b.py").write_bytes(src)
+    r = build_python(tmp_path, corpus="other")
+    ids = {e["entity_id"] for e in r.entities}
+    assert {"py:other:a.util.check", "py:other:b.check", "py:other:a"} <= ids
+    assert not any(i.startswith("py:fx:") for i in ids)
+
+
+# --- the CPython standard library -------------------------------------------------------------------
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+STD_FILES = ["json/__init__.py", "json/decoder.py", "json/encoder.py", "json/scanner.py", "json/tool.py",
+             "argparse.py", "collections/__init__.py", "http/__init__.py", "http/client.py"]
+
+
+@pytest.fixture(scope="module")
+def std():
+    if not all((STDLIB / f).is_file() for f in STD_FILES):
+        pytest.skip("CPython stdlib sources not available")
+    r = build_python(STDLIB, corpus="std", paths=STD_FILES)
+    return r, {e["entity_id"]: e for e in r.entities}, {(t["head_id"], t["relation"], t["tail_id"]): t
+                                                         for t in r.triples}
+
+
+def test_stdlib_facts(std):
+    _, entities, edges = std
+    S = "py:std:"
+
+    def has(head, rel, tail, resolution=None):
+        t = edges.get((S + head, rel, tail if tail.startswith("py:") else S + tail))
+        return t is not None and (resolution is None or t["resolution"] == resolution)
+
+    assert has("json.decoder.JSONDecodeError", "inherits_from", "py:ext:builtins.ValueError")
+    assert has("argparse.ArgumentParser", "inherits_from", "argparse._AttributeHolder")
+    assert has("argparse.ArgumentParser", "inherits_from", "argparse._ActionsContainer")
+    # json.loads -> _default_decoder.decode(s), a module-level JSONDecoder instance
+    assert has("json.loads", "calls", "json.decoder.JSONDecoder.decode", "assigned")
+    assert has("json.dumps", "calls", "json.encoder.JSONEncoder.encode", "assigned")
+    assert has("json.load", "calls", "json.loads", "exact")
+    assert has("json", "imports", "json.decoder.JSONDecoder")
+    assert has("json.decoder.JSONDecoder.decode", "calls", "json.decoder.JSONDecoder.raw_decode", "self")
+    assert has("argparse.RawDescriptionHelpFormatter._fill_text", "overrides", "argparse.HelpFormatter._fill_text")
+    assert has("argparse.ArgumentParser.error", "calls", "argparse.ArgumentParser.exit", "self")
+    assert has("http.client.HTTPResponse", "inherits_from", "py:ext:io.BufferedIOBase")
+    # response = self.response_class(...) (a class attribute = HTTPResponse); response.begin()
+    assert has("http.client.HTTPConnection.getresponse", "calls", "http.client.HTTPResponse.begin", "assigned")
+    assert entities[S + "collections.OrderedDict"]["kind"] == O.CLASS
+    assert entities[S + "json"]["kind"] == O.PACKAGE
