@@ -177,6 +177,9 @@ def test_imports(kg):
     assert edge(kg, "pkg.impl", "imports", "pkg.util")                       # from . import util
     assert edge(kg, "pkg.impl", "imports", "py:ext:os")["resolution"] == "external"
     assert edge(kg, "pkg.impl", "imports", "py:ext:enum.Enum")
+    # `from . import errors` inside pkg/__init__.py names the submodule (no self-reference loop)
+    assert edge(kg, "pkg", "imports", "pkg.errors")
+    assert edge(kg, "nsp.inner.mod", "imports", "pkg.errors")  # function-level import: module head
 
 
 # --- hierarchy -------------------------------------------------------------------------------------
@@ -232,6 +235,8 @@ def test_inheritance_and_overrides(kg):
     ("top", "pkg.impl.Parser.parse", "calls", "assigned"),
     ("top", "pkg.util.helper_fn", "calls", "import"),                               # from pkg import *
     ("nsp.inner.mod.boom", "pkg.errors.FatalError", "instantiates", "import"),
+    ("nsp.inner.mod.boom2", "pkg.errors.ParseError", "instantiates", "import"),    # local import
+    ("top", "pkg.errors.FatalError", "instantiates", "import"),                     # pkg.errors.X()
 ])
 def test_call_resolution(kg, head, tail, relation, resolution):
     e = edge(kg, head, relation, tail)

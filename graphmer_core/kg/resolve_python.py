@@ -349,6 +349,8 @@ class _Resolver:
                 return ("mod", base + "." + name), "import"
             return ("ext", f"{base}.{name}"), "import"
         v, label = self.member(mod, name)
+        if v is None and base + "." + name in self.modules:  # `from . import sub` in pkg/__init__.py
+            return ("mod", base + "." + name), "import"
         return v, (label if label in _ASSIGNED_LABELS else "import")
 
     def call_result(self, mod: _Module, scope: int, callee: str) -> tuple[tuple | None, str]:
@@ -654,6 +656,9 @@ class _Resolver:
                     return self.prefix + f"{base}.{name}"
             for b in bindings:
                 if b[0] == "from" and b[1] is not None:
+                    if (b[1], b[2]) == (base, name):  # `from . import sub` in the package itself
+                        sub = f"{base}.{name}"
+                        return self.prefix + sub if sub in self.modules else None
                     return self.symbol(b[1], b[2], depth + 1)
                 if b[0] == "imp":
                     return self.prefix + b[1] if b[1] in self.modules else self.ext_ref(b[1])

@@ -227,7 +227,7 @@ class _Extractor:
             calls.append([scope, node.start_point[0] + 1, text])
 
     def _asg(self, caps: dict[str, list]) -> None:
-        """Assignments from the @asg (left side), @asg.type, @asg.right and @asg.callee lists.
+        """Assignments from the @asg (left side), @asg.type and right-side lists.
 
         A right side, annotation or callee belongs to the last left side starting before it
         (a chain `a = b = c()` nests the inner assignment as the outer right side).
@@ -253,34 +253,38 @@ class _Extractor:
             row = rows[bisect_left(starts, node.start_byte) - 1]
             if row is not None:
                 row[5] = src[node.start_byte:node.end_byte].decode("utf-8", "replace")
-        for node in caps.get("asg.right", ()):
-            i = bisect_left(starts, node.start_byte) - 1
-            row = rows[i]
-            if row is None:
-                continue
-            t = node.type
-            if t == "identifier" or t == "attribute":
+        for node in caps.get("asg.name", ()):
+            row = rows[bisect_left(starts, node.start_byte) - 1]
+            if row is not None:
                 text = src[node.start_byte:node.end_byte].decode("utf-8", "replace")
                 if dotted(text):
                     row[3], row[4] = "n", text
-            elif t == "none":
+        for node in caps.get("asg.none", ()):
+            row = rows[bisect_left(starts, node.start_byte) - 1]
+            if row is not None:
                 row[3] = "N"
-            elif t == "assignment":
+        for node in caps.get("asg.chain", ()):
+            i = bisect_left(starts, node.start_byte) - 1
+            if rows[i] is not None:
                 chained.append(i)
-            elif row[2] == "__all__" and (t == "list" or t == "tuple"):
-                items = []
-                for c in node.named_children:
-                    if c.type != "string" or c.named_child_count > 3:
-                        break
-                    items.append(self.text(c)[1:-1].strip("\"'"))
-                else:
-                    row[3], row[4] = "l", items
+        for node in caps.get("asg.list", ()):
+            row = rows[bisect_left(starts, node.start_byte) - 1]
+            if row is None or row[2] != "__all__" or row[0] != -1:
+                continue
+            items = []
+            for c in node.named_children:
+                if c.type != "string" or c.named_child_count > 3:
+                    break
+                items.append(self.text(c)[1:-1].strip("\"'"))
+            else:
+                row[3], row[4] = "l", items
         for node in caps.get("asg.callee", ()):
             row = rows[bisect_left(starts, node.start_byte) - 1]
             if row is not None:
                 text = self._callee(node)
                 if text is not None:
                     row[3], row[4] = "c", text
+        chained.sort()
         for i in reversed(chained):
             inner = rows[i + 1] if i + 1 < len(rows) else None
             if inner is not None:

@@ -29,7 +29,10 @@
 ; assignments, annotated or not (`x = ...`, `x: T = ...`, `x: T`, `self.x = ...`, `a = b = c()`)
 (assignment left: (_) @asg)
 (assignment type: (_) @asg.type)
-(assignment right: (_) @asg.right)
+(assignment right: [(identifier) (attribute)] @asg.name)
+(assignment right: (none) @asg.none)
+(assignment right: (assignment) @asg.chain)
+(assignment right: [(list) (tuple)] @asg.list)
 (assignment right: (call function: (_) @asg.callee))
 
 ; other name bindings: they make a name local (shadowing) without a known value
