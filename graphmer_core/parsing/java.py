@@ -1,0 +1,544 @@
+"""Java syntax facts of one file, from one combined tree-sitter query (queries/java.scm).
+
+`extract(source) -> facts` depends only on the bytes. Facts are compact lists (JSON-safe):
+
+- ``package``: dotted name, "" for the unnamed package.
+- ``imports``: ``[name, static(0/1), on_demand(0/1), line]``.
+- ``types``: ``[kind, name, outer, start, end, type_params, superclass, interfaces, annotations]``;
+  kind is class|interface|enum|record|annotation, ``outer`` the index of the enclosing type or -1,
+  ``superclass`` "" when none, ``interfaces`` the implemented (or, for interfaces, extended) types.
+- ``methods``: ``[owner, name, start, end, params, return, throws, type_params, annotations, flags]``;
+  constructors are named ``<init>`` with return "", params are ``[type, name]``. flags: ``s`` static,
+  ``p`` private, ``v`` varargs, ``c`` constructor.
+- ``fields``: ``[owner, name, start, end, type, annotations, flags]``; flag ``e`` = enum constant
+  (type ""), ``r`` = record component.
+- ``calls``: ``[scope, name, receiver_kind, receiver, argc, arg_kinds, line, anonymous]``. receiver_kind:
+  "" unqualified, ``this``, ``super``, ``id`` (a simple name), ``tf`` (``this.f``), ``q`` (dotted
+  names ``a.b.c``), ``new`` (``new T(..).m()``, receiver = T), ``call`` (receiver = index of the
+  inner call in ``calls``), ``cast`` (``((T) x).m()``), ``str`` (string literal), ``?`` other.
+  ``this(..)``/``super(..)`` are calls named ``<init>``. arg_kinds: a literal kind per argument
+  (int, long, double, float, char, boolean, String, null) or "". ``anonymous``: the supertype
+  (as written) of the innermost anonymous class body around the call, ``<enum>`` for an enum
+  constant body, "" outside anonymous classes.
+- ``news``: ``[scope, type, argc, line, anonymous(0/1)]``; ``throw_news``: ``[scope, type, line]``;
+  ``catches``: ``[scope, [types], line]``; ``locals``: ``[scope, name, type, var_new_type]``
+  (``var x = new T()`` gives type "var" and var_new_type "T").
+- ``errors``: number of ERROR/MISSING nodes.
+
+A ``scope`` is a method index (>= 0) or ``-(type index) - 1`` for code directly in a type body
+(field initialisers, initializer blocks). Members of anonymous classes are folded into the
+enclosing scope (no entities for them). Type strings are as written, generic arguments and
+annotations stripped, whitespace removed, varargs ``T...`` written ``T[]``.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+EXTRACTOR_VERSION = "java-1"
+
+_QUERY_FILE = Path(__file__).with_name("queries") / "java.scm"
+_STATE: dict[str, Any] = {}
+
+_TYPE_KIND = {
+    "class_declaration": "class", "interface_declaration": "interface",
+    "enum_declaration": "enum", "record_declaration": "record",
+    "annotation_type_declaration": "annotation",
+}
+_PRIMITIVE_NODES = frozenset({"integral_type", "floating_point_type", "boolean_type"})
+_COMMENTS = frozenset({"line_comment", "block_comment"})
+_LITERALS = {
+    "decimal_integer_literal": "int", "hex_integer_literal": "int", "octal_integer_literal": "int",
+    "binary_integer_literal": "int", "decimal_floating_point_literal": "double",
+    "hex_floating_point_literal": "double", "string_literal": "String", "text_block": "String",
+    "character_literal": "char", "true": "boolean", "false": "boolean", "null_literal": "null",
+}
+_GENERIC = re.compile(r"<[^<>]*>")
+_ANNOT = re.compile(r"@[\w$.]+(?:\([^()]*\))?")
+_DOTTED = re.compile(r"[\w$]+(?:\s*\.\s*[\w$]+)*")
+_KEY2 = itemgetter(0, 1)
+_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+_WORD = re.compile(r"\s*([\w$]+)")
+_STATIC = re.compile(r"\bstatic\b")
+_PRIVATE = re.compile(r"\bprivate\b")
+
+
+def _state() -> dict[str, Any]:
+    """Language, parser and query, built once per process."""
+    if not _STATE:
+        import tree_sitter_java
+        from tree_sitter import Language, Parser, Query
+
+        lang = Language(tree_sitter_java.language())
+        _STATE["parser"] = Parser(lang)
+        _STATE["query"] = Query(lang, _QUERY_FILE.read_text())
+        _STATE["errors"] = Query(lang, "(ERROR) @e (MISSING) @m")
+    return _STATE
+
+
+def norm_type(t: str) -> str:
+    """A type as written, without generic arguments, annotations and whitespace; `T...` -> `T[]`."""
+    if "@" in t:
+        t = _ANNOT.sub("", t)
+    while "<" in t:
+        s = _GENERIC.sub("", t)
+        if s == t:
+            break
+        t = s
+    if " " in t or "\n" in t or "\t" in t or "\r" in t:
+        t = "".join(t.split())
+    if t.endswith("..."):
+        t = t[:-3] + "[]"
+    return t
+
+
+def extract(source: bytes) -> dict[str, Any]:
+    """Facts of one Java compilation unit; never raises on malformed input."""
+    try:
+        return _extract(source)
+    except Exception as exc:  # pragma: no cover - defensive: facts must always come back
+        return {"package": "", "imports": [], "types": [], "methods": [], "fields": [],
+                "calls": [], "news": [], "throw_news": [], "catches": [], "locals": [],
+                "errors": 1, "failure": f"{type(exc).__name__}: {exc}"}
+
+
+def _extract(source: bytes) -> dict[str, Any]:
+    from tree_sitter import QueryCursor
+
+    st = _state()
+    tree = st["parser"].parse(source)
+    root = tree.root_node
+    # captures() does not return nodes in document order (nor the same order on every run):
+    # sort each list so that facts are deterministic and chained calls are adjacent.
+    caps = {k: sorted(v, key=_pos) for k, v in QueryCursor(st["query"]).captures(root).items()}
+
+    if source.isascii():
+        text = source.decode("ascii")
+
+        def tx(n: Any) -> str:
+            return text[n.start_byte:n.end_byte]
+    else:
+        def tx(n: Any) -> str:
+            return source[n.start_byte:n.end_byte].decode("utf-8", "replace")
+
+    def tparams(n: Any) -> list[str]:
+        tp = n.child_by_field_name("type_parameters")
+        return [] if tp is None else _tparams(tx(tp))
+
+    def modifiers(n: Any) -> tuple[list[list[Any]], str]:
+        m = n.child(0)
+        if m is None or m.type != "modifiers":
+            return [], ""
+        mt = tx(m)
+        annots: list[list[Any]] = []
+        if "@" in mt:
+            for a in m.named_children:
+                if a.type in ("marker_annotation", "annotation"):
+                    an = a.child_by_field_name("name")
+                    if an is not None:
+                        annots.append([norm_type(tx(an)), a.start_point[0] + 1])
+        flags = ""
+        if "static" in mt and _STATIC.search(mt):
+            flags += "s"
+        if "private" in mt and _PRIVATE.search(mt):
+            flags += "p"
+        return annots, flags
+
+    package = ""
+    for n in caps.get("package", ()):
+        for c in n.named_children:
+            if c.type in ("identifier", "scoped_identifier"):
+                package = "".join(tx(c).split())
+                break
+        break
+
+    imports = []
+    for n in caps.get("import", ()):
+        t = tx(n)
+        static = 0
+        body = "".join(t[len("import"):].rstrip().rstrip(";").split())
+        if body.startswith("static") and n.child_count > 1 and n.child(1).type == "static":
+            static, body = 1, body[len("static"):]
+        on_demand = 0
+        if body.endswith(".*"):
+            on_demand, body = 1, body[:-2]
+        if body:
+            imports.append([body, static, on_demand, n.start_point[0] + 1])
+
+    types: list[list[Any]] = []
+    methods: list[list[Any]] = []
+    fields: list[list[Any]] = []
+
+    # Pass 1: scopes (types, methods, anonymous class bodies) in document order, flattened into
+    # segments: the innermost scope at byte b is codes[bisect_right(bounds, b) - 1].
+    news_n = caps.get("new", ())
+    scopes = [(n.start_byte, -n.end_byte, 0, n) for n in caps.get("type", ())]
+    scopes += [(n.start_byte, -n.end_byte, 1, n) for n in caps.get("method", ())]
+    for n in news_n:
+        body = n.named_child(n.named_child_count - 1)
+        if body is not None and body.type == "class_body":
+            ty = n.child_by_field_name("type")
+            scopes.append((body.start_byte, -body.end_byte, 2, norm_type(tx(ty)) if ty else "?"))
+    for n in caps.get("enum_constant", ()):
+        body = n.child_by_field_name("body")
+        if body is not None:
+            scopes.append((body.start_byte, -body.end_byte, 2, "<enum>"))
+    scopes.sort(key=_KEY2)
+    bounds: list[int] = [0]
+    codes: list[Any] = [None]
+    kinds: list[str] = [""]
+    anons: list[str] = [""]  # supertype of the innermost anonymous class body, as written
+    # stack entries: (end_byte, kind, index, code, anon); kind "t" type, "m" method, "a" anonymous
+    stack: list[tuple[int, str, int, Any, str]] = []
+    for start, neg_end, what, n in scopes:
+        while stack and stack[-1][0] <= start:
+            e = stack.pop()[0]
+            bounds.append(e)
+            if stack:
+                codes.append(stack[-1][3])
+                kinds.append(stack[-1][1])
+                anons.append(stack[-1][4])
+            else:
+                codes.append(None)
+                kinds.append("")
+                anons.append("")
+        top = stack[-1] if stack else None
+        if what == 0:
+            outer = -1
+            for e2 in reversed(stack):
+                if e2[1] == "t":
+                    outer = e2[2]
+                    break
+            idx = len(types)
+            types.append(_type_row(n, outer, tx, tparams, modifiers, fields, idx))
+            entry = (-neg_end, "t", idx, -idx - 1, "")
+        elif what == 2:
+            if top is None:
+                continue
+            entry = (-neg_end, "a", -1, top[3], n)
+        else:
+            if top is None or top[1] != "t":  # in an anonymous class body: folded into the scope
+                continue
+            idx = len(methods)
+            methods.append(_method_row(n, top[2], tx, tparams, modifiers, fields))
+            entry = (-neg_end, "m", idx, idx, "")
+        stack.append(entry)
+        bounds.append(start)
+        codes.append(entry[3])
+        kinds.append(entry[1])
+        anons.append(entry[4])
+    while stack:
+        e = stack.pop()[0]
+        bounds.append(e)
+        codes.append(stack[-1][3] if stack else None)
+        kinds.append(stack[-1][1] if stack else "")
+        anons.append(stack[-1][4] if stack else "")
+
+    # Pass 2: members and references, each attributed to its innermost scope.
+    for n in caps.get("field", ()):
+        i = bisect_right(bounds, n.start_byte) - 1
+        if kinds[i] != "t":
+            continue
+        annots, flags = modifiers(n)
+        ty = n.child_by_field_name("type")
+        tyt = norm_type(tx(ty)) if ty is not None else ""
+        sl, el = n.start_point[0] + 1, n.end_point[0] + 1
+        for d in n.children_by_field_name("declarator"):
+            dn = d.child_by_field_name("name")
+            if dn is not None:
+                fields.append([-codes[i] - 1, tx(dn), sl, el, tyt, annots, flags])
+    for n in caps.get("enum_constant", ()):
+        i = bisect_right(bounds, n.start_byte) - 1
+        dn = n.child_by_field_name("name")
+        if kinds[i] == "t" and dn is not None:
+            annots, _flags = modifiers(n)
+            fields.append([-codes[i] - 1, tx(dn), n.start_point[0] + 1, n.end_point[0] + 1, "",
+                           annots, "se"])
+
+    # Calls: one row per captured invocation (scope None outside any type), so a chained
+    # receiver `a.b().c()` (same start, captured right after its outer call) is row k + 1.
+    calls: list[list[Any]] = []
+    call_nodes = caps.get("call", ())
+    for k, n in enumerate(call_nodes):
+        start = n.start_byte
+        i = bisect_right(bounds, start) - 1
+        scope = codes[i]
+        name_n = n.child_by_field_name("name")
+        obj = n.child_by_field_name("object")
+        rk, rv = "", ""
+        if obj is not None:
+            ot = obj.type
+            if ot == "identifier":
+                rk, rv = "id", tx(obj)
+            elif ot == "field_access":
+                ft = tx(obj)
+                if _DOTTED.fullmatch(ft):
+                    ft = "".join(ft.split())
+                    if ft.startswith("this.") and ft.count(".") == 1:
+                        rk, rv = "tf", ft[5:]
+                    else:
+                        rk, rv = "q", ft
+                else:
+                    rk = "?"
+            elif ot == "method_invocation":
+                nxt = call_nodes[k + 1] if k + 1 < len(call_nodes) else None
+                if nxt is not None and nxt.end_byte == obj.end_byte and nxt.start_byte == start:
+                    rk, rv = "call", k + 1
+                else:
+                    rk = "?"
+            elif ot == "this" or ot == "super":
+                rk = ot
+            elif ot == "object_creation_expression":
+                ty = obj.child_by_field_name("type")
+                if ty is not None and obj.child(0).type == "new":
+                    rk, rv = "new", norm_type(tx(ty))
+                else:
+                    rk = "?"
+            elif ot == "string_literal" or ot == "text_block":
+                rk = "str"
+            elif ot == "parenthesized_expression":
+                c = obj.named_child(0)
+                ty = c.child_by_field_name("type") if c is not None and c.type == "cast_expression" else None
+                rk, rv = ("cast", norm_type(tx(ty))) if ty is not None else ("?", "")
+            else:
+                rk = "?"
+        args = n.child_by_field_name("arguments")
+        if args is not None and args.named_child_count:
+            argc, akinds = _args(args, tx)
+        else:
+            argc, akinds = 0, []
+        calls.append([scope, tx(name_n) if name_n is not None else "?", rk, rv, argc, akinds,
+                      n.start_point[0] + 1, anons[i]])
+    for n in caps.get("ctor_call", ()):
+        scope = codes[bisect_right(bounds, n.start_byte) - 1]
+        if scope is None:
+            continue
+        c = n.child_by_field_name("constructor")
+        rk = c.type if c is not None and c.type in ("this", "super") else "?"
+        argc, akinds = _args(n.child_by_field_name("arguments"), tx)
+        calls.append([scope, "<init>", rk, "", argc, akinds, n.start_point[0] + 1, ""])
+
+    news: list[list[Any]] = []
+    for n in news_n:
+        scope = codes[bisect_right(bounds, n.start_byte) - 1]
+        ty = n.child_by_field_name("type")
+        if scope is None or ty is None or n.child(0).type != "new":
+            continue  # `outer.new Inner()`: the type is relative to an expression
+        argc, _kinds = _args(n.child_by_field_name("arguments"), tx)
+        anon = 1 if n.named_child(n.named_child_count - 1).type == "class_body" else 0
+        news.append([scope, norm_type(tx(ty)), argc, n.start_point[0] + 1, anon])
+
+    throw_news: list[list[Any]] = []
+    for n in caps.get("throw", ()):
+        e = n.named_child(0)
+        if e is None or e.type != "object_creation_expression" or e.child(0).type != "new":
+            continue
+        scope = codes[bisect_right(bounds, n.start_byte) - 1]
+        ty = e.child_by_field_name("type")
+        if scope is not None and ty is not None:
+            throw_news.append([scope, norm_type(tx(ty)), n.start_point[0] + 1])
+
+    catches: list[list[Any]] = []
+    locals_: list[list[Any]] = []
+    for n in caps.get("catch", ()):
+        scope = codes[bisect_right(bounds, n.start_byte) - 1]
+        ct = None
+        for c in n.named_children:
+            if c.type == "catch_type":
+                ct = c
+                break
+        if scope is None or ct is None:
+            continue
+        tys = [norm_type(tx(x)) for x in ct.named_children if x.type not in _COMMENTS]
+        catches.append([scope, tys, n.start_point[0] + 1])
+        pn = n.child_by_field_name("name")
+        if pn is not None and len(tys) == 1:
+            locals_.append([scope, tx(pn), tys[0], ""])
+    for n in caps.get("local", ()):
+        scope = codes[bisect_right(bounds, n.start_byte) - 1]
+        ty = n.child_by_field_name("type")
+        if scope is None or ty is None or ty.type in _PRIMITIVE_NODES:
+            continue
+        tyt = norm_type(tx(ty))
+        for d in n.children_by_field_name("declarator"):
+            dn = d.child_by_field_name("name")
+            if dn is None:
+                continue
+            vt = ""
+            if tyt == "var":
+                v = d.child_by_field_name("value")
+                if v is not None and v.type == "object_creation_expression":
+                    vty = v.child_by_field_name("type")
+                    if vty is not None:
+                        vt = norm_type(tx(vty))
+            locals_.append([scope, tx(dn), tyt, vt])
+    for n in caps.get("foreach", ()):
+        scope = codes[bisect_right(bounds, n.start_byte) - 1]
+        ty, dn = n.child_by_field_name("type"), n.child_by_field_name("name")
+        if scope is not None and ty is not None and dn is not None and ty.type not in _PRIMITIVE_NODES:
+            locals_.append([scope, tx(dn), norm_type(tx(ty)), ""])
+
+    errors = 0
+    if root.has_error:
+        ec = QueryCursor(st["errors"]).captures(root)
+        errors = sum(len(v) for v in ec.values())
+    return {"package": package, "imports": imports, "types": types, "methods": methods,
+            "fields": fields, "calls": calls, "news": news, "throw_news": throw_news,
+            "catches": catches, "locals": locals_, "errors": errors}
+
+
+def _pos(n: Any) -> tuple[int, int]:
+    return n.start_byte, -n.end_byte
+
+
+def _type_row(n: Any, outer: int, tx: Any, tparams: Any, modifiers: Any,
+              fields: list[list[Any]], idx: int) -> list[Any]:
+    name_n = n.child_by_field_name("name")
+    kind = _TYPE_KIND[n.type]
+    sup = ""
+    ifaces: list[str] = []
+    if kind == "class":
+        s = n.child_by_field_name("superclass")
+        if s is not None and s.named_child_count:
+            sup = norm_type(tx(s.named_child(s.named_child_count - 1)))
+    if kind == "interface":
+        for c in n.named_children:
+            if c.type == "extends_interfaces":
+                tl = c.named_child(0)
+                if tl is not None:
+                    ifaces = [norm_type(tx(x)) for x in tl.named_children if x.type not in _COMMENTS]
+                break
+    elif kind != "annotation":
+        si = n.child_by_field_name("interfaces")
+        if si is not None and si.named_child_count:
+            tl = si.named_child(0)
+            ifaces = [norm_type(tx(x)) for x in tl.named_children if x.type not in _COMMENTS]
+    annots, _flags = modifiers(n)
+    if kind == "record":
+        ps = n.child_by_field_name("parameters")
+        if ps is not None:
+            for p in ps.named_children:
+                if p.type == "formal_parameter":
+                    pt, pn = p.child_by_field_name("type"), p.child_by_field_name("name")
+                    if pt is not None and pn is not None:
+                        fields.append([idx, tx(pn), p.start_point[0] + 1, p.end_point[0] + 1,
+                                       norm_type(tx(pt)), [], "r"])
+    return [kind, tx(name_n) if name_n is not None else "?", outer,
+            n.start_point[0] + 1, n.end_point[0] + 1, tparams(n), sup, ifaces, annots]
+
+
+def _method_row(n: Any, owner: int, tx: Any, tparams: Any, modifiers: Any,
+                fields: list[list[Any]]) -> list[Any]:
+    annots, flags = modifiers(n)
+    t = n.type
+    if t == "method_declaration" or t == "annotation_type_element_declaration":
+        name_n = n.child_by_field_name("name")
+        name = tx(name_n) if name_n is not None else "?"
+        rt = n.child_by_field_name("type")
+        ret = norm_type(tx(rt)) if rt is not None else ""
+        if n.child_by_field_name("dimensions") is not None:
+            ret += "[]"
+    else:
+        name, ret = "<init>", ""
+        flags += "c"
+    params: list[list[str]] = []
+    throws: list[str] = []
+    ps = n.child_by_field_name("parameters")
+    if ps is not None:
+        params, varargs = _params(tx(ps))
+        if varargs:
+            flags += "v"
+        nx = ps.next_named_sibling
+        if nx is not None and nx.type == "dimensions":
+            nx = nx.next_named_sibling
+        if nx is not None and nx.type == "throws":
+            throws = _type_list(tx(nx)[len("throws"):])
+    elif t == "compact_constructor_declaration":
+        params = [[f[4], f[1]] for f in fields if f[0] == owner and f[6] == "r"]
+    return [owner, name, n.start_point[0] + 1, n.end_point[0] + 1, params, ret, throws,
+            tparams(n), annots, flags]
+
+
+def _clean(s: str) -> str:
+    """Comments, annotations and generic arguments out of a piece of declaration text."""
+    if "/" in s:
+        s = _COMMENT.sub(" ", s)
+    if "@" in s:
+        s = _ANNOT.sub(" ", s)
+    while "<" in s:
+        s2 = _GENERIC.sub("", s)
+        if s2 == s:
+            break
+        s = s2
+    return s
+
+
+def _tparams(text: str) -> list[str]:
+    out = []
+    for part in _clean(text.strip()[1:-1]).split(","):
+        m = _WORD.match(part)
+        if m:
+            out.append(m.group(1))
+    return out
+
+
+def _type_list(text: str) -> list[str]:
+    return [t for t in ("".join(p.split()) for p in _clean(text).split(",")) if t]
+
+
+def _params(text: str) -> tuple[list[list[str]], bool]:
+    """`(final int a, Map<K, V> m, String... r)` -> [[int, a], [Map, m], [String[], r]], varargs."""
+    s = text[1:-1]
+    if not s or s.isspace():
+        return [], False
+    if "<" in s or "@" in s or "/" in s:
+        s = _clean(s)
+    out = []
+    varargs = False
+    for part in s.split(","):
+        toks = part.split()
+        dims = 0
+        while toks and toks[-1][0] == "[":
+            dims += toks.pop().count("[")
+        if not toks:
+            continue
+        name = toks.pop()
+        if "..." in name:
+            head, _, name = name.rpartition("...")
+            toks.append(head + "...")
+        elif "[" in name:
+            name, _, d = name.partition("[")
+            dims += d.count("[") + 1
+        while toks and toks[0] == "final":
+            del toks[0]
+        if not toks or name == "this":
+            continue
+        ty = toks[0] if len(toks) == 1 else "".join(toks)
+        if dims:
+            ty += "[]" * dims
+        if ty.endswith("..."):
+            ty = ty[:-3] + "[]"
+            varargs = True
+        out.append([ty, name])
+    return out, varargs
+
+
+def _args(args: Any, tx: Any) -> tuple[int, list[str]]:
+    if args is None or not args.named_child_count:
+        return 0, []
+    kinds = []
+    for a in args.named_children:
+        t = a.type
+        if t in _COMMENTS:
+            continue
+        k = _LITERALS.get(t, "")
+        if k == "int" and tx(a)[-1:] in ("l", "L"):
+            k = "long"
+        elif k == "double" and tx(a)[-1:] in ("f", "F"):
+            k = "float"
+        kinds.append(k)
+    return len(kinds), kinds

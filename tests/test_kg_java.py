@@ -1,0 +1,329 @@
+"""Java extraction (tree-sitter) and cross-file resolution, on small fixtures and on the JDK."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from graphmer_core.kg import ontology, schemas
+from graphmer_core.parsing import extractor, extractor_version
+from graphmer_core.parsing.java import EXTRACTOR_VERSION, extract, norm_type
+from java_helpers import KG, build, parse_folder
+
+P = "java:fx:com.acme."
+EXT = "java:ext:"
+
+
+@pytest.fixture(scope="module")
+def kg() -> KG:
+    return KG(build())
+
+
+# --- extraction -----------------------------------------------------------------------------
+
+def test_dispatch_and_version():
+    assert extractor("java") is extract
+    assert extractor_version("java") == EXTRACTOR_VERSION == "java-1"
+
+
+def test_facts_are_json_and_depend_only_on_bytes():
+    src = (Path(__file__).parent / "fixtures/java/com/acme/shapes/Circle.java").read_bytes()
+    facts = extract(src)
+    assert json.loads(json.dumps(facts)) == facts
+    assert extract(src) == facts
+    assert facts["package"] == "com.acme.shapes"
+    assert facts["errors"] == 0
+    assert [t[:2] for t in facts["types"]] == [["class", "Circle"]]
+    names = [m[1] for m in facts["methods"]]
+    assert names.count("<init>") == 2 and "grow" in names
+    grow = next(m for m in facts["methods"] if m[1] == "grow")
+    assert grow[4] == [["int", "by"]] and grow[5] == "Circle" and grow[6] == ["InvalidShapeException"]
+
+
+@pytest.mark.parametrize("src", [
+    b"class A { void f( { int x = ; } }",
+    b"package ;; import static ; class { } }}} @",
+    b"\x00\xff\xfe garbage \x80",
+    b"",
+    "class \u00c9t\u00e9 { void \u00e7a(String s) { s.length(); } }".encode(),
+])
+def test_extract_never_raises(src):
+    facts = extract(src)
+    assert isinstance(facts["errors"], int)
+    json.dumps(facts)
+
+
+def test_syntax_errors_are_counted_and_the_rest_extracted():
+    facts = extract(b"package p; class A { void ok() { b(); } void f( { } }")
+    assert facts["errors"] > 0
+    assert facts["package"] == "p"
+    assert "ok" in [m[1] for m in facts["methods"]]
+
+
+def test_norm_type():
+    assert norm_type("Map<String, List<Foo>>") == "Map"
+    assert norm_type("java.util.List<? extends T>[]") == "java.util.List[]"
+    assert norm_type("Outer<String>.Inner") == "Outer.Inner"
+    assert norm_type("@NonNull String") == "String"
+    assert norm_type("T...") == "T[]"
+
+
+def test_signature_as_written_generics_stripped_varargs_as_array(kg):
+    assert f"{P}util.Box.map(java.util.function.Function,R[])" in kg.entities
+    assert f"{P}app.Renderer.origin(Point[],String[])" in kg.entities
+    assert f"{P}util.Box.put(T)" in kg.entities
+
+
+# --- entities -------------------------------------------------------------------------------
+
+def test_entities_have_schema_columns_and_kinds(kg):
+    cols = set(schemas.ENTITIES.names)
+    for e in kg.res.entities:
+        assert set(e) == cols
+        assert e["kind"] in ontology.ENTITY_KINDS
+        assert e["language"] == "java"
+        if e["kind"] in ontology.EXTERNAL_KINDS:
+            assert e["path"] is None and e["start_line"] is None and e["file_sha256"] is None
+            assert e["entity_id"].startswith(EXT)
+    tcols = set(schemas.TRIPLES.names) - {"kg_version"}
+    for t in kg.triples:
+        assert set(t) == tcols
+        assert t["resolution"] in ontology.RESOLUTIONS
+
+
+def test_every_triple_endpoint_is_an_entity_and_fits_the_ontology(kg):
+    for t in kg.triples:
+        h, tl = kg.entities[t["head_id"]], kg.entities[t["tail_id"]]
+        assert ontology.allowed(t["relation"], h["kind"], tl["kind"]), t
+        if t["resolution"] in ("external", "unresolved"):
+            assert tl["kind"] in ontology.EXTERNAL_KINDS, t
+
+
+def test_kinds_names_and_spans(kg):
+    e = kg.entities
+    assert e[f"{P}shapes"]["kind"] == "Package"
+    assert e[f"{P}shapes"]["path"] == "com/acme/shapes"
+    assert e["java:fx:"]["kind"] == "Package"  # the unnamed package of Main.java
+    assert e[f"{P}shapes.Shape"]["kind"] == "Interface"
+    assert e[f"{P}shapes.Color"]["kind"] == "Enum"
+    assert e[f"{P}util.Pair"]["kind"] == "Class"  # a record
+    assert e[f"{P}shapes.Color.RED"]["kind"] == "Field"  # an enum constant
+    assert e[f"{P}util.Pair.left"]["kind"] == "Field"  # a record component
+    inner = e[f"{P}shapes.AbstractShape.Point"]
+    assert inner["kind"] == "Class" and inner["qualified_name"] == "com.acme.shapes.AbstractShape.Point"
+    ctor = e[f"{P}shapes.Circle.<init>(double)"]
+    assert ctor["kind"] == "Method" and ctor["name"] == "<init>"
+    assert ctor["qualified_name"] == "com.acme.shapes.Circle.<init>"
+    assert (ctor["path"], ctor["start_line"], ctor["end_line"]) == ("com/acme/shapes/Circle.java", 6, 9)
+    assert len(ctor["file_sha256"]) == 64
+    assert e["java:fx:Main"]["qualified_name"] == "Main"
+    # members of anonymous classes are not entities
+    assert not any(".Renderer.run" in i and "area" in i for i in e if i != f"{P}app.Renderer.run()")
+
+
+def test_contains_tree(kg):
+    assert f"{P}shapes.Circle" in kg.tails(f"{P}shapes", "contains")
+    assert f"{P}shapes.AbstractShape.Point" in kg.tails(f"{P}shapes.AbstractShape", "contains")
+    assert f"{P}shapes.AbstractShape.Point" not in kg.tails(f"{P}shapes", "contains")
+    assert f"{P}shapes.Circle.radius" in kg.tails(f"{P}shapes.Circle", "contains")
+    assert f"{P}shapes.Circle.<init>()" in kg.tails(f"{P}shapes.Circle", "contains")
+    heads: dict[str, str] = {}
+    for t in kg.triples:
+        if t["relation"] == "contains":
+            assert heads.setdefault(t["tail_id"], t["head_id"]) == t["head_id"]  # a forest
+
+
+# --- hierarchy ------------------------------------------------------------------------------
+
+def test_extends_and_implements(kg):
+    assert kg.tails(f"{P}shapes.Circle", "inherits_from") == {f"{P}shapes.AbstractShape": "same_package"}
+    assert kg.tails(f"{P}shapes.AbstractShape", "implements") == {f"{P}shapes.Shape": "same_package"}
+    assert kg.tails(f"{P}shapes.Solid", "inherits_from") == {f"{P}shapes.Shape": "same_package"}
+    assert set(kg.tails(f"{P}shapes.Cube", "implements")) == {f"{P}shapes.Solid", f"{EXT}java.lang.Cloneable"}
+    assert kg.tails(f"{P}shapes.InvalidShapeException", "inherits_from") == {
+        f"{EXT}java.lang.Exception": "external"}
+    assert kg.tails(f"{P}app.Renderer", "implements") == {f"{EXT}java.lang.Runnable": "external"}
+
+
+def test_overrides_nearest_first(kg):
+    # Cube.area: AbstractShape (superclass) before Shape (interface)
+    assert kg.tails(f"{P}shapes.Cube.area()", "overrides") == {f"{P}shapes.AbstractShape.area()": "exact"}
+    assert kg.tails(f"{P}shapes.Cube.volume()", "overrides") == {f"{P}shapes.Solid.volume()": "exact"}
+    assert kg.tails(f"{P}shapes.AbstractShape.area()", "overrides") == {f"{P}shapes.Shape.area()": "exact"}
+    # a type variable of the supertype matches any parameter type
+    assert kg.tails(f"{P}util.IntBox.put(Integer)", "overrides") == {f"{P}util.Box.put(T)": "inherited"}
+    # @Override with no internal match: java.lang.Object's method, external
+    assert kg.tails(f"{P}shapes.Circle.toString()", "overrides") == {
+        f"{EXT}java.lang.Object.toString": "external"}
+    assert kg.entities[f"{EXT}java.lang.Object.toString"]["kind"] == "ExternalFunction"
+    assert not kg.tails(f"{P}shapes.Circle.<init>(double)", "overrides")
+
+
+# --- type references ------------------------------------------------------------------------
+
+def test_declared_types(kg):
+    assert kg.tails(f"{P}shapes.Circle.grow(int)", "returns_type") == {f"{P}shapes.Circle": "exact"}
+    assert not kg.tails(f"{P}shapes.Circle.area()", "returns_type")  # primitive
+    assert not kg.tails(f"{P}shapes.AbstractShape.scale(double)", "has_parameter_type")
+    assert kg.tails(f"{P}app.Canvas.draw(Shape)", "has_parameter_type") == {f"{P}shapes.Shape": "import"}
+    # arrays reduce to the element type; nested type through a single-type import
+    assert kg.tails(f"{P}app.Renderer.origin(Point[],String[])", "has_parameter_type") == {
+        f"{P}shapes.AbstractShape.Point": "import", f"{EXT}java.lang.String": "external"}
+    assert kg.tails(f"{P}app.Renderer.canvas", "has_field_type") == {f"{P}app.Canvas": "same_package"}
+    # generics reduce to the raw type; java.util.* is the only on-demand import that can hold Map
+    assert kg.tails(f"{P}app.Renderer.cache", "has_field_type") == {f"{EXT}java.util.Map": "external"}
+    assert kg.tails(f"{P}util.Box.entry", "has_field_type") == {f"{EXT}java.util.Map.Entry": "external"}
+    # type variables produce nothing
+    assert not kg.tails(f"{P}util.Box.value", "has_field_type")
+    assert not kg.tails(f"{P}util.Box.get()", "returns_type")
+    assert set(kg.tails(f"{P}util.Box.map(java.util.function.Function,R[])", "has_parameter_type")) == {
+        f"{EXT}java.util.function.Function"}
+    # nested type of the current class, without import
+    assert kg.tails(f"{P}shapes.AbstractShape.addPoint(Point)", "has_parameter_type") == {
+        f"{P}shapes.AbstractShape.Point": "exact"}
+
+
+def test_java_lang_is_implicit(kg):
+    assert kg.tails(f"{P}util.Strings.upper(String)", "returns_type") == {f"{EXT}java.lang.String": "external"}
+    assert kg.entities[f"{EXT}java.lang.String"]["kind"] == "ExternalClass"
+
+
+def test_ambiguous_simple_name_is_never_guessed(kg):
+    # Widget exists in com.acme.a and com.acme.b, both imported on demand
+    assert kg.tails(f"{P}app.Ambiguous.widget", "has_field_type") == {f"{EXT}?.Widget": "unresolved"}
+    assert kg.entities[f"{EXT}?.Widget"]["kind"] == "ExternalSymbol"
+    assert not kg.tails(f"{P}app.Ambiguous.go()", "calls")
+
+
+def test_annotations(kg):
+    assert kg.tails(f"{P}shapes.Cube", "annotated_with") == {f"{EXT}java.lang.Deprecated": "external"}
+    assert kg.tails(f"{P}shapes.Circle.area()", "annotated_with") == {f"{EXT}java.lang.Override": "external"}
+    assert kg.tails(f"{P}shapes.Solid", "annotated_with") == {f"{EXT}java.lang.FunctionalInterface": "external"}
+
+
+def test_throws_and_catches(kg):
+    assert kg.tails(f"{P}shapes.Circle.grow(int)", "throws") == {f"{P}shapes.InvalidShapeException": "same_package"}
+    assert kg.tails(f"{P}app.Renderer.origin(Point[],String[])", "throws") == {f"{EXT}java.io.IOException": "external"}
+    assert kg.tails(f"{P}app.Renderer.run()", "catches") == {
+        f"{P}shapes.InvalidShapeException": "import", f"{EXT}java.lang.IllegalStateException": "external"}
+
+
+def test_imports(kg):
+    r = kg.tails(f"{P}app.Renderer", "imports")
+    assert r[f"{P}shapes.Circle"] == "import"
+    assert r[f"{P}shapes.AbstractShape.Point"] == "import"  # a nested type
+    assert r[f"{P}util"] == "import"  # on demand, a corpus package
+    assert r[f"{EXT}java.util"] == "external"  # on demand, outside the corpus
+    assert r[f"{EXT}java.io.IOException"] == "external"
+    assert r[f"{P}util.Strings.pad(String,int)"] == "import"  # static import of a member
+    assert kg.entities[f"{EXT}java.util"]["kind"] == "ExternalSymbol"
+
+
+# --- calls and instantiation ----------------------------------------------------------------
+
+def test_calls_by_receiver_kind(kg):
+    run = kg.tails(f"{P}app.Renderer.run()", "calls")
+    assert run[f"{P}shapes.Circle.grow(int)"] == "type_hint"  # local with a declared type
+    assert run[f"{P}shapes.Circle.area()"] in ("assigned", "exact")  # var c2 = new Circle(); new Circle().area()
+    assert run[f"{P}shapes.Shape.area()"] == "type_hint"  # this.current.area()
+    assert run[f"{P}shapes.Shape.name()"] == "type_hint"  # current.name()
+    assert run[f"{P}app.Canvas.draw(Shape)"] == "type_hint"
+    assert run[f"{P}util.Strings.upper(String)"] == "exact"  # Type.staticMethod(), on-demand import
+    assert run[f"{P}util.Strings.pad(String,int)"] == "import"  # static import
+    assert run[f"{P}app.Renderer.helper()"] == "exact"
+    assert run[f"{EXT}java.util.List.add"] == "external"
+    assert kg.entities[f"{EXT}java.util.List.add"]["kind"] == "ExternalFunction"
+    # unknown receiver (result of an unresolvable call): no internal edge to any area()
+    assert not [t for t in kg.triples if t["line"] == 46 and t["path"].endswith("Renderer.java")
+                and t["tail_id"].startswith("java:fx:")]
+    assert kg.tails(f"{P}app.Renderer.Inner.work()", "calls") == {
+        f"{P}app.Renderer.helper()": "exact", f"{P}app.Canvas.draw(Shape)": "type_hint"}
+    assert kg.tails("java:fx:Main.main(String[])", "calls") == {
+        f"{P}app.Renderer.run()": "exact", f"{EXT}java.util.Objects.requireNonNull": "external"}
+
+
+def test_var_assigned(kg):
+    lines = {t["line"]: t["resolution"] for t in kg.triples
+             if t["head_id"] == f"{P}app.Renderer.run()" and t["tail_id"] == f"{P}shapes.Circle.area()"}
+    assert lines == {26: "assigned", 32: "exact"}
+
+
+def test_self_super_inherited_and_overloads(kg):
+    assert kg.tails(f"{P}shapes.Circle.toString()", "calls") == {f"{P}shapes.AbstractShape.name()": "inherited"}
+    assert kg.tails(f"{P}shapes.Cube.name()", "calls") == {f"{P}shapes.AbstractShape.name()": "super"}
+    assert kg.tails(f"{P}shapes.Circle.<init>(double)", "calls") == {
+        f"{P}shapes.AbstractShape.<init>(String)": "super"}
+    assert kg.tails(f"{P}shapes.Circle.<init>()", "calls") == {f"{P}shapes.Circle.<init>(double)": "overload"}
+    # arity picks scale(double) among scale(double) / scale(double, double)
+    assert kg.tails(f"{P}shapes.Circle.grow(int)", "calls")[f"{P}shapes.AbstractShape.scale(double)"] == "overload"
+    assert kg.tails(f"{P}shapes.AbstractShape.scale(double)", "calls") == {
+        f"{P}shapes.AbstractShape.scale(double,double)": "overload"}
+    # same arity: literal argument kinds decide, an unknown argument decides nothing
+    d = kg.tails(f"{P}shapes.Circle.describe(Object)", "calls")
+    assert d[f"{P}shapes.Circle.format(String)"] == "overload"
+    assert d[f"{P}shapes.Circle.format(int)"] == "overload"
+    fmt = [t for t in kg.triples if t["head_id"] == f"{P}shapes.Circle.describe(Object)"
+           and "format" in t["tail_id"]]
+    assert sorted(t["line"] for t in fmt) == [40, 41]  # format(o) at line 42 has no edge
+    assert d[f"{P}shapes.Circle.grow(int)"] == "self"
+    assert d[f"{P}shapes.Circle.area()"] == "type_hint"  # this.grow(2).area(): declared return type
+
+
+def test_anonymous_class_bodies_fold_into_the_enclosing_method(kg):
+    # helper() inside `new Shape() {...}`: not in Shape, so the enclosing Renderer's
+    lines = {t["line"] for t in kg.triples if t["head_id"] == f"{P}app.Renderer.run()"
+             and t["tail_id"] == f"{P}app.Renderer.helper()"}
+    assert lines == {33, 38}
+    # no instantiates edge to an interface
+    assert f"{P}shapes.Shape" not in kg.tails(f"{P}app.Renderer.run()", "instantiates")
+
+
+def test_instantiates(kg):
+    assert kg.tails(f"{P}app.Renderer.run()", "instantiates") == {
+        f"{P}shapes.Circle": "import", f"{EXT}java.util.ArrayList": "external"}
+    assert kg.tails(f"{P}app.Renderer", "instantiates") == {f"{P}app.Canvas": "same_package"}  # initializer
+    assert kg.tails("java:fx:Main.main(String[])", "instantiates") == {f"{P}app.Renderer": "exact"}  # FQN
+    assert kg.tails(f"{P}shapes.AbstractShape.Point.translate(int,int)", "instantiates") == {
+        f"{P}shapes.AbstractShape.Point": "exact"}
+
+
+def test_ids_never_cross_corpora(tmp_path):
+    files = parse_folder(Path(__file__).parent / "fixtures/java", corpus="other", subdirs=("com/acme/util",))
+    from graphmer_core.kg.resolution import resolve
+
+    res = resolve(files)
+    assert all(e["entity_id"].startswith(("java:other:", "java:ext:")) for e in res.entities)
+
+
+# --- the JDK --------------------------------------------------------------------------------
+
+def _jdk_root() -> Path | None:
+    for cand in (os.environ.get("GRAPHMER_JDK_SRC"), "/work/main/data_lake/corpora/jdk/java.base"):
+        if cand and (Path(cand) / "java/util/ArrayList.java").is_file():
+            return Path(cand)
+    return None
+
+
+@pytest.mark.skipif(_jdk_root() is None, reason="JDK java.base sources not found: set GRAPHMER_JDK_SRC "
+                    "to an unpacked java.base folder of src.zip (e.g. from openjdk-17-source)")
+def test_jdk_facts():
+    root = _jdk_root()
+    kg = KG(build(root, corpus="jdk", subdirs=("java/util", "java/lang")))
+    J = "java:jdk:java."
+    assert f"{J}util.AbstractList" in kg.tails(f"{J}util.ArrayList", "inherits_from")
+    assert f"{J}util.List" in kg.tails(f"{J}util.ArrayList", "implements")
+    over = {kg.entities[t]["qualified_name"] for e in kg.entities
+            if kg.entities[e]["qualified_name"] == "java.util.ArrayList.add"
+            for t in kg.tails(e, "overrides")}
+    assert "java.util.AbstractList.add" in over
+    # when the corpus is the JDK, java.lang resolves internally
+    assert kg.tails(f"{J}util.ArrayList.toString()", "returns_type") in (
+        {}, {f"{J}lang.String": "import"})
+    size = kg.tails(f"{J}util.ArrayList.isEmpty()", "overrides")
+    assert size and all(t.startswith(J) for t in size)
+    for t in kg.triples:
+        h, tl = kg.entities[t["head_id"]], kg.entities[t["tail_id"]]
+        assert ontology.allowed(t["relation"], h["kind"], tl["kind"]), t
