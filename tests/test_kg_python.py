@@ -119,6 +119,7 @@ def test_entities_kinds_and_columns(kg):
         "pkg.impl.Parser.registry": O.FIELD, "pkg.impl.Parser.tokenizer": O.FIELD,
         "pkg.impl.Parser.depth": O.FIELD, "pkg.impl.Tokenizer.kind": O.FIELD,
         "pkg.impl._default": O.FIELD, "pkg.util.VERSION": O.FIELD, "pkg.impl.Color.RED": O.FIELD,
+        "pkg.util._state": O.FIELD,
     }
     for qname, kind in expected.items():
         assert entities[P + qname]["kind"] == kind, qname
@@ -237,6 +238,7 @@ def test_inheritance_and_overrides(kg):
     ("nsp.inner.mod.boom", "pkg.errors.FatalError", "instantiates", "import"),
     ("nsp.inner.mod.boom2", "pkg.errors.ParseError", "instantiates", "import"),    # local import
     ("top", "pkg.errors.FatalError", "instantiates", "import"),                     # pkg.errors.X()
+    ("pkg.util.bump_state", "pkg.util.Counter.bump", "calls", "assigned"),          # `global _state`
 ])
 def test_call_resolution(kg, head, tail, relation, resolution):
     e = edge(kg, head, relation, tail)
@@ -264,6 +266,9 @@ def test_negative_cases_make_no_internal_edges(kg):
     # helper = factory(); helper() shadows the star-imported helper
     assert not tails(kg, "pkg.sub.client.shadow", "calls")
     assert not tails(kg, "pkg.sub.client.shadow", "instantiates")
+    # star imports: `__all__` of pkg leaves `errors` out; no `__all__` in base leaves `_hidden` out
+    assert not tails(kg, "pkg.sub.client.star_negatives", "calls")
+    assert not [t for t in kg[0].triples if t["head_id"] == P + "top" and t["line"] == 8]
     # nothing resolved by a bare name match
     assert not any(t.startswith("py:ext:?") for (_, _, t) in kg[2])
 

@@ -149,6 +149,7 @@ class _Resolver:
         self.triples: list[tuple] = []       # (head, relation, tail, path, line, resolution)
         self.kinds: dict[str, str] = {}      # internal entity kinds
         self.ext: dict[str, int] = {}        # external name -> evidence rank (3 mod, 2 class, 0 symbol)
+        self.fn_module: dict[str, str] = {}    # function eid -> module name
         self.cache: dict[tuple, Any] = {}
         self.active: set[tuple] = set()
         self.files = files
@@ -190,6 +191,8 @@ class _Resolver:
             qname = f"{base}.{row[1]}"
             sc = _Scope(idx, row, parent, qname, self.prefix + qname)
             scopes.append(sc)
+            if sc.kind == "f":
+                self.fn_module.setdefault(sc.eid, mod.name)
             if sc.kind == "c":
                 cls = self.classes.get(sc.eid)
                 if cls is None:
@@ -333,12 +336,7 @@ class _Resolver:
         if tag == "from":
             _, base, name, _line = b
             return self.from_value(base, name)
-        if tag == "param":
-            _, ann, star, _i = b
-            if ann and not star:
-                return None, ""  # handled in lookup (needs the scope); never reached
-            return None, ""
-        return None, ""
+        return None, ""  # parameters (typed in `_lookup`, which knows the scope) and the rest
 
     def from_value(self, base: str | None, name: str) -> tuple[tuple | None, str]:
         if base is None:
@@ -362,14 +360,11 @@ class _Resolver:
         if v[0] == "fn":
             sc = self.fns.get(v[1])
             if sc is not None and sc.row[7]:
-                owner = self.modules_of_fn(sc)
+                owner = self.modules[self.fn_module[sc.eid]]
                 cls = self.hint_class(owner, sc.parent, sc.row[7])
                 if cls is not None:
                     return ("inst", cls), "type_hint"
         return None, ""
-
-    def modules_of_fn(self, sc: _Scope) -> _Module:
-        return self.modules[self.fn_module[sc.eid]]
 
     def hint_class(self, mod: _Module, scope: int, ann: str) -> str | None:
         name = receiver_annotation(ann)
@@ -584,11 +579,6 @@ class _Resolver:
         return None
 
     def emit(self) -> None:
-        self.fn_module = {}
-        for mod in self.modules.values():
-            for sc in mod.scopes:
-                if sc.kind == "f":
-                    self.fn_module.setdefault(sc.eid, mod.name)
         self.packages()
         for mod in self.modules.values():
             self.emit_defs(mod)

@@ -129,7 +129,8 @@ class _Extractor:
             nodes.sort(key=_START)
         self._defs(caps)
         self._asg(caps)
-        for name in ("call", "bind", "global", "import", "raise", "except"):
+        self._call(caps.get("call", ()))
+        for name in ("bind", "global", "import", "raise", "except"):
             nodes = caps.get(name)
             if nodes:
                 getattr(self, "_" + name)(nodes, self._scopes(nodes))
@@ -216,15 +217,21 @@ class _Extractor:
             return inner_text + "()." + attr_text
         return None
 
-    def _call(self, nodes: list, scopes: list[int]) -> None:
+    def _call(self, nodes: list, _scopes: list[int] | None = None) -> None:
+        # the hottest loop: the scope sweep of `_scopes` is inlined
         src, calls, dotted = self.src, self.calls, _DOTTED.fullmatch
-        for node, scope in zip(nodes, scopes, strict=True):
-            text = src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+        starts, ends, parents = self.starts, self.ends, self.parents
+        for node in nodes:
+            pos = node.start_byte
+            text = src[pos:node.end_byte].decode("utf-8", "replace")
             if not dotted(text):
                 text = self._callee(node)
                 if text is None:
                     continue
-            calls.append([scope, node.start_point[0] + 1, text])
+            i = bisect_right(starts, pos) - 1
+            while i >= 0 and ends[i] <= pos:
+                i = parents[i]
+            calls.append([i, node.start_point[0] + 1, text])
 
     def _asg(self, caps: dict[str, list]) -> None:
         """Assignments from the @asg (left side), @asg.type and right-side lists.
