@@ -194,6 +194,10 @@ def test_inheritance_and_overrides(kg):
     assert tails(kg, "pkg.sub.base.Child.step", "overrides") == {P + "pkg.sub.base.Mixin.step"}
     assert tails(kg, "pkg.sub.base.GrandChild.hook", "overrides") == {P + "pkg.sub.base.Base.hook"}
     assert not tails(kg, "pkg.sub.base.Base.step", "overrides")
+    # builtin bases by introspection: ValueError.__str__ is BaseException's
+    assert edge(kg, "pkg.errors.FatalError.__str__", "overrides", "py:ext:builtins.BaseException.__str__")
+    assert kg[1]["py:ext:builtins.BaseException.__str__"]["kind"] == O.EXTERNAL_FUNCTION
+    assert not tails(kg, "pkg.impl.Parser.__init__", "overrides")  # object's methods are not edges
 
 
 # --- calls -----------------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ Resolution is static and flow-insensitive, precision first:
   Attribute calls on unknown receivers (`obj.run()` with `obj` untyped) are dropped; dotted names
   through an external (imported module or builtin) become externals (`os.path.join` ->
   `py:ext:os.path.join`). External kinds: builtins by introspection; `import x` -> ExternalModule;
-  bases, raised and caught names -> ExternalClass; the rest ExternalSymbol. A call of an
+  bases, raised and caught names -> ExternalClass; builtin methods a corpus method overrides
+  (`py:ext:builtins.BaseException.__str__`) -> ExternalFunction; the rest ExternalSymbol. A call of an
   ExternalClass is `instantiates`, of any other external `calls`.
 - Module-level code of a package `__init__.py` has the Package as head, which the ontology does
   not allow for calls/instantiates/raises/catches: those triples are dropped (as is any triple whose
@@ -40,6 +41,7 @@ constructor assignment), type_hint (receiver typed by an annotation or a return 
 from __future__ import annotations
 
 import builtins
+import gc
 import re
 from typing import Any
 
@@ -148,7 +150,7 @@ class _Resolver:
         self.entities: list[dict[str, Any]] = []
         self.triples: list[tuple] = []       # (head, relation, tail, path, line, resolution)
         self.kinds: dict[str, str] = {}      # internal entity kinds
-        self.ext: dict[str, int] = {}        # external name -> evidence rank (3 mod, 2 class, 0 symbol)
+        self.ext: dict[str, int] = {}  # external name -> evidence rank (3 module, 2 class, 1 function, 0 symbol)
         self.fn_module: dict[str, str] = {}    # function eid -> module name
         self.cache: dict[tuple, Any] = {}
         self.active: set[tuple] = set()
@@ -511,6 +513,36 @@ class _Resolver:
                 return v, ("inherited" if i > 0 else label)
         return None, ""
 
+    def overridden(self, cls_eid: str, name: str) -> str | None:
+        """The method `name` of the first class after `cls_eid` in its MRO that defines it.
+
+        A builtin base (other than object) is looked up by introspection: `__str__` of a
+        ValueError subclass overrides `py:ext:builtins.BaseException.__str__`.
+        """
+        for entry in self.mro(cls_eid)[1:]:
+            if isinstance(entry, str):
+                cls = self.classes[entry]
+                if name in cls.members:
+                    v, _ = self.evaluate(cls.members[name], ("C", entry, name))
+                    return v[1] if v is not None and v[0] == "fn" else None
+                continue
+            if entry[0] != "ext" or entry[1] in _TRANSPARENT:
+                if entry[0] == "ext":
+                    continue
+                return None
+            if not entry[1].startswith("builtins.") or entry[1].count(".") != 1:
+                return None
+            base = getattr(builtins, entry[1][9:], None)
+            if not isinstance(base, type):
+                return None
+            for klass in base.__mro__:
+                if klass is object:
+                    return None
+                if name in vars(klass) and callable(vars(klass)[name]):
+                    return self.ext_ref(f"builtins.{klass.__name__}.{name}", 1)
+            return None
+        return None
+
     def class_bases(self, cls: _Class) -> list:
         if cls.bases is None:
             cls.bases = []
@@ -754,10 +786,9 @@ class _Resolver:
                 for tail, label in self.annotation(mod, sc.parent, row[7]):
                     self.triple(sc.eid, "returns_type", tail, f, line, label)
             if sc.ekind == O.METHOD:
-                cls_eid = mod.scopes[sc.parent].eid
-                v, _label = self.class_attr(cls_eid, sc.name, instance=False, skip_first=True, label="inherited")
-                if v is not None and v[0] == "fn" and v[1] != sc.eid:
-                    self.triple(sc.eid, "overrides", v[1], f, line, "inherited")
+                tail = self.overridden(mod.scopes[sc.parent].eid, sc.name)
+                if tail is not None and tail != sc.eid:
+                    self.triple(sc.eid, "overrides", tail, f, line, "inherited")
         for _scope, line, module, level, names in facts.get("imports", ()):
             if level < 0:
                 for dotted, _alias in names:
@@ -813,6 +844,8 @@ class _Resolver:
                     kind = O.EXTERNAL_FUNCTION
             elif rank == 2:
                 kind = O.EXTERNAL_CLASS
+            elif rank == 1:
+                kind = O.EXTERNAL_FUNCTION
             self.kinds["py:ext:" + dotted] = kind
             self.entities.append({
                 "entity_id": "py:ext:" + dotted, "kind": kind, "name": dotted.rsplit(".", 1)[-1],
@@ -837,8 +870,16 @@ class _Resolver:
 
 
 def resolve(corpus: str, files: list[ParsedFile]) -> Resolved:
-    r = _Resolver(corpus, [f for f in files if f.language == LANG])
-    r.index()
-    r.emit()
-    r.externals()
-    return Resolved(entities=r.entities, triples=r.rows())
+    # The facts of a large corpus are millions of small lists: with the cyclic GC on, its full
+    # collections (triggered by our allocations, finding nothing) cost more than resolving itself.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        r = _Resolver(corpus, [f for f in files if f.language == LANG])
+        r.index()
+        r.emit()
+        r.externals()
+        return Resolved(entities=r.entities, triples=r.rows())
+    finally:
+        if enabled:
+            gc.enable()
