@@ -856,11 +856,15 @@ class _Resolver:
     def rows(self) -> list[dict[str, Any]]:
         out = []
         kinds = self.kinds
+        allowed: dict[tuple, bool] = {}
         for head, rel, tail, path, line, resolution in self.triples:
             if rel == "calls?":
                 rel = "instantiates" if kinds.get(tail) == O.EXTERNAL_CLASS else "calls"
-            hk, tk = kinds.get(head), kinds.get(tail)
-            if hk is None or tk is None or not O.allowed(rel, hk, tk):
+            key = (rel, kinds.get(head), kinds.get(tail))
+            ok = allowed.get(key)
+            if ok is None:
+                ok = allowed[key] = key[1] is not None and key[2] is not None and O.allowed(*key)
+            if not ok:
                 continue
             if tail.startswith("py:ext:") and resolution in ("exact", "local", ""):
                 resolution = "external"
