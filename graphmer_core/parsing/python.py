@@ -224,7 +224,7 @@ class _Extractor:
         for node in nodes:
             pos = node.start_byte
             text = src[pos:node.end_byte].decode("utf-8", "replace")
-            if not dotted(text):
+            if not text.isidentifier() and not dotted(text):
                 text = self._callee(node)
                 if text is None:
                     continue
@@ -243,13 +243,18 @@ class _Extractor:
         if not lefts:
             return
         src, dotted = self.src, _DOTTED.fullmatch
-        scopes = self._scopes(lefts)
-        starts = [n.start_byte for n in lefts]
+        d_starts, d_ends, d_parents = self.starts, self.ends, self.parents
+        starts: list[int] = []
         rows: list[list[Any] | None] = []
         chained: list[int] = []
-        for node, scope in zip(lefts, scopes, strict=True):
-            text = src[node.start_byte:node.end_byte].decode("utf-8", "replace")
-            if dotted(text):
+        for node in lefts:
+            pos = node.start_byte
+            starts.append(pos)
+            scope = bisect_right(d_starts, pos) - 1
+            while scope >= 0 and d_ends[scope] <= pos:
+                scope = d_parents[scope]
+            text = src[pos:node.end_byte].decode("utf-8", "replace")
+            if text.isidentifier() or dotted(text):
                 row = [scope, node.start_point[0] + 1, text, "", None, None]
                 self.asg.append(row)
                 rows.append(row)
