@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) corpora
 	$(BIN)/python -m pytest
 
 corpora: $(STAMP)

@@ -34,10 +34,14 @@ class CorporaConfig(BaseModel):
 
     corpora: list[CorpusSpec]
 
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> CorporaConfig:
+        return cls.model_validate(yaml.safe_load(Path(path).read_text()))
+
 
 def load_corpora(path: str | Path = DEFAULT_CONFIG, only_existing: bool = False) -> list[Corpus]:
     """Corpora of a YAML file; `only_existing` drops those whose root is missing (e.g. no JDK)."""
-    config = CorporaConfig.model_validate(yaml.safe_load(Path(path).read_text()))
+    config = CorporaConfig.from_yaml(path)
     corpora = [spec.to_corpus() for spec in config.corpora]
     return [c for c in corpora if c.root.is_dir()] if only_existing else corpora
 

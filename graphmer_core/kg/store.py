@@ -40,12 +40,12 @@ def _dedup_triples(rows: list[dict[str, Any]], kg_version: str) -> pa.Table:
     table = pa.Table.from_pylist(rows, schema=schema)
     con = duckdb.connect()
     con.register("rows", table)
-    return con.execute("""
-        SELECT *, ?::VARCHAR AS kg_version FROM rows
+    return con.sql(f"""
+        SELECT *, '{kg_version}' AS kg_version FROM rows
         QUALIFY row_number() OVER (
             PARTITION BY head_id, relation, tail_id ORDER BY path NULLS LAST, line NULLS LAST) = 1
         ORDER BY relation, head_id, tail_id
-    """, [kg_version]).to_arrow_table().cast(schemas.TRIPLES)
+    """).to_arrow_table().cast(schemas.TRIPLES)
 
 
 def write_parquet(table: pa.Table, path: Path) -> str:

@@ -7,6 +7,7 @@ from graphmer_core.corpus.index import index_corpora, read_index, write_index
 from graphmer_core.kg import build, store
 from graphmer_core.kg.manifest import markdown_summary
 from graphmer_core.parsing.batch import parse_files
+from graphmer_pipeline.assets.corpus import corpus_files
 from graphmer_pipeline.resources import CorporaConfig, DataLake
 
 SOURCE_INDEX = "source_files.parquet"
@@ -20,7 +21,7 @@ def _status_counts(records) -> dict[str, int]:
     return counts
 
 
-@dg.asset(group_name="kg", kinds={"python", "parquet"})
+@dg.asset(group_name="kg", kinds={"python", "parquet"}, deps=[corpus_files])
 def source_files(context: dg.AssetExecutionContext, lake: DataLake, corpora: CorporaConfig) -> dg.MaterializeResult:
     """Every file of every corpus with its sha256; the content fingerprint fixes the kg_version."""
     records = index_corpora(corpora.load(context.log))

@@ -1,0 +1,47 @@
+"""The `graphmer` CLI builds and queries a KG without importing torch or dagster."""
+
+import subprocess
+import sys
+
+import pytest
+
+from graphmer_core.cli import main
+
+
+def test_build_kg_and_query_in_a_clean_interpreter(tmp_path, fixtures):
+    lake = tmp_path / "lake"
+    code = (
+        "import sys\n"
+        "from graphmer_core.cli import main\n"
+        f"rc = main(['build-kg', '--corpus', 'shop={fixtures / 'shop'}', '--lake', '{lake}', '--workers', '1'])\n"
+        "assert rc == 0, rc\n"
+        f"rc = main(['query', '--lake', '{lake}', 'SELECT relation, count(*) AS n FROM triples GROUP BY 1'])\n"
+        "assert rc == 0, rc\n"
+        "heavy = sorted(m for m in ('torch', 'dagster', 'great_expectations') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY []" in out.stdout
+    assert "KG version" in out.stdout and "triples:" in out.stdout
+    assert "inherits_from" in out.stdout and "row" in out.stdout
+
+
+def test_rebuild_of_unchanged_corpus_reuses_the_version(tmp_path, fixtures, capsys):
+    args = ["build-kg", "--corpus", f"shop={fixtures / 'shop'}", "--lake", str(tmp_path), "--workers", "1"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert main(args) == 0
+    second = capsys.readouterr().out
+    assert "reparsed" in first and "existing version reused" in second
+    assert first.splitlines()[0] == second.splitlines()[0]  # same KG version line
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["build-kg", "--corpus", "nopath"], "NAME=PATH"),
+    (["build-kg", "--corpus", "x=/definitely/missing"], "not a directory"),
+    (["summary", "--lake", "/definitely/missing"], "no promoted KG"),
+])
+def test_bad_input_gets_a_clear_error(argv, message, capsys):
+    assert main(argv) != 0
+    assert message in capsys.readouterr().err
