@@ -273,6 +273,8 @@ def test_negative_cases_make_no_internal_edges(kg):
     # star imports: `__all__` of pkg leaves `errors` out; no `__all__` in base leaves `_hidden` out
     assert not tails(kg, "pkg.sub.client.star_negatives", "calls")
     assert not [t for t in kg[0].triples if t["head_id"] == P + "top" and t["line"] == 8]
+    # comprehension variables and lambda parameters shadow the module-level `_default` and `p`
+    assert P + "pkg.impl.Parser.parse" not in tails(kg, "pkg.sub.client.comprehension_shadow", "calls")
     # nothing resolved by a bare name match
     assert not any(t.startswith("py:ext:?") for (_, _, t) in kg[2])
 

@@ -40,6 +40,11 @@
 (for_statement left: (_) @bind)
 (as_pattern_target) @bind
 (named_expression name: (identifier) @bind)
+; comprehension variables and lambda parameters: bound in the enclosing function here, which is
+; coarser than Python's own scopes but never lets them resolve to an outer name
+(for_in_clause left: (_) @bind)
+(lambda_parameters (identifier) @bind)
+(lambda_parameters (default_parameter name: (identifier) @bind))
 (global_statement (identifier) @global)
 (nonlocal_statement (identifier) @global)
 
