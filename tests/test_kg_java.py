@@ -327,3 +327,8 @@ def test_jdk_facts():
     for t in kg.triples:
         h, tl = kg.entities[t["head_id"]], kg.entities[t["tail_id"]]
         assert ontology.allowed(t["relation"], h["kind"], tl["kind"]), t
+
+
+def test_lambda_parameter_shadows_a_field(kg):
+    assert kg.tails(f"{P}app.Canvas.draw(Shape)", "calls") == {f"{P}shapes.Shape.area()": "type_hint"}
+    assert kg.tails(f"{P}app.Canvas.each(java.util.List)", "calls") == {f"{EXT}java.util.List.forEach": "external"}

@@ -213,7 +213,7 @@ class _Resolver:
             if 0 <= row[0] < len(types):
                 owner = types[row[0]]
                 owner.fields.setdefault(row[1], row[4] or owner.fqn)
-        if f.package not in self.pkg_path:
+        if types and f.package not in self.pkg_path:
             self.pkg_path[f.package] = pf.path.rpartition("/")[0]
         self.files.append((f, types, methods))
 
@@ -774,6 +774,8 @@ class _FileEmitter:
             if lv is _AMBIGUOUS:
                 return None
             if lv is not None:
+                if lv[0] == "?":
+                    return None  # an untyped lambda parameter
                 if lv[0] == "var":
                     if not lv[1]:
                         return None

@@ -22,7 +22,8 @@
   constant body, "" outside anonymous classes.
 - ``news``: ``[scope, type, argc, line, anonymous(0/1)]``; ``throw_news``: ``[scope, type, line]``;
   ``catches``: ``[scope, [types], line]``; ``locals``: ``[scope, name, type, var_new_type]``
-  (``var x = new T()`` gives type "var" and var_new_type "T").
+  (``var x = new T()`` gives type "var" and var_new_type "T"; lambda parameters without a
+  declared type have type "?"). Locals include parameters of lambdas, catch clauses and for-each.
 - ``errors``: number of ERROR/MISSING nodes.
 
 A ``scope`` is a method index (>= 0) or ``-(type index) - 1`` for code directly in a type body
@@ -61,6 +62,17 @@ _GENERIC = re.compile(r"<[^<>]*>")
 _ANNOT = re.compile(r"@[\w$.]+(?:\([^()]*\))?")
 _DOTTED = re.compile(r"[\w$]+(?:\s*\.\s*[\w$]+)*")
 _KEY2 = itemgetter(0, 1)
+_BODY_START = re.compile(r"[{;]")
+_BODY_START_B = re.compile(rb"[{;]")
+_THROWS = re.compile(r"\bthrows\b")
+_ANNOT_NAME = re.compile(r"@\s*([\w$]+(?:\s*\.\s*[\w$]+)*)")
+_TRAILING_NAME = re.compile(r"[\w$]+$")
+_MODIFIERS = frozenset({"public", "protected", "private", "static", "abstract", "final", "native",
+                        "synchronized", "transient", "volatile", "strictfp", "default", "sealed",
+                        "non-sealed"})
+_COMPLEX_ARGS = re.compile(r"[()\"'{}<\[/@]")
+_LITERAL_ARG = re.compile(r"(?:^|,)\s*(?:[-+]?\.?\d|true\b|false\b|null\b)")
+_NUMBER = re.compile(r"[-+]?(?:0[xXbB][0-9a-fA-F_]+[lL]?|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][-+]?\d+)?[lLfFdD]?)")
 _COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 _WORD = re.compile(r"\s*([\w$]+)")
 _STATIC = re.compile(r"\bstatic\b")
@@ -121,9 +133,23 @@ def _extract(source: bytes) -> dict[str, Any]:
 
         def tx(n: Any) -> str:
             return text[n.start_byte:n.end_byte]
+
+        def sl(a: int, b: int) -> str:
+            return text[a:b]
+
+        def until_body(a: int) -> str:
+            m = _BODY_START.search(text, a)
+            return text[a:m.start() if m else len(text)]
     else:
         def tx(n: Any) -> str:
             return source[n.start_byte:n.end_byte].decode("utf-8", "replace")
+
+        def sl(a: int, b: int) -> str:
+            return source[a:b].decode("utf-8", "replace")
+
+        def until_body(a: int) -> str:
+            m = _BODY_START_B.search(source, a)
+            return source[a:m.start() if m else len(source)].decode("utf-8", "replace")
 
     def tparams(n: Any) -> list[str]:
         tp = n.child_by_field_name("type_parameters")
@@ -224,7 +250,7 @@ def _extract(source: bytes) -> dict[str, Any]:
             if top is None or top[1] != "t":  # in an anonymous class body: folded into the scope
                 continue
             idx = len(methods)
-            methods.append(_method_row(n, top[2], tx, tparams, modifiers, fields))
+            methods.append(_method_row(n, top[2], sl, until_body, fields))
             entry = (-neg_end, "m", idx, idx, "")
         stack.append(entry)
         bounds.append(start)
@@ -307,10 +333,7 @@ def _extract(source: bytes) -> dict[str, Any]:
             else:
                 rk = "?"
         args = n.child_by_field_name("arguments")
-        if args is not None and args.named_child_count:
-            argc, akinds = _args(args, tx)
-        else:
-            argc, akinds = 0, []
+        argc, akinds = _args(args, tx) if args is not None else (0, [])
         calls.append([scope, tx(name_n) if name_n is not None else "?", rk, rv, argc, akinds,
                       n.start_point[0] + 1, anons[i]])
     for n in caps.get("ctor_call", ()):
@@ -382,6 +405,22 @@ def _extract(source: bytes) -> dict[str, Any]:
         if scope is not None and ty is not None and dn is not None and ty.type not in _PRIMITIVE_NODES:
             locals_.append([scope, tx(dn), norm_type(tx(ty)), ""])
 
+    for n in caps.get("lambda", ()):
+        scope = codes[bisect_right(bounds, n.start_byte) - 1]
+        ps = n.child_by_field_name("parameters")
+        if scope is None or ps is None:
+            continue
+        pt = ps.type
+        if pt == "identifier":
+            locals_.append([scope, tx(ps), "?", ""])
+        elif pt == "inferred_parameters":
+            for c in ps.named_children:
+                if c.type == "identifier":
+                    locals_.append([scope, tx(c), "?", ""])
+        elif pt == "formal_parameters":
+            for ty, name in _params(tx(ps))[0]:
+                locals_.append([scope, name, "?" if ty == "var" else ty, ""])
+
     errors = 0
     if root.has_error:
         ec = QueryCursor(st["errors"]).captures(root)
@@ -431,36 +470,119 @@ def _type_row(n: Any, outer: int, tx: Any, tparams: Any, modifiers: Any,
             n.start_point[0] + 1, n.end_point[0] + 1, tparams(n), sup, ifaces, annots]
 
 
-def _method_row(n: Any, owner: int, tx: Any, tparams: Any, modifiers: Any,
-                fields: list[list[Any]]) -> list[Any]:
-    annots, flags = modifiers(n)
-    t = n.type
-    if t == "method_declaration" or t == "annotation_type_element_declaration":
-        name_n = n.child_by_field_name("name")
-        name = tx(name_n) if name_n is not None else "?"
-        rt = n.child_by_field_name("type")
-        ret = norm_type(tx(rt)) if rt is not None else ""
-        if n.child_by_field_name("dimensions") is not None:
-            ret += "[]"
+def _method_row(n: Any, owner: int, sl: Any, until_body: Any, fields: list[list[Any]]) -> list[Any]:
+    """A method or constructor from the text of its header (fewer node visits than its fields)."""
+    start = n.start_byte
+    line = n.start_point[0] + 1
+    ps = n.child_by_field_name("parameters")
+    ctor = n.type in ("constructor_declaration", "compact_constructor_declaration")
+    if ps is None:
+        if ctor:  # compact constructor `Name {`: the record's components
+            header = until_body(start)
+            params = [[f[4], f[1]] for f in fields if f[0] == owner and f[6] == "r"]
+        else:  # annotation type element `String value() default ""`
+            nm = n.child_by_field_name("name")
+            header = sl(start, nm.end_byte) if nm is not None else "?"
+            params = []
+        varargs, tail = False, ""
     else:
+        header = sl(start, ps.start_byte)
+        params, varargs = _params(sl(ps.start_byte, ps.end_byte))
+        tail = until_body(ps.end_byte)
+    annots: list[list[Any]] = []
+    if "/" in header:
+        header = _COMMENT.sub(lambda m: "\n" * m.group().count("\n"), header)
+    if "@" in header:
+        header = _annotations(header, line, annots)
+    if "<" in header:  # `static<T>`: type parameters may touch the modifiers
+        header = header.replace("<", " <")
+    words = header.split(None)
+    flags = ""
+    i = 0
+    while i < len(words) and words[i] in _MODIFIERS:
+        w = words[i]
+        if w == "static":
+            flags += "s"
+        elif w == "private":
+            flags += "p"
+        i += 1
+    rest = " ".join(words[i:])
+    tps: list[str] = []
+    if rest.startswith("<"):
+        depth = 0
+        for j, ch in enumerate(rest):
+            if ch == "<":
+                depth += 1
+            elif ch == ">":
+                depth -= 1
+                if depth == 0:
+                    tps = _tparams(rest[:j + 1])
+                    rest = rest[j + 1:]
+                    break
+    if ctor:
         name, ret = "<init>", ""
         flags += "c"
-    params: list[list[str]] = []
+    else:
+        ret, _, name = rest.rstrip().rpartition(" ")
+        if not ret and ("<" in name or "[" in name):  # `List<T>name`: no space before the name
+            m = _TRAILING_NAME.search(name)
+            if m is not None:
+                ret, name = name[:m.start()], m.group()
+        ret = norm_type(ret)
+        if tail.lstrip().startswith("["):
+            ret += "[]" * tail.split("throws")[0].count("[")
+    if varargs:
+        flags += "v"
     throws: list[str] = []
-    ps = n.child_by_field_name("parameters")
-    if ps is not None:
-        params, varargs = _params(tx(ps))
-        if varargs:
-            flags += "v"
-        nx = ps.next_named_sibling
-        if nx is not None and nx.type == "dimensions":
-            nx = nx.next_named_sibling
-        if nx is not None and nx.type == "throws":
-            throws = _type_list(tx(nx)[len("throws"):])
-    elif t == "compact_constructor_declaration":
-        params = [[f[4], f[1]] for f in fields if f[0] == owner and f[6] == "r"]
-    return [owner, name, n.start_point[0] + 1, n.end_point[0] + 1, params, ret, throws,
-            tparams(n), annots, flags]
+    if "throws" in tail:
+        m = _THROWS.search(tail)
+        if m is not None:
+            throws = _type_list(tail[m.end():].split("default")[0])
+    return [owner, name, line, n.end_point[0] + 1, params, ret, throws, tps, annots, flags]
+
+
+def _annotations(header: str, line: int, out: list[list[Any]]) -> str:
+    """Take the annotations out of a declaration header, appending [name, line] to `out`."""
+    pieces = []
+    pos = 0
+    while True:
+        at = header.find("@", pos)
+        if at < 0:
+            break
+        m = _ANNOT_NAME.match(header, at)
+        if m is None:
+            pos = at + 1
+            continue
+        pieces.append(header[pos:at])
+        out.append(["".join(m.group(1).split()), line + header.count("\n", 0, at)])
+        end = m.end()
+        k = end
+        while k < len(header) and header[k] in " \t\r\n":
+            k += 1
+        if k < len(header) and header[k] == "(":
+            depth, quote = 0, ""
+            while k < len(header):
+                ch = header[k]
+                if quote:
+                    if ch == "\\":
+                        k += 1
+                    elif ch == quote:
+                        quote = ""
+                elif ch in "\"'":
+                    quote = ch
+                elif ch == "(":
+                    depth += 1
+                elif ch == ")":
+                    depth -= 1
+                    if depth == 0:
+                        k += 1
+                        break
+                k += 1
+            end = k
+        pieces.append(" ")
+        pos = end
+    pieces.append(header[pos:])
+    return "".join(pieces)
 
 
 def _clean(s: str) -> str:
@@ -528,17 +650,45 @@ def _params(text: str) -> tuple[list[list[str]], bool]:
 
 
 def _args(args: Any, tx: Any) -> tuple[int, list[str]]:
-    if args is None or not args.named_child_count:
+    """Argument count and literal kinds ([] when no argument is a literal) of an argument_list."""
+    at = tx(args)[1:-1]
+    if not at or at.isspace():
         return 0, []
+    if _COMPLEX_ARGS.search(at) is None:  # plain names, numbers, operators: split on commas
+        parts = at.split(",")
+        if _LITERAL_ARG.search(at) is None:
+            return len(parts), []
+        return len(parts), [_literal_kind(p.strip()) for p in parts]
     kinds = []
+    lit = False
     for a in args.named_children:
         t = a.type
         if t in _COMMENTS:
             continue
         k = _LITERALS.get(t, "")
-        if k == "int" and tx(a)[-1:] in ("l", "L"):
-            k = "long"
-        elif k == "double" and tx(a)[-1:] in ("f", "F"):
-            k = "float"
+        if k:
+            lit = True
+            if k == "int" and tx(a)[-1:] in ("l", "L"):
+                k = "long"
+            elif k == "double" and tx(a)[-1:] in ("f", "F"):
+                k = "float"
         kinds.append(k)
-    return len(kinds), kinds
+    return len(kinds), kinds if lit else []
+
+
+def _literal_kind(p: str) -> str:
+    if p in ("true", "false"):
+        return "boolean"
+    if p == "null":
+        return "null"
+    if _NUMBER.fullmatch(p):
+        if p.lstrip("+-")[:2] in ("0x", "0X", "0b", "0B"):
+            return "long" if p[-1] in "lL" else "int"
+        if p[-1] in "lL":
+            return "long"
+        if p[-1] in "fF":
+            return "float"
+        if p[-1] in "dD" or "." in p or "e" in p or "E" in p:
+            return "double"
+        return "int"
+    return ""

@@ -23,3 +23,4 @@
 (catch_formal_parameter) @catch
 (local_variable_declaration) @local
 (enhanced_for_statement) @foreach
+(lambda_expression) @lambda
