@@ -242,7 +242,11 @@ def test_calls_by_receiver_kind(kg):
     assert kg.tails(f"{P}app.Renderer.Inner.work()", "calls") == {
         f"{P}app.Renderer.helper()": "exact", f"{P}app.Canvas.draw(Shape)": "type_hint"}
     assert kg.tails("java:fx:Main.main(String[])", "calls") == {
-        f"{P}app.Renderer.run()": "exact", f"{EXT}java.util.Objects.requireNonNull": "external"}
+        f"{P}app.Renderer.run()": "exact", f"{EXT}java.util.Objects.requireNonNull": "external",
+        f"{P}util.Strings.upper(String)": "import",  # static on-demand import
+        f"{EXT}java.lang.Math.max": "external"}  # static import of an external member
+    assert kg.tails("java:fx:Main", "imports") == {
+        f"{P}util.Strings": "import", f"{EXT}java.lang.Math.max": "external"}
 
 
 def test_var_assigned(kg):
@@ -332,3 +336,9 @@ def test_jdk_facts():
 def test_lambda_parameter_shadows_a_field(kg):
     assert kg.tails(f"{P}app.Canvas.draw(Shape)", "calls") == {f"{P}shapes.Shape.area()": "type_hint"}
     assert kg.tails(f"{P}app.Canvas.each(java.util.List)", "calls") == {f"{EXT}java.util.List.forEach": "external"}
+
+
+def test_anonymous_class_parameters_shadow_fields(kg):
+    # `shape` is the anonymous compare()'s Shape parameter, not the Circle field
+    assert kg.tails(f"{P}app.Sorter.byArea()", "calls") == {
+        f"{P}shapes.Shape.area()": "type_hint", f"{EXT}java.lang.Double.compare": "external"}

@@ -264,7 +264,10 @@ class _Resolver:
         head = name.partition(".")[0]
         if head in tparams:
             return None
-        cache = ctx.cache if ctx is not None else None
+        cache = None
+        if ctx is not None:
+            f = ctx.file  # a type's names resolve in its own file, whoever asks
+            cache = ctx.cache
         if cache is not None:
             hit = cache.get(name, cache)
             if hit is not cache:
@@ -903,6 +906,11 @@ class _FileEmitter:
                         res = "import"
                     elif guess and not hits:
                         self.triple(head, "calls", r.ext_method(guess, name), line, "external")
+                        return
+                    elif not hits:
+                        ext = [o for o in self.f.static_ondemand if o not in r.types]
+                        if len(ext) == 1:  # `import static org.junit.Assert.*; assertEquals(..)`
+                            self.triple(head, "calls", r.ext_method(ext[0], name), line, "external")
                         return
             if target is None:
                 return

@@ -198,6 +198,7 @@ def _extract(source: bytes) -> dict[str, Any]:
     types: list[list[Any]] = []
     methods: list[list[Any]] = []
     fields: list[list[Any]] = []
+    folded_locals: list[list[Any]] = []  # parameters and fields of anonymous classes
 
     # Pass 1: scopes (types, methods, anonymous class bodies) in document order, flattened into
     # segments: the innermost scope at byte b is codes[bisect_right(bounds, b) - 1].
@@ -248,6 +249,9 @@ def _extract(source: bytes) -> dict[str, Any]:
             entry = (-neg_end, "a", -1, top[3], n)
         else:
             if top is None or top[1] != "t":  # in an anonymous class body: folded into the scope
+                ps = n.child_by_field_name("parameters") if top is not None else None
+                if ps is not None:  # its parameters become locals of the enclosing scope
+                    folded_locals.extend([top[3], p[1], p[0], ""] for p in _params(tx(ps))[0])
                 continue
             idx = len(methods)
             methods.append(_method_row(n, top[2], sl, until_body, fields))
@@ -268,6 +272,13 @@ def _extract(source: bytes) -> dict[str, Any]:
     for n in caps.get("field", ()):
         i = bisect_right(bounds, n.start_byte) - 1
         if kinds[i] != "t":
+            if kinds[i] == "a":  # a field of an anonymous class: a local of the enclosing scope
+                ty = n.child_by_field_name("type")
+                tyt = norm_type(tx(ty)) if ty is not None else "?"
+                for d in n.children_by_field_name("declarator"):
+                    dn = d.child_by_field_name("name")
+                    if dn is not None:
+                        folded_locals.append([codes[i], tx(dn), tyt, ""])
             continue
         annots, flags = modifiers(n)
         ty = n.child_by_field_name("type")
@@ -366,7 +377,7 @@ def _extract(source: bytes) -> dict[str, Any]:
             throw_news.append([scope, norm_type(tx(ty)), n.start_point[0] + 1])
 
     catches: list[list[Any]] = []
-    locals_: list[list[Any]] = []
+    locals_: list[list[Any]] = folded_locals
     for n in caps.get("catch", ()):
         scope = codes[bisect_right(bounds, n.start_byte) - 1]
         ct = None
