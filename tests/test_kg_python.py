@@ -53,7 +53,7 @@ def test_extractor_registered_and_json_serialisable():
     names = [(d[0], d[1]) for d in facts["defs"]]
     assert ("c", "Parser") in names and ("f", "parse") in names
     parser = next(d for d in facts["defs"] if d[1] == "Parser")
-    assert parser[3:5] == [29, 63]
+    assert parser[3:5] == [29, 67]
 
 
 def test_extract_scopes_params_decorators():
@@ -132,7 +132,7 @@ def test_entities_kinds_and_columns(kg):
         assert list(e) == cols
         assert e["language"] == "python" and e["corpus"] == "fx"
     e = entities[P + "pkg.impl.Parser"]
-    assert (e["path"], e["start_line"], e["end_line"], e["name"]) == ("pkg/impl.py", 29, 63, "Parser")
+    assert (e["path"], e["start_line"], e["end_line"], e["name"]) == ("pkg/impl.py", 29, 67, "Parser")
     assert len(e["file_sha256"]) == 64
     assert entities[P + "pkg"]["path"] == "pkg/__init__.py"
     assert entities[P + "nsp.inner"]["path"] == "nsp/inner" and entities[P + "nsp.inner"]["start_line"] is None
@@ -206,6 +206,7 @@ def test_inheritance_and_overrides(kg):
     ("pkg.impl.Tokenizer.run", "pkg.impl.Tokenizer.tokens", "calls", "self"),
     ("pkg.impl.Parser.reset", "pkg.impl.Parser.parse", "calls", "self"),
     ("pkg.impl.Parser.create", "pkg.impl.Parser", "instantiates", "self"),          # cls(...)
+    ("pkg.impl.Parser.describe", "pkg.impl.Parser.version", "calls", "self"),       # cls.version()
     ("pkg.sub.base.Base.run", "pkg.sub.base.Base.step", "calls", "self"),
     ("pkg.sub.base.Child.go", "pkg.sub.base.Base.run", "calls", "inherited"),
     ("pkg.sub.base.Child.go", "pkg.sub.base.Mixin.mixed", "calls", "inherited"),
