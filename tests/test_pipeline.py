@@ -137,3 +137,23 @@ def test_corpus_partitions_parse_independently_and_the_kg_joins_them(env, tmp_pa
     assert meta(joined, "parsed_files", "reparsed") == 0  # everything came from the partitions' cache
     corpora = store.query(lake, "SELECT DISTINCT corpus FROM triples ORDER BY 1").to_pylist()
     assert corpora == [{"corpus": "jdk"}, {"corpus": "stdlib"}]
+
+
+def test_shell_materialize_exits_nonzero_when_a_gate_fails(tmp_path, fixtures):
+    """`dagster asset materialize --select group:kg` runs the checks in the same run and fails the command."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "corpora.yaml"
+    config.write_text(yaml.safe_dump({"corpora": [{"name": "stdlib", "root": str(fixtures / "cycle_py")}]}))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**os.environ, "GRAPHMER_CORPORA": str(config), "GRAPHMER_LAKE": str(tmp_path / "lake"),
+           "DAGSTER_HOME": str(home)}
+    dagster = Path(sys.executable).with_name("dagster")
+    out = subprocess.run([str(dagster), "asset", "materialize", "-m", "graphmer_pipeline.definitions",
+                          "--select", "group:kg"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert "ontology_and_coverage" in out.stdout + out.stderr
+    assert not (tmp_path / "lake" / "kg" / "current").exists()  # nothing promoted

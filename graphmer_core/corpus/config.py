@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sysconfig
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from graphmer_core.corpus.discovery import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES, Corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = REPO_ROOT / "configs" / "corpora.yaml"
+# $GRAPHMER_CORPORA points the CLI and the pipeline at another corpora file.
+DEFAULT_CONFIG = Path(os.environ.get("GRAPHMER_CORPORA", REPO_ROOT / "configs" / "corpora.yaml"))
 
 
 class CorpusSpec(BaseModel):
