@@ -82,6 +82,15 @@ class A(B, m.C[int], metaclass=M):
     assert facts["imports"] == [[-1, 1, None, -1, [["os", None]]]]
 
 
+def test_extract_bindings_globals_nonlocals():
+    facts = extract(b"def f():\n  x = 1\n  def g():\n    nonlocal x\n    global y\n    y = x\n"
+                    b"    for a, (b, c) in z: pass\n    with o() as w: pass\n    return [i for i in a]\n")
+    assert facts["globals"] == [[1, "y"]]
+    binds = {(a[0], a[2]) for a in facts["asg"] if a[3] == "b"}
+    assert {(1, "x"), (1, "a"), (1, "b"), (1, "c"), (1, "w"), (1, "i")} <= binds
+    assert [1, 6, "y", "n", "x", None] in facts["asg"]
+
+
 def test_extract_never_raises_on_broken_or_binary_input():
     for src in (b"", b"def f(:\n  x = (1,\nclass", b"\xff\xfe\x00def \x80(x):\n  y\xff()\n", b"x = \n" * 3):
         facts = extract(src)

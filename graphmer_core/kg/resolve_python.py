@@ -228,11 +228,8 @@ class _Resolver:
                 if kind == "l" and target == "__all__" and scope == -1:
                     mod.all = list(rhs)
                 binding = ("asg", mod, scope, kind, rhs, ann, line)
-                owner = scope
-                s = scope
-                while s >= 0 and target in scopes[s].globals:  # `global x`: the module's x
-                    owner = -1
-                    break
+                # `global x` in a function: the assignment binds the module's x
+                owner = -1 if scope >= 0 and target in scopes[scope].globals else scope
                 self.bind(mod, owner, target, binding)
                 continue
             head, _, attr = target.partition(".")

@@ -18,7 +18,7 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
              dotted chain rhs), "n" (the dotted name rhs), "N" (None literal), "l" (list/tuple of
              string literals, only for `__all__`), "" (unknown value) or "b" (a binding that is no
              assignment: for-targets, `with ... as x`, `except ... as e`, `x += ...`, walrus).
-- `globals`: `[scope, name]` names declared `global`/`nonlocal` in a function.
+- `globals`: `[scope, name]` names declared `global` in a function (`nonlocal` names are "b" bindings).
 - `imports`: `[scope, line, module, level, names]`; `import a.b as c` -> module None, level -1,
              names [["a.b", "c"]]; `from ..m import x as y, *` -> module "m" ("" for `from .`),
              level 2, names [["x", "y"], ["*", None]].

@@ -46,7 +46,7 @@
 (lambda_parameters (identifier) @bind)
 (lambda_parameters (default_parameter name: (identifier) @bind))
 (global_statement (identifier) @global)
-(nonlocal_statement (identifier) @global)
+(nonlocal_statement (identifier) @bind)  ; an enclosing function's variable: left unknown
 
 ; imports
 [(import_statement) (import_from_statement)] @import
