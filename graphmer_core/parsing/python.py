@@ -34,7 +34,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "py-2"
+EXTRACTOR_VERSION = "py-3"
 
 _QUERY_PATH = Path(__file__).with_name("queries") / "python.scm"
 _STATE: dict[str, Any] = {}
