@@ -342,3 +342,9 @@ def test_anonymous_class_parameters_shadow_fields(kg):
     # `shape` is the anonymous compare()'s Shape parameter, not the Circle field
     assert kg.tails(f"{P}app.Sorter.byArea()", "calls") == {
         f"{P}shapes.Shape.area()": "type_hint", f"{EXT}java.lang.Double.compare": "external"}
+
+
+def test_field_named_like_a_member_type_keeps_its_own_id(kg):
+    assert kg.entities[f"{P}util.Strings.Blank"]["kind"] == "Class"
+    assert kg.entities[f"{P}util.Strings.Blank#field"]["kind"] == "Field"
+    assert kg.tails(f"{P}util.Strings.Blank#field", "has_field_type") == {f"{P}util.Strings.Blank": "exact"}

@@ -6,7 +6,8 @@ Naming
   named as members of their enclosing type.
 - ``entity_id``: ``java:<corpus>:<qualified_name>``; methods and constructors append their
   parameter types as written, generic arguments stripped, varargs ``T...`` as ``T[]``, e.g.
-  ``java:jdk:java.util.ArrayList.add(int,E)``. Packages are ``java:<corpus>:<package>`` (the
+  ``java:jdk:java.util.ArrayList.add(int,E)``. A field named like a member type of its class (legal
+  in Java) gets ``#field`` appended to its id. Packages are ``java:<corpus>:<package>`` (the
   unnamed package is ``""``).
 - externals: ``java:ext:<fully.qualified.Name>`` (ExternalClass), methods of external types
   ``java:ext:java.util.List.add`` (ExternalFunction), on-demand imports of packages outside the
@@ -97,6 +98,12 @@ def _simple(t: str) -> str:
     """`java.util.Map.Entry[]` -> `Entry[]` (the erased simple type of a parameter)."""
     i = t.rfind(".", 0, t.find("[") if "[" in t else len(t))
     return t if i < 0 else t[i + 1:]
+
+
+def _field_id(corpus: str, t: _Type, name: str) -> str:
+    """A field's id; `#field` is appended when a member type of the same class has its name."""
+    base = f"java:{corpus}:{t.fqn}.{name}"
+    return f"{base}#field" if name in t.nested else base
 
 
 class _File:
@@ -627,7 +634,7 @@ class _FileEmitter:
                     member = name.rpartition(".")[2]
                     ms = ot.methods.get(member, [])
                     if member in ot.fields and not ms:
-                        tail = f"java:{c}:{ot.fqn}.{member}"
+                        tail = _field_id(c, ot, member)
                     elif len(ms) == 1 and member not in ot.fields:
                         tail = ms[0].id
                     elif member in ot.nested:
@@ -655,7 +662,7 @@ class _FileEmitter:
             if not 0 <= row[0] < len(self.types):
                 continue
             t = self.types[row[0]]
-            fid = f"java:{c}:{t.fqn}.{row[1]}"
+            fid = _field_id(c, t, row[1])
             self.entity(fid, "Field", row[1], f"{t.fqn}.{row[1]}", row[2], row[3])
             self.triple(t.id, "contains", fid, row[2], "syntax")
             if "e" in row[6]:
