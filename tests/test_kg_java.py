@@ -348,3 +348,9 @@ def test_field_named_like_a_member_type_keeps_its_own_id(kg):
     assert kg.entities[f"{P}util.Strings.Blank"]["kind"] == "Class"
     assert kg.entities[f"{P}util.Strings.Blank#field"]["kind"] == "Field"
     assert kg.tails(f"{P}util.Strings.Blank#field", "has_field_type") == {f"{P}util.Strings.Blank": "exact"}
+
+
+def test_simple_name_in_other_packages_without_import_is_unresolved(kg):
+    assert kg.tails(f"{P}app.NoImport.widget", "has_field_type") == {f"{EXT}?.Widget": "unresolved"}
+    assert kg.tails(f"{P}app.NoImport.go(Widget)", "has_parameter_type") == {f"{EXT}?.Widget": "unresolved"}
+    assert not kg.tails(f"{P}app.NoImport.go(Widget)", "calls")
