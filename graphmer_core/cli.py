@@ -60,10 +60,10 @@ def _print_table(table) -> None:
     cols = table.column_names
     rows = [[("" if v is None else str(v)) for v in row.values()] for row in table.to_pylist()]
     widths = [min(60, max([len(c)] + [len(r[i]) for r in rows])) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for r in rows:
-        print("  ".join(v[:w].ljust(w) for v, w in zip(r, widths)))
+        print("  ".join(v[:w].ljust(w) for v, w in zip(r, widths, strict=True)))
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
@@ -96,9 +96,16 @@ def cmd_summary(args) -> int:
 
 
 def cmd_query(args) -> int:
+    import duckdb
+
     from graphmer_core.kg import store
 
-    _print_table(store.query(Lake(args.lake), args.sql))
+    try:
+        table = store.query(Lake(args.lake), args.sql)
+    except duckdb.Error as exc:
+        print(f"graphmer: SQL error: {exc}", file=sys.stderr)
+        return 2
+    _print_table(table)
     return 0
 
 

@@ -18,7 +18,7 @@ from graphmer_core.kg import schemas, store, validation
 from graphmer_core.kg.resolution import resolve
 from graphmer_core.lake import Lake
 from graphmer_core.parsing import LANGUAGES, extractor_version
-from graphmer_core.parsing.batch import ParseOutcome, parse_files
+from graphmer_core.parsing.batch import ParseOutcome, parse_files, paused_gc
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # The code whose output a KG version depends on: change any of it and the version changes.
@@ -81,7 +81,8 @@ def stage_kg(
     timings["parse_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    resolved = resolve(outcome.parsed)
+    with paused_gc():
+        resolved = resolve(outcome.parsed)
     timings["resolve_s"] = time.perf_counter() - t
 
     t = time.perf_counter()

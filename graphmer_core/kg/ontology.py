@@ -24,8 +24,8 @@ ENTITY_KINDS = INTERNAL_KINDS + EXTERNAL_KINDS
 TYPES = frozenset({CLASS, INTERFACE, ENUM})
 CALLABLES = frozenset({FUNCTION, METHOD})
 CONTAINERS = frozenset({PACKAGE, MODULE, CLASS, INTERFACE, ENUM, FUNCTION, METHOD})
-# Where code runs: calls made at module level have the module as head; class bodies too.
-CODE_SCOPES = frozenset({MODULE, CLASS, INTERFACE, ENUM, FUNCTION, METHOD})
+# Where code runs: module-level calls have the module (or package, for `__init__.py`) as head.
+CODE_SCOPES = frozenset({PACKAGE, MODULE, CLASS, INTERFACE, ENUM, FUNCTION, METHOD})
 EXT_TYPES = frozenset({EXTERNAL_CLASS, EXTERNAL_SYMBOL})
 EXT_CALLABLES = frozenset({EXTERNAL_FUNCTION, EXTERNAL_CLASS, EXTERNAL_SYMBOL})
 ANY_EXTERNAL = frozenset(EXTERNAL_KINDS)
