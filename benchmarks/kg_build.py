@@ -100,7 +100,7 @@ def main() -> None:
                             (f"end-to-end build, {args.workers} procs (cold)", t_full)]:
             trip = f"{m['triples'] / secs:>12,.0f}" if label.startswith("end") else f"{'':>12}"
             print(f"{label:34}{secs:>9.2f}{len(records) / secs:>10,.0f}{nbytes / 1e6 / secs:>8.2f}{trip}")
-        print(f"  stages (s): " + "  ".join(f"{k}={v:.2f}" for k, v in result.timings.items()))
+        print("  stages (s): " + "  ".join(f"{k}={v:.2f}" for k, v in result.timings.items()))
         print(f"  KG: {m['entities']:,} entities, {m['triples']:,} triples")
         print(f"  peak RSS: {rss_self:,.0f} MB (main), {rss_children:,.0f} MB (largest worker)")
         print(f"  build / parse-only throughput: {t_parse1 / t_full:.2f}x of 1 process, "

@@ -67,7 +67,10 @@ def _frames(kg_dir: Path):
 
 def _suites(gx, th: GateThresholds) -> dict[str, list]:
     E = gx.expectations
-    not_null = lambda cols: [E.ExpectColumnValuesToNotBeNull(column=c) for c in cols]
+
+    def not_null(cols: list[str]) -> list:
+        return [E.ExpectColumnValuesToNotBeNull(column=c) for c in cols]
+
     return {
         "kg_entities": [
             E.ExpectTableColumnsToMatchOrderedList(column_list=schemas.ENTITIES.names),
