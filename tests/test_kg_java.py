@@ -305,14 +305,16 @@ def test_ids_never_cross_corpora(tmp_path):
 # --- the JDK --------------------------------------------------------------------------------
 
 def _jdk_root() -> Path | None:
-    for cand in (os.environ.get("GRAPHMER_JDK_SRC"), "/work/main/data_lake/corpora/jdk/java.base"):
+    lake = Path(__file__).resolve().parents[1] / "data_lake" / "corpora"
+    for cand in (os.environ.get("GRAPHMER_JDK_SRC"), lake / "jdk17" / "java.base", lake / "jdk" / "java.base"):
         if cand and (Path(cand) / "java/util/ArrayList.java").is_file():
             return Path(cand)
     return None
 
 
-@pytest.mark.skipif(_jdk_root() is None, reason="JDK java.base sources not found: set GRAPHMER_JDK_SRC "
-                    "to an unpacked java.base folder of src.zip (e.g. from openjdk-17-source)")
+@pytest.mark.skipif(_jdk_root() is None, reason="JDK java.base sources not found (data_lake/corpora/jdk17/"
+                    "java.base): set GRAPHMER_JDK_SRC to an unpacked java.base folder of src.zip "
+                    "(e.g. from openjdk-17-source)")
 def test_jdk_facts():
     root = _jdk_root()
     kg = KG(build(root, corpus="jdk", subdirs=("java/util", "java/lang")))
