@@ -736,7 +736,7 @@ class _FileEmitter:
                 self.type_triple(sc[0], "catches", ty, line, sc[1], sc[3])
         calls = facts.get("calls", ())
         self.calls = calls
-        for k in range(len(calls) - 1, -1, -1):
+        for k in range(len(calls)):  # a chained call's receiver call comes first
             self.call(k)
 
     def overrides(self, m: _Method) -> None:

@@ -15,7 +15,7 @@
 - ``calls``: ``[scope, name, receiver_kind, receiver, argc, arg_kinds, line, anonymous]``. receiver_kind:
   "" unqualified, ``this``, ``super``, ``id`` (a simple name), ``tf`` (``this.f``), ``q`` (dotted
   names ``a.b.c``), ``new`` (``new T(..).m()``, receiver = T), ``call`` (receiver = index of the
-  inner call in ``calls``), ``cast`` (``((T) x).m()``), ``str`` (string literal), ``?`` other.
+  inner call in ``calls``, always the previous row), ``cast`` (``((T) x).m()``), ``str`` (string literal), ``?`` other.
   ``this(..)``/``super(..)`` are calls named ``<init>``. arg_kinds: a literal kind per argument
   (int, long, double, float, char, boolean, String, null) or "". ``anonymous``: the supertype
   (as written) of the innermost anonymous class body around the call, ``<enum>`` for an enum
@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "java-1"
+EXTRACTOR_VERSION = "java-2"
 
 _QUERY_FILE = Path(__file__).with_name("queries") / "java.scm"
 _STATE: dict[str, Any] = {}
@@ -62,6 +62,7 @@ _GENERIC = re.compile(r"<[^<>]*>")
 _ANNOT = re.compile(r"@[\w$.]+(?:\([^()]*\))?")
 _DOTTED = re.compile(r"[\w$]+(?:\s*\.\s*[\w$]+)*")
 _KEY2 = itemgetter(0, 1)
+_POS = attrgetter("start_byte", "end_byte")
 _BODY_START = re.compile(r"[{;]")
 _BODY_START_B = re.compile(rb"[{;]")
 _THROWS = re.compile(r"\bthrows\b")
@@ -125,8 +126,11 @@ def _extract(source: bytes) -> dict[str, Any]:
     tree = st["parser"].parse(source)
     root = tree.root_node
     # captures() does not return nodes in document order (nor the same order on every run):
-    # sort each list so that facts are deterministic and chained calls are adjacent.
-    caps = {k: sorted(v, key=_pos) for k, v in QueryCursor(st["query"]).captures(root).items()}
+    # sort each list by (start, end) so that facts are deterministic; a chained call's receiver
+    # `a.b()` in `a.b().c()` (same start, smaller end) then sorts right before it.
+    caps = QueryCursor(st["query"]).captures(root)
+    for v in caps.values():
+        v.sort(key=_POS)
 
     if source.isascii():
         text = source.decode("ascii")
@@ -296,8 +300,8 @@ def _extract(source: bytes) -> dict[str, Any]:
             fields.append([-codes[i] - 1, tx(dn), n.start_point[0] + 1, n.end_point[0] + 1, "",
                            annots, "se"])
 
-    # Calls: one row per captured invocation (scope None outside any type), so a chained
-    # receiver `a.b().c()` (same start, captured right after its outer call) is row k + 1.
+    # Calls: one row per captured invocation (scope None outside any type), so the receiver
+    # `a.b()` of a chained call `a.b().c()` at row k is row k - 1.
     calls: list[list[Any]] = []
     call_nodes = caps.get("call", ())
     for k, n in enumerate(call_nodes):
@@ -322,9 +326,9 @@ def _extract(source: bytes) -> dict[str, Any]:
                 else:
                     rk = "?"
             elif ot == "method_invocation":
-                nxt = call_nodes[k + 1] if k + 1 < len(call_nodes) else None
-                if nxt is not None and nxt.end_byte == obj.end_byte and nxt.start_byte == start:
-                    rk, rv = "call", k + 1
+                prv = call_nodes[k - 1] if k else None
+                if prv is not None and prv.end_byte == obj.end_byte and prv.start_byte == start:
+                    rk, rv = "call", k - 1
                 else:
                     rk = "?"
             elif ot == "this" or ot == "super":
@@ -439,10 +443,6 @@ def _extract(source: bytes) -> dict[str, Any]:
     return {"package": package, "imports": imports, "types": types, "methods": methods,
             "fields": fields, "calls": calls, "news": news, "throw_news": throw_news,
             "catches": catches, "locals": locals_, "errors": errors}
-
-
-def _pos(n: Any) -> tuple[int, int]:
-    return n.start_byte, -n.end_byte
 
 
 def _type_row(n: Any, outer: int, tx: Any, tparams: Any, modifiers: Any,
