@@ -155,6 +155,7 @@ def test_overrides_nearest_first(kg):
     assert kg.tails(f"{P}shapes.AbstractShape.area()", "overrides") == {f"{P}shapes.Shape.area()": "exact"}
     # a type variable of the supertype matches any parameter type
     assert kg.tails(f"{P}util.IntBox.put(Integer)", "overrides") == {f"{P}util.Box.put(T)": "inherited"}
+    assert not kg.tails(f"{P}util.IntBox.put(int)", "overrides")  # a primitive never replaces T
     # @Override with no internal match: java.lang.Object's method, external
     assert kg.tails(f"{P}shapes.Circle.toString()", "overrides") == {
         f"{EXT}java.lang.Object.toString": "external"}

@@ -31,8 +31,20 @@ itself, "inherited" above it, "import" through a static import). ``this.m()`` is
 when ``a`` resolves to an internal method whose declared return type resolves ("type_hint").
 Overloads are chosen by arity (exact arity before varargs), then by the kinds of literal arguments;
 when that still leaves several candidates there is no edge; "overload" marks an edge chosen among
-several overloads. A receiver of unknown type gives no edge. Methods not found in an internal
-hierarchy go to its single explicit external ancestor (ExternalFunction) or are dropped.
+several overloads. A receiver of unknown type gives no edge (untyped lambda parameters, names
+declared with different types in one method, results of unresolved calls). Inside an anonymous
+class an unqualified call looks in its (internal) supertype first, then in the enclosing types;
+when that supertype is external the call is dropped. Methods not found in an internal hierarchy
+go to its single explicit external ancestor (ExternalFunction), to the single external static
+on-demand import, to ``java.lang.Object`` for its methods, or are dropped.
+``new T(..)`` gives ``instantiates`` (not for interfaces: anonymous classes) and a call to the
+constructor chosen by arity; ``this(..)``/``super(..)`` call constructors ("self"/"super").
+
+Overrides: a non-static, non-private method overrides the nearest method of the same name and
+arity in its superclass chain, then its interfaces breadth first, whose erased parameter simple
+types are equal ("exact") or are type variables of the overridden side standing for non-primitive
+types ("inherited"). With no internal match, an ``@Override`` method overrides the method of its
+single explicit external ancestor (or ``java.lang.Object``'s), as an ExternalFunction.
 """
 
 from __future__ import annotations
@@ -750,7 +762,8 @@ class _FileEmitter:
                 exact = cand.simple == m.simple
                 if not exact:
                     tv = cand.tparams | a.tparams
-                    if not all(p == q or _base(q) in tv for p, q in zip(m.simple, cand.simple, strict=True)):
+                    if not all(p == q or (_base(q) in tv and _base(p) not in PRIMITIVES)
+                               for p, q in zip(m.simple, cand.simple, strict=True)):
                         continue
                 self.triple(m.id, "overrides", cand.id, m.row[2], "exact" if exact else "inherited")
                 return
