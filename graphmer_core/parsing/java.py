@@ -210,12 +210,14 @@ def _extract(source: bytes) -> dict[str, Any]:
     scopes = [(n.start_byte, -n.end_byte, 0, n) for n in caps.get("type", ())]
     scopes += [(n.start_byte, -n.end_byte, 1, n) for n in caps.get("method", ())]
     for n in news_n:
+        if source[n.end_byte - 1] != 125:  # no `}` at the end: no anonymous class body
+            continue
         body = n.named_child(n.named_child_count - 1)
         if body is not None and body.type == "class_body":
             ty = n.child_by_field_name("type")
             scopes.append((body.start_byte, -body.end_byte, 2, norm_type(tx(ty)) if ty else "?"))
     for n in caps.get("enum_constant", ()):
-        body = n.child_by_field_name("body")
+        body = n.child_by_field_name("body") if source[n.end_byte - 1] == 125 else None
         if body is not None:
             scopes.append((body.start_byte, -body.end_byte, 2, "<enum>"))
     scopes.sort(key=_KEY2)
@@ -367,7 +369,7 @@ def _extract(source: bytes) -> dict[str, Any]:
         if scope is None or ty is None or n.child(0).type != "new":
             continue  # `outer.new Inner()`: the type is relative to an expression
         argc, _kinds = _args(n.child_by_field_name("arguments"), tx)
-        anon = 1 if n.named_child(n.named_child_count - 1).type == "class_body" else 0
+        anon = 1 if source[n.end_byte - 1] == 125 else 0  # ends with `}`: a class body
         news.append([scope, norm_type(tx(ty)), argc, n.start_point[0] + 1, anon])
 
     throw_news: list[list[Any]] = []
