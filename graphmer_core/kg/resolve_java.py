@@ -119,8 +119,7 @@ def _field_id(corpus: str, t: _Type, name: str) -> str:
 
 
 class _File:
-    __slots__ = ("pf", "package", "single", "ondemand", "static_single", "static_ondemand",
-                 "top", "locals")
+    __slots__ = ("pf", "package", "single", "ondemand", "static_single", "static_ondemand", "top")
 
     def __init__(self, pf: ParsedFile) -> None:
         self.pf = pf
@@ -130,7 +129,6 @@ class _File:
         self.static_single: dict[str, list[str]] = {}
         self.static_ondemand: list[str] = []
         self.top: dict[str, _Type] = {}
-        self.locals: dict[int, dict[str, Any]] = {}
         for name, static, on_demand, _line in pf.facts.get("imports", ()):
             if static:
                 if on_demand:
