@@ -30,14 +30,8 @@ def _cache(root: str | None) -> ParseCache | None:
 
 
 def _extract_one(task: tuple[str, str, str, str | None]) -> tuple[dict | None, bool, str | None]:
-    """Facts of one file: (facts or None, reparsed?, failure reason)."""
+    """Facts of one file not found in the cache: (facts or None, reparsed, failure reason)."""
     abspath, language, sha, cache_root = task
-    version = extractor_version(language)
-    cache = _cache(cache_root)
-    if cache is not None:
-        facts = cache.get(version, sha)
-        if facts is not None:
-            return facts, False, None
     try:
         with open(abspath, "rb") as fh:
             data = fh.read()
@@ -49,8 +43,9 @@ def _extract_one(task: tuple[str, str, str, str | None]) -> tuple[dict | None, b
         facts = extractor(language)(data)
     except Exception as exc:  # noqa: BLE001 -- an extractor bug must not sink the corpus: record it per file
         return None, True, f"extractor error: {type(exc).__name__}: {exc}"
+    cache = _cache(cache_root)
     if cache is not None:
-        cache.put(version, sha, facts)
+        cache.put(extractor_version(language), sha, facts)
     return facts, True, None
 
 
@@ -85,19 +80,29 @@ def parse_files(
     progress: Callable[[int, int], None] | None = None,
 ) -> ParseOutcome:
     """Extract facts for every usable record; per-file failures become statuses, never exceptions."""
-    todo = [r for r in records if r.status == "ok"]
-    tasks = [(r.abspath, r.language, r.sha256, None if cache_dir is None else str(cache_dir)) for r in todo]
-    workers = workers or default_workers()
-    out = ParseOutcome()
+    cache = None if cache_dir is None else ParseCache(cache_dir)
     results: dict[tuple[str, str], tuple[dict | None, bool, str | None]] = {}
-
-    def collect(it):
-        for i, (rec, res) in enumerate(zip(todo, it, strict=True), 1):
-            results[(rec.corpus, rec.path)] = res
-            if progress and (i % 200 == 0 or i == len(todo)):
-                progress(i, len(todo))
-
+    todo: list[FileRecord] = []
+    out = ParseOutcome()
     with paused_gc():
+        # Cache hits are read here: cheaper than shipping their facts back from a worker.
+        for r in records:
+            if r.status != "ok":
+                continue
+            facts = None if cache is None else cache.get(extractor_version(r.language), r.sha256)
+            if facts is None:
+                todo.append(r)
+            else:
+                results[(r.corpus, r.path)] = (facts, False, None)
+        tasks = [(r.abspath, r.language, r.sha256, None if cache_dir is None else str(cache_dir)) for r in todo]
+        workers = workers or default_workers()
+
+        def collect(it):
+            for i, (rec, res) in enumerate(zip(todo, it, strict=True), 1):
+                results[(rec.corpus, rec.path)] = res
+                if progress and (i % 200 == 0 or i == len(todo)):
+                    progress(i, len(todo))
+
         if workers > 1 and len(tasks) >= POOL_MIN_FILES:
             ctx = mp.get_context("forkserver")
             ctx.set_forkserver_preload(["graphmer_core.parsing.batch"])
