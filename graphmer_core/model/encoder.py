@@ -67,8 +67,10 @@ class GraphMEREncoder(nn.Module):
         """Input sequence before the first block.
         returns x (B, R+N, D), positions (B, R+N) in the 8R layout, key_valid (B, R+N), leaf_index (B, N)"""
         B, R = batch.root_ids.shape
-        roots = self.tok_emb(batch.root_ids)  # (B, R, D)
-        leaves = self.tok_emb(batch.leaf_ids)  # (B, R, 7, D)
+        # one lookup for roots and leaves: a single dense (V, D) gradient in backward
+        tokens = self.tok_emb(torch.cat([batch.root_ids, batch.leaf_ids.flatten(1)], dim=1))  # (B, 8R, D)
+        roots = tokens[:, :R]  # (B, R, D)
+        leaves = tokens[:, R:].unflatten(1, (R, LEAVES_PER_ROOT))  # (B, R, 7, D)
         if self.hgat is not None:
             leaves = self.hgat(leaves, batch.leaf_mask, roots, batch.relation_ids, batch.head_span)
         leaves = leaves.flatten(1, 2)  # (B, 7R, D)

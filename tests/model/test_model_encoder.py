@@ -26,6 +26,16 @@ def test_compact_leaves_equal_padded_layout(tiny, density, root_pad, full):
     assert torch.equal(c.leaf_valid.sum(1), n_real)
 
 
+def test_full_leaves_share_one_bias_across_the_batch(tiny):
+    from graphmer_core.model.attention import attention_bias
+
+    batch = make_batch(tiny, B=3, R=8, full=True)
+    enc = GraphMEREncoder(tiny)
+    _, positions, valid, _ = enc.embed(batch)
+    bias = attention_bias(positions, valid, 8, enc.slopes)
+    assert bias.shape == (1, tiny.n_heads, 64, 64)
+
+
 def test_compact_sequence_grows_with_real_leaves(tiny):
     sparse = make_batch(tiny, B=2, R=32, density=0.1, seed=2)
     x, _, _, _ = GraphMEREncoder(tiny).embed(sparse)
@@ -46,8 +56,8 @@ def test_hgat_changes_only_leaf_positions(tiny):
     assert (moved > 0).all()
 
 
-@pytest.mark.parametrize("switch", [{"attn_bias": "none"}, {"use_hgat": False},
-                                    {"norm": "layernorm", "mlp": "gelu"}])
+@pytest.mark.parametrize("switch", [{"attn_bias": "none"}, {"use_hgat": False}, {"norm": "layernorm"},
+                                    {"mlp": "gelu"}, {"norm": "layernorm", "mlp": "gelu"}])
 def test_each_switch_changes_the_output(tiny, switch):
     batch = make_batch(tiny, B=2, R=16, density=0.5, seed=4)
     a = encode(tiny, batch)
