@@ -122,3 +122,14 @@ def test_runs_at_other_lengths(tiny):
     enc = GraphMEREncoder(tiny).eval()
     for R in (8, 40):
         assert enc(make_batch(tiny, B=1, R=R, seed=R)).roots.shape == (1, R, tiny.hidden)
+
+
+def test_batch_without_any_leaf(tiny):
+    batch = make_batch(tiny, B=2, R=8, density=0.0, seed=11)
+    assert not batch.leaf_mask.any()
+    torch.manual_seed(0)
+    model = GraphMERForPretraining(tiny)
+    out = model(batch)
+    assert out.encoder.leaves.shape == (2, 0, tiny.hidden)
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and out.metrics["mnm_loss"] == 0
