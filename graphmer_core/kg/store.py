@@ -20,32 +20,36 @@ TABLES = ("entities", "triples", "files", "validation")
 MANIFEST = "manifest.json"
 
 
+def _columns(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    return pa.table({name: [r[name] for r in rows] for name in schema.names}, schema=schema)
+
+
 def _dedup_entities(rows: list[dict[str, Any]]) -> pa.Table:
     """One row per entity_id: the definition seen first (by path, line); specific kinds beat ExternalSymbol."""
-    table = pa.Table.from_pylist(rows, schema=schemas.ENTITIES)
-    con = duckdb.connect()
-    con.register("rows", table)
-    return con.sql("""
-        SELECT * FROM rows
-        QUALIFY row_number() OVER (
-            PARTITION BY entity_id
-            ORDER BY path NULLS LAST, start_line NULLS LAST, (kind = 'ExternalSymbol'), kind) = 1
-        ORDER BY entity_id
-    """).to_arrow_table().cast(schemas.ENTITIES)
+    best: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        cur = best.setdefault(r["entity_id"], r)
+        if cur is not r and _entity_rank(r) < _entity_rank(cur):
+            best[r["entity_id"]] = r
+    return _columns(list(best.values()), schemas.ENTITIES).sort_by("entity_id")
+
+
+def _entity_rank(r: dict[str, Any]) -> tuple:
+    return (r["path"] is None, r["path"] or "", r["start_line"] or 0, r["kind"] == "ExternalSymbol", r["kind"])
 
 
 def _dedup_triples(rows: list[dict[str, Any]], kg_version: str) -> pa.Table:
     """One row per (head, relation, tail), carrying its first evidence (path, line) and resolution."""
-    schema = schemas.TRIPLES.remove(schemas.TRIPLES.get_field_index("kg_version"))
-    table = pa.Table.from_pylist(rows, schema=schema)
-    con = duckdb.connect()
-    con.register("rows", table)
-    return con.sql(f"""
-        SELECT *, '{kg_version}' AS kg_version FROM rows
-        QUALIFY row_number() OVER (
-            PARTITION BY head_id, relation, tail_id ORDER BY path NULLS LAST, line NULLS LAST) = 1
-        ORDER BY relation, head_id, tail_id
-    """).to_arrow_table().cast(schemas.TRIPLES)
+    best: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["head_id"], r["relation"], r["tail_id"])
+        cur = best.setdefault(key, r)
+        if cur is not r and ((r["path"] is None, r["path"] or "", r["line"] or 0)
+                             < (cur["path"] is None, cur["path"] or "", cur["line"] or 0)):
+            best[key] = r
+    table = _columns(list(best.values()), schemas.TRIPLES.remove(schemas.TRIPLES.get_field_index("kg_version")))
+    table = table.append_column(schemas.TRIPLES.field("kg_version"), pa.array([kg_version] * table.num_rows))
+    return table.sort_by([("relation", "ascending"), ("head_id", "ascending"), ("tail_id", "ascending")])
 
 
 def write_parquet(table: pa.Table, path: Path) -> str:
