@@ -41,7 +41,14 @@ def test_rebuild_of_unchanged_corpus_reuses_the_version(tmp_path, fixtures, caps
     (["build-kg", "--corpus", "nopath"], "NAME=PATH"),
     (["build-kg", "--corpus", "x=/definitely/missing"], "not a directory"),
     (["summary", "--lake", "/definitely/missing"], "no promoted KG"),
+    (["query", "--lake", "/definitely/missing", "SELECT 1"], "no catalogue"),
 ])
 def test_bad_input_gets_a_clear_error(argv, message, capsys):
     assert main(argv) != 0
     assert message in capsys.readouterr().err
+
+
+def test_bad_sql_is_an_error_message_not_a_traceback(tmp_path, fixtures, capsys):
+    assert main(["build-kg", "--corpus", f"shop={fixtures / 'shop'}", "--lake", str(tmp_path), "--workers", "1"]) == 0
+    assert main(["query", "--lake", str(tmp_path), "SELEC nonsense"]) == 2
+    assert "SQL error" in capsys.readouterr().err
