@@ -1,12 +1,13 @@
 """Training-step throughput of the GraphMER-SE encoder vs Hugging Face RoBERTa, on this CPU.
 
-    .venv/bin/python benchmarks/encoder_throughput.py            # base size, R=128, batch 4 (~4 min)
+    .venv/bin/python benchmarks/encoder_throughput.py            # base size, R=128, batch 4 (~3-4 min)
     .venv/bin/python benchmarks/encoder_throughput.py --quick    # small config, seconds
 
-One step = forward + backward + AdamW step (fused, for both), fp32, torch.set_num_threads(2). Three workloads:
-GraphMER at a realistic leaf density (1 leaf block per 8 roots, 3-7 tail tokens), GraphMER with
-every leaf slot full, and RobertaForMaskedLM (same width/depth, FFN 4x, sdpa attention) on the full
-R x 8 sequence. The headline is sequences/s at the same R (the same work for the user); tokens/s
+One step = forward + backward + AdamW step (fused, for both), fp32, torch.set_num_threads(2).
+Three workloads, timed in interleaved rounds so that load from other processes hits all alike:
+GraphMER at a realistic leaf density (1 leaf block per 8 roots, 3-7 tail tokens), GraphMER with every
+leaf slot full, and RobertaForMaskedLM (same width/depth, FFN 4x, sdpa attention) on the full R x 8
+sequence. The headline is sequences/s at the same R (the same work for the user); tokens/s
 counts the tokens actually in the sequence (roots + real leaves for GraphMER, R x 8 for RoBERTa).
 MFU = 6 x parameters x tokens/s / peak, peak = a 2048^3 fp32 matmul measured in the same run.
 transformers is a benchmark-only dependency.
@@ -120,7 +121,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, fp32, {torch.get_num_threads()} threads, load avg {os.getloadavg()}")
     print(f"config: hidden {cfg.hidden}, layers {cfg.n_layers}, heads {cfg.n_heads}, vocab {cfg.vocab_size}, "
           f"SwiGLU {cfg.ffn_hidden} (RoBERTa GELU {4 * cfg.hidden}); R={R}, batch {B}, "
-          f"{args.warmup} warmup + {args.steps} timed rounds, interleaved (median); step = fwd + bwd + AdamW")
+          f"{args.warmup} warmup + {args.steps} timed rounds, interleaved (median); step = fwd + bwd + fused AdamW")
     batches = {"realistic": leafy_batch(cfg, B, R, full=False), "full": leafy_batch(cfg, B, R, full=True)}
     rob, n_rob = roberta_step(cfg, B, T)
     gm, n_gm = graphmer_steps(cfg, batches)
