@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+import threading
 from contextlib import contextmanager
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -69,6 +70,15 @@ class ParseOutcome:
     cache_hits: int = 0
 
 
+def _pool_context() -> mp.context.BaseContext:
+    """fork is cheapest but unsafe once other threads run (a Dagster step has some): then forkserver."""
+    if threading.active_count() == 1 and "fork" in mp.get_all_start_methods():
+        return mp.get_context("fork")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["graphmer_core.parsing.batch"])
+    return ctx
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -104,9 +114,7 @@ def parse_files(
                     progress(i, len(todo))
 
         if workers > 1 and len(tasks) >= POOL_MIN_FILES:
-            ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(["graphmer_core.parsing.batch"])
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=gc.disable) as pool:
+            with ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=gc.disable) as pool:
                 chunk = max(1, min(64, len(tasks) // (workers * 8)))
                 collect(pool.map(_extract_one, tasks, chunksize=chunk))
         else:
