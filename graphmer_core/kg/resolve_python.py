@@ -232,13 +232,10 @@ class _Resolver:
                 owner = -1 if scope >= 0 and target in scopes[scope].globals else scope
                 self.bind(mod, owner, target, binding)
                 continue
-            head, _, attr = target.partition(".")
-            if scope < 0 or "." in attr:
+            found = self.self_attribute(scopes, scope, target)
+            if found is None:
                 continue
-            sc = scopes[scope]
-            if sc.self_value is None or sc.row[6][0][0] != head:
-                continue
-            cls = self.classes[sc.self_value[1]]
+            cls, attr, sc = found
             table = cls.attrs if sc.self_value[0] == "inst" else cls.members
             table.setdefault(attr, []).append(("asg", mod, scope, kind, rhs, ann, line))
         for row in facts.get("imports", ()):
@@ -704,6 +701,16 @@ class _Resolver:
             self.entity(sc.eid, kind, sc.qname, f.path, row[3], row[4], f.sha256)
             self.triple(head, "contains", sc.eid, f, row[3], "syntax")
 
+    def self_attribute(self, scopes, scope: int, target: str):
+        """`self.x` (or `cls.x`) assigned in a method: (its class, "x", the method's scope), else None."""
+        head, _, attr = target.partition(".")
+        if scope < 0 or "." in attr:
+            return None
+        sc = scopes[scope]
+        if sc.self_value is None or sc.row[6][0][0] != head:
+            return None
+        return self.classes[sc.self_value[1]], attr, sc
+
     def emit_fields(self, mod: _Module) -> None:
         f = mod.file
         facts = f.facts
@@ -720,14 +727,10 @@ class _Resolver:
                 else:
                     continue
             else:
-                head, _, attr = target.partition(".")
-                if scope < 0 or "." in attr:
+                found = self.self_attribute(scopes, scope, target)
+                if found is None:
                     continue
-                sc = scopes[scope]
-                if sc.self_value is None or sc.row[6][0][0] != head:
-                    continue
-                cls = self.classes[sc.self_value[1]]
-                target = attr
+                cls, target, _ = found
                 owner_eid, owner_q, ns = cls.eid, cls.scopes[0].qname, cls.members
             qname = f"{owner_q}.{target}"
             eid = self.prefix + qname

@@ -93,15 +93,21 @@ def _state() -> dict[str, Any]:
     return _STATE
 
 
+def _strip_generics(s: str) -> str:
+    """Remove (nested) generic arguments: innermost `<...>` first, until none is left."""
+    while "<" in s:
+        stripped = _GENERIC.sub("", s)
+        if stripped == s:
+            break
+        s = stripped
+    return s
+
+
 def norm_type(t: str) -> str:
     """A type as written, without generic arguments, annotations and whitespace; `T...` -> `T[]`."""
     if "@" in t:
         t = _ANNOT.sub("", t)
-    while "<" in t:
-        s = _GENERIC.sub("", t)
-        if s == t:
-            break
-        t = s
+    t = _strip_generics(t)
     if " " in t or "\n" in t or "\t" in t or "\r" in t:
         t = "".join(t.split())
     if t.endswith("..."):
@@ -604,11 +610,7 @@ def _clean(s: str) -> str:
         s = _COMMENT.sub(" ", s)
     if "@" in s:
         s = _ANNOT.sub(" ", s)
-    while "<" in s:
-        s2 = _GENERIC.sub("", s)
-        if s2 == s:
-            break
-        s = s2
+    s = _strip_generics(s)
     return s
 
 
