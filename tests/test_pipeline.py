@@ -110,7 +110,7 @@ def test_failing_gate_keeps_the_previous_version_current(env, fixtures):
 
 
 def test_schedule_and_job_definitions():
-    schedule = defs.get_schedule_def("nightly_kg_rebuild")
+    schedule = defs.resolve_schedule_def("nightly_kg_rebuild")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == "kg_rebuild"
