@@ -46,9 +46,8 @@ class Lake:
         return self.staging / "CANDIDATE"
 
     def candidate_dir(self) -> Path | None:
-        try:
-            version = self.candidate_pointer.read_text().strip()
-        except FileNotFoundError:
+        version = _read_pointer(self.candidate_pointer)
+        if version is None:
             return None
         staged = self.staged_dir(version)
         return staged if staged.exists() else self.kg_dir(version)
@@ -58,15 +57,19 @@ class Lake:
         return self.root / "graphmer.duckdb"
 
     def current_version(self) -> str | None:
-        try:
-            version = self.current_pointer.read_text().strip()
-        except FileNotFoundError:
-            return None
-        return version or None
+        return _read_pointer(self.current_pointer)
 
     def current_dir(self) -> Path | None:
         version = self.current_version()
         return None if version is None else self.kg_dir(version)
+
+
+def _read_pointer(path: Path) -> str | None:
+    """The kg_version a pointer file names, or None when there is none."""
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
 
 
 def default_lake_root() -> Path:

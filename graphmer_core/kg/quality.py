@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 from pydantic import BaseModel
 
-from graphmer_core.kg import ontology, schemas
+from graphmer_core.kg import ontology, schemas, validation
 
 
 class GateThresholds(BaseModel):
@@ -37,9 +37,7 @@ class SuiteOutcome:
 
 def _frames(kg_dir: Path):
     con = duckdb.connect()
-    allowed = [(r.name, h, t) for r in ontology.RELATIONS.values() for h in r.domain for t in r.range]
-    con.execute("CREATE TABLE allowed(relation VARCHAR, head_kind VARCHAR, tail_kind VARCHAR)")
-    con.executemany("INSERT INTO allowed VALUES (?, ?, ?)", allowed)
+    validation.register_ontology(con)  # the `allowed` (relation, head_kind, tail_kind) table
     e, t, v, f = (f"read_parquet('{(kg_dir / n).as_posix()}')" for n in
                   ("entities.parquet", "triples.parquet", "validation.parquet", "files.parquet"))
     entities = con.sql(f"SELECT * FROM {e}").df()

@@ -29,7 +29,8 @@ ENTITY_REQUIRED = ("entity_id", "kind", "name", "qualified_name", "language", "c
 TRIPLE_REQUIRED = ("head_id", "relation", "tail_id", "language", "corpus", "resolution")
 
 
-def _ontology_tables(con: duckdb.DuckDBPyConnection) -> None:
+def register_ontology(con: duckdb.DuckDBPyConnection) -> None:
+    """The ontology as tables: allowed, relations, kinds, resolutions."""
     allowed = [(r.name, h, t) for r in ontology.RELATIONS.values() for h in r.domain for t in r.range]
     con.register("allowed", pa.table({
         "relation": [a[0] for a in allowed], "head_kind": [a[1] for a in allowed],
@@ -162,7 +163,7 @@ def validate(entities: pa.Table, triples: pa.Table) -> pa.Table:
     con = duckdb.connect()
     con.register("entities", entities)
     con.register("triples", triples)
-    _ontology_tables(con)
+    register_ontology(con)
     sql = _sql_violations(con).rename_columns(VIOLATIONS.names).cast(VIOLATIONS)
     cycles = pa.Table.from_pylist(_cycles(con), schema=VIOLATIONS)
     return pa.concat_tables([sql, cycles]).sort_by([("rule", "ascending"), ("relation", "ascending"),
