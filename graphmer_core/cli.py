@@ -70,11 +70,21 @@ def _print_table(table) -> None:
 def cmd_build_kg(args) -> int:
     from graphmer_core.corpus.config import load_corpora, parse_corpus_arg
     from graphmer_core.kg.build import build_kg
+    from graphmer_core.kg.quality import DEFAULT_GATES, GateFailed
 
     lake = Lake(args.lake)
     corpora = ([parse_corpus_arg(c) for c in args.corpus] if args.corpus
                else load_corpora(args.config, only_existing=True))
-    result = build_kg(corpora, lake, workers=args.workers, progress=_progress_bar())
+    gates = DEFAULT_GATES
+    if args.min_per_language is not None:
+        gates = gates.model_copy(update={"min_entities_per_language": args.min_per_language,
+                                         "min_triples_per_language": args.min_per_language})
+    try:
+        result = build_kg(corpora, lake, workers=args.workers, progress=_progress_bar(), gates=gates)
+    except GateFailed as exc:
+        print(f"graphmer: {exc}", file=sys.stderr)
+        print(f"graphmer: the current KG is still {lake.current_version() or '(none)'}", file=sys.stderr)
+        return 3
     timing = "  ".join(f"{k}={v:.2f}" for k, v in result.timings.items())
     extra = {"this run": ("unchanged corpus: existing version reused" if result.reused else
                           f"reparsed {result.reparsed} file(s), {result.cache_hits} from cache"),
@@ -119,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, default=None, help="corpora YAML (default configs/corpora.yaml)")
     p.add_argument("--lake", type=Path, default=default_lake_root())
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
+    p.add_argument("--min-per-language", type=int, default=None, metavar="N",
+                   help="quality gate: entities and triples each language must yield (default 100)")
     p.set_defaults(func=cmd_build_kg)
 
     p = sub.add_parser("query", help="run SQL on the DuckDB catalogue (views entities, triples, files)")

@@ -5,6 +5,7 @@ import dagster as dg
 
 from graphmer_core.corpus.config import DEFAULT_CONFIG, load_corpora
 from graphmer_core.corpus.discovery import Corpus
+from graphmer_core.kg.quality import DEFAULT_GATES, GateThresholds
 from graphmer_core.lake import Lake, default_lake_root
 
 
@@ -34,15 +35,15 @@ class CorporaConfig(dg.ConfigurableResource):
         return present
 
 
+
+
 class QualityGates(dg.ConfigurableResource):
-    """Thresholds of the KG quality gates (Great Expectations suites)."""
+    """Thresholds of the KG quality gates (Great Expectations suites); defaults from GateThresholds."""
 
-    domain_range_valid_share: float = 0.995
-    max_inheritance_cycles: int = 0
-    min_entities_per_language: int = 100
-    min_triples_per_language: int = 100
+    domain_range_valid_share: float = DEFAULT_GATES.domain_range_valid_share
+    max_inheritance_cycles: int = DEFAULT_GATES.max_inheritance_cycles
+    min_entities_per_language: int = DEFAULT_GATES.min_entities_per_language
+    min_triples_per_language: int = DEFAULT_GATES.min_triples_per_language
 
-    def thresholds(self):
-        from graphmer_core.kg.quality import GateThresholds
-
+    def thresholds(self) -> GateThresholds:
         return GateThresholds(**self.model_dump())

@@ -15,6 +15,7 @@ from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.corpus.index import FileRecord, fingerprint, index_corpora
 from graphmer_core.kg import manifest as mf
 from graphmer_core.kg import schemas, store, validation
+from graphmer_core.kg.quality import DEFAULT_GATES, GateThresholds, enforce_gates
 from graphmer_core.kg.resolution import resolve
 from graphmer_core.lake import Lake
 from graphmer_core.parsing import LANGUAGES, extractor_version
@@ -122,9 +123,14 @@ def _stage_kg(corpora, lake, workers, progress, records) -> StageResult:
 
 
 def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None,
-             progress: Progress | None = None) -> StageResult:
-    """Stage, then promote and refresh the catalogue (the CLI path; Dagster puts its checks between)."""
+             progress: Progress | None = None, gates: GateThresholds | None = DEFAULT_GATES) -> StageResult:
+    """Stage, gate, then promote and refresh the catalogue: the CLI path (Dagster runs the same
+    gates as blocking asset checks between staging and promotion). `gates=None` skips them."""
     result = stage_kg(corpora, lake, workers, progress)
+    if gates is not None:
+        t = time.perf_counter()
+        enforce_gates(result.kg_dir, gates)  # raises GateFailed: nothing is promoted
+        result.timings["gates_s"] = time.perf_counter() - t
     t = time.perf_counter()
     if lake.current_version() != result.kg_version or not lake.catalog.exists():
         result.kg_dir = store.promote(lake, result.kg_version)

@@ -17,10 +17,27 @@ from graphmer_core.kg import ontology, schemas, validation
 
 
 class GateThresholds(BaseModel):
+    """What a KG version must meet to be promoted (the same for the CLI and the Dagster checks)."""
+
     domain_range_valid_share: float = 0.995
     max_inheritance_cycles: int = 0
-    min_entities_per_language: int = 1
-    min_triples_per_language: int = 1
+    min_entities_per_language: int = 100
+    min_triples_per_language: int = 100
+
+
+DEFAULT_GATES = GateThresholds()
+
+
+class GateFailed(RuntimeError):
+    """A KG version failed a quality gate; it stays staged and the current version is untouched."""
+
+    def __init__(self, kg_dir: Path, outcomes: list[SuiteOutcome]):
+        self.kg_dir, self.outcomes = kg_dir, outcomes
+        failures = [f"{o.suite}: {e['type']}({e['kwargs'].get('column') or e['kwargs'].get('column_list') or ''})"
+                    f" unexpected={e['unexpected_count']} observed={e['observed_value']}"
+                    for o in outcomes for e in o.failed]
+        super().__init__(f"KG {kg_dir.name} failed its quality gates (kept in {kg_dir}, not promoted):\n  "
+                         + "\n  ".join(failures))
 
 
 @dataclass
@@ -126,4 +143,12 @@ def run_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = Non
                 "partial_unexpected_list": (r.result.get("partial_unexpected_list") or [])[:5],
             })
         outcomes.append(SuiteOutcome(name, bool(result.success), len(frames[name]), rows))
+    return outcomes
+
+
+def enforce_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None) -> list[SuiteOutcome]:
+    """Run the gates and raise GateFailed if any suite fails."""
+    outcomes = run_gates(kg_dir, thresholds)
+    if not all(o.success for o in outcomes):
+        raise GateFailed(Path(kg_dir), outcomes)
     return outcomes
