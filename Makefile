@@ -27,7 +27,8 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	cp dagster.yaml $@
 
 demo: $(STAMP) corpora $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster asset materialize -m graphmer_pipeline.definitions --select 'group:kg'
+	$(BIN)/dagster asset materialize -m graphmer_pipeline.definitions --select 'group:kg' \
+		--config-json '{"loggers": {"console": {"config": {"log_level": "INFO"}}}}'
 	@echo
 	$(BIN)/graphmer summary --lake data_lake
 	@echo
