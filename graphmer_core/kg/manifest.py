@@ -67,13 +67,24 @@ def changes(previous_dir: Path | None, triples: pa.Table) -> dict | None:
     }
 
 
+def files_markdown(summary: dict, limit: int = 50) -> str:
+    """A file_summary() as markdown: counts by status, then every file that is not ok, with its reason."""
+    lines = [f"Files: {summary['seen']:,} seen; "
+             + ", ".join(f"{n:,} {s}" for s, n in summary["by_status"].items())]
+    if summary["not_ok"]:
+        lines += ["", "| file | status | reason |", "|---|---|---|",
+                  *(f"| {p['corpus']}:{p['path']} | {p['status']} | {p['reason']} |"
+                    for p in summary["not_ok"][:limit])]
+        if len(summary["not_ok"]) > limit:
+            lines.append(f"\n... and {len(summary['not_ok']) - limit:,} more")
+    return "\n".join(lines)
+
+
 def markdown_summary(manifest: dict) -> str:
     """A KG version at a glance, for the Dagster UI."""
     files = manifest["files"]
     lines = [
         f"**KG {manifest['kg_version']}** from " + ", ".join(f"`{c['name']}`" for c in manifest["corpora"]),
-        "",
-        f"Files: {files['seen']} seen; " + ", ".join(f"{n} {s}" for s, n in files["by_status"].items()),
         "",
         "| relation | triples |", "|---|---:|",
         *(f"| {r} | {n:,} |" for r, n in sorted(manifest["triples_by_relation"].items(), key=lambda kv: -kv[1])),
@@ -81,9 +92,7 @@ def markdown_summary(manifest: dict) -> str:
         "| kind | entities |", "|---|---:|",
         *(f"| {k} | {n:,} |" for k, n in sorted(manifest["entities_by_kind"].items(), key=lambda kv: -kv[1])),
     ]
-    if files["not_ok"]:
-        lines += ["", "| file | status | reason |", "|---|---|---|",
-                  *(f"| {p['corpus']}:{p['path']} | {p['status']} | {p['reason']} |" for p in files["not_ok"][:50])]
+    lines += ["", files_markdown(files)]
     if manifest.get("changes"):
         ch = manifest["changes"]
         lines += ["", f"Since `{ch['previous_kg_version']}`: +{ch['added']:,} / -{ch['removed']:,} triples"]

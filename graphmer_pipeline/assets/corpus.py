@@ -3,6 +3,7 @@
 import dagster as dg
 from graphmer_core.corpus.config import DEFAULT_CONFIG, CorporaConfig as CorporaFile
 from graphmer_core.corpus.index import index_corpora, write_index
+from graphmer_core.kg.manifest import file_summary, files_markdown
 from graphmer_core.parsing.batch import parse_files
 
 from graphmer_pipeline.resources import CorporaConfig, DataLake
@@ -23,10 +24,9 @@ def corpus_files(context: dg.AssetExecutionContext, lake: DataLake, corpora: Cor
     outcome = parse_files(index_corpora([corpus]), lake.lake.parse_cache,
                           progress=lambda i, n: context.log.info(f"{name}: parsed {i}/{n} files"))
     digest = write_index(outcome.records, lake.lake.index_dir / "corpora" / f"{name}.parquet")
-    counts: dict[str, int] = {}
-    for r in outcome.records:
-        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = file_summary(outcome.records)
     return dg.MaterializeResult(metadata={
-        "files": len(outcome.records), "reparsed": outcome.reparsed, "cache_hits": outcome.cache_hits,
-        "by_status": counts, "root": str(corpus.root), "sha256": digest,
+        "dagster/row_count": len(outcome.records), "reparsed": outcome.reparsed, "cache_hits": outcome.cache_hits,
+        "by_status": summary["by_status"], "root": str(corpus.root), "sha256": digest,
+        "summary": dg.MetadataValue.md(files_markdown(summary)),
     })

@@ -5,7 +5,7 @@ import dagster as dg
 
 from graphmer_core.corpus.index import index_corpora, read_index, write_index
 from graphmer_core.kg import build, store
-from graphmer_core.kg.manifest import markdown_summary
+from graphmer_core.kg.manifest import file_summary, files_markdown, markdown_summary
 from graphmer_core.parsing.batch import parse_files
 from graphmer_pipeline.assets.corpus import corpus_files
 from graphmer_pipeline.resources import CorporaConfig, DataLake
@@ -14,26 +14,21 @@ SOURCE_INDEX = "source_files.parquet"
 PARSED_INDEX = "parsed_files.parquet"
 
 
-def _status_counts(records) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    return counts
-
-
 @dg.asset(group_name="kg", kinds={"python", "parquet"}, deps=[corpus_files])
 def source_files(context: dg.AssetExecutionContext, lake: DataLake, corpora: CorporaConfig) -> dg.MaterializeResult:
     """Every file of every corpus with its sha256; the content fingerprint fixes the kg_version."""
     records = index_corpora(corpora.load(context.log))
     version = build.kg_version_of(records)
     digest = write_index(records, lake.lake.index_dir / SOURCE_INDEX, {"kg_version": version})
+    summary = file_summary(records)
     return dg.MaterializeResult(metadata={
-        "files": len(records),
-        "by_status": _status_counts(records),
+        "dagster/row_count": len(records),
+        "by_status": summary["by_status"],
         "bytes": sum(r.size_bytes for r in records),
         "kg_version": version,
         "sha256": digest,
         "path": dg.MetadataValue.path(str(lake.lake.index_dir / SOURCE_INDEX)),
+        "summary": dg.MetadataValue.md(files_markdown(summary)),
     })
 
 
@@ -44,12 +39,16 @@ def parsed_files(context: dg.AssetExecutionContext, lake: DataLake) -> dg.Materi
     outcome = parse_files(records, lake.lake.parse_cache,
                           progress=lambda i, n: context.log.info(f"parsed {i}/{n} files"))
     digest = write_index(outcome.records, lake.lake.index_dir / PARSED_INDEX, meta)
+    summary = file_summary(outcome.records)
     return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(outcome.records),
         "files": len(outcome.records),
         "reparsed": outcome.reparsed,
         "cache_hits": outcome.cache_hits,
-        "by_status": _status_counts(outcome.records),
+        "by_status": summary["by_status"],
         "sha256": digest,
+        "summary": dg.MetadataValue.md(
+            f"Reparsed {outcome.reparsed:,}, {outcome.cache_hits:,} from the cache.\n\n" + files_markdown(summary)),
     })
 
 
@@ -73,7 +72,9 @@ def kg_tables(context: dg.AssetExecutionContext, lake: DataLake, corpora: Corpor
               "path": dg.MetadataValue.path(str(result.kg_dir))}
     yield dg.MaterializeResult(asset_key="kg_entities", metadata={
         **common, "dagster/row_count": m["entities"], "by_kind": m["entities_by_kind"],
-        "sha256": m["files_sha256"]["entities.parquet"]})
+        "sha256": m["files_sha256"]["entities.parquet"],
+        "summary": dg.MetadataValue.md("| kind | entities |\n|---|---:|\n" + "\n".join(
+            f"| {k} | {n:,} |" for k, n in sorted(m["entities_by_kind"].items(), key=lambda kv: -kv[1])))})
     yield dg.MaterializeResult(asset_key="kg_triples", metadata={
         **common, "dagster/row_count": m["triples"], "by_relation": m["triples_by_relation"],
         "by_resolution": m["triples_by_resolution"], "sha256": m["files_sha256"]["triples.parquet"],
