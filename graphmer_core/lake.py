@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from graphmer_core.artifacts import write_bytes_atomic
+
 
 @dataclass(frozen=True)
 class Lake:
@@ -62,6 +64,11 @@ class Lake:
     def current_dir(self) -> Path | None:
         version = self.current_version()
         return None if version is None else self.kg_dir(version)
+
+
+def write_pointer(path: Path, version: str) -> None:
+    """Point a pointer file at a kg_version, atomically (a reader sees the old or the new one)."""
+    write_bytes_atomic(path, f"{version}\n".encode())
 
 
 def _read_pointer(path: Path) -> str | None:

@@ -17,7 +17,7 @@ from graphmer_core.kg import manifest as mf
 from graphmer_core.kg import schemas, store, validation
 from graphmer_core.kg.quality import DEFAULT_GATES, GateThresholds, enforce_gates
 from graphmer_core.kg.resolution import resolve
-from graphmer_core.lake import Lake
+from graphmer_core.lake import Lake, write_pointer
 from graphmer_core.parsing import LANGUAGES, extractor_version
 from graphmer_core.parsing.batch import ParseOutcome, parse_files, paused_gc
 
@@ -93,8 +93,8 @@ def _stage_kg(corpora, lake, workers, progress, records) -> StageResult:
     timings["resolve_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    entities = store._dedup_entities(resolved.entities)
-    triples = store._dedup_triples(resolved.triples, version)
+    entities = store.dedup_entities(resolved.entities)
+    triples = store.dedup_triples(resolved.triples, version)
     violations = validation.validate(entities, triples)
     timings["tables_s"] = time.perf_counter() - t
     tables = {"entities": entities, "triples": triples, "files": files_table(outcome.records),
@@ -140,6 +140,4 @@ def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None,
 
 def mark_candidate(lake: Lake, kg_version: str) -> None:
     """Name the version the quality gates should judge next (staged or already promoted)."""
-    from graphmer_core.artifacts import write_bytes_atomic
-
-    write_bytes_atomic(lake.candidate_pointer, f"{kg_version}\n".encode())
+    write_pointer(lake.candidate_pointer, kg_version)

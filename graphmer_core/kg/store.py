@@ -12,9 +12,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graphmer_core.artifacts import atomic_path, sha256_file, verify_checksums, write_bytes_atomic
+from graphmer_core.artifacts import (atomic_path, sha256_file, verify_checksums, write_json_atomic)
 from graphmer_core.kg import schemas
-from graphmer_core.lake import Lake
+from graphmer_core.lake import Lake, write_pointer
 
 TABLES = ("entities", "triples", "files", "validation")
 MANIFEST = "manifest.json"
@@ -24,7 +24,7 @@ def _columns(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.table({name: [r[name] for r in rows] for name in schema.names}, schema=schema)
 
 
-def _dedup_entities(rows: list[dict[str, Any]]) -> pa.Table:
+def dedup_entities(rows: list[dict[str, Any]]) -> pa.Table:
     """One row per entity_id: the definition seen first (by path, line); specific kinds beat ExternalSymbol."""
     best: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -38,7 +38,7 @@ def _entity_rank(r: dict[str, Any]) -> tuple:
     return (r["path"] is None, r["path"] or "", r["start_line"] or 0, r["kind"] == "ExternalSymbol", r["kind"])
 
 
-def _dedup_triples(rows: list[dict[str, Any]], kg_version: str) -> pa.Table:
+def dedup_triples(rows: list[dict[str, Any]], kg_version: str) -> pa.Table:
     """One row per (head, relation, tail), carrying its first evidence (path, line) and resolution."""
     best: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in rows:
@@ -66,7 +66,7 @@ def stage_tables(lake: Lake, kg_version: str, tables: dict[str, pa.Table], manif
     tmp.mkdir(parents=True)
     checksums = {f"{name}.parquet": write_parquet(t, tmp / f"{name}.parquet") for name, t in tables.items()}
     manifest = {**manifest, "files_sha256": checksums}
-    write_bytes_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    write_json_atomic(tmp / MANIFEST, manifest)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     return final
@@ -95,7 +95,7 @@ def promote(lake: Lake, kg_version: str) -> Path:
             os.replace(staged, final)
     elif not final.exists():
         raise FileNotFoundError(f"KG version {kg_version} is neither staged nor promoted under {lake.root}")
-    write_bytes_atomic(lake.current_pointer, f"{kg_version}\n".encode())
+    write_pointer(lake.current_pointer, kg_version)
     refresh_catalog(lake)
     return final
 
