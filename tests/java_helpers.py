@@ -31,11 +31,11 @@ class KG:
     def __init__(self, res: Resolved) -> None:
         self.res = res
         self.entities = {}
-        for e in res.entities:
+        for e in res.entity_dicts():
             self.entities.setdefault(e["entity_id"], e)
-        self.triples = res.triples
+        self.triples = res.triple_dicts()
         self.by_head: dict[tuple[str, str], dict[str, str]] = {}
-        for t in res.triples:
+        for t in self.triples:
             self.by_head.setdefault((t["head_id"], t["relation"]), {}).setdefault(t["tail_id"], t["resolution"])
 
     def tails(self, head: str, relation: str) -> dict[str, str]:

@@ -80,17 +80,15 @@ def test_signature_as_written_generics_stripped_varargs_as_array(kg):
 # --- entities -------------------------------------------------------------------------------
 
 def test_entities_have_schema_columns_and_kinds(kg):
-    cols = set(schemas.ENTITIES.names)
-    for e in kg.res.entities:
-        assert set(e) == cols
+    assert {len(e) for e in kg.res.entities} == {len(schemas.ENTITIES)}
+    for e in kg.res.entity_dicts():
         assert e["kind"] in ontology.ENTITY_KINDS
         assert e["language"] == "java"
         if e["kind"] in ontology.EXTERNAL_KINDS:
             assert e["path"] is None and e["start_line"] is None and e["file_sha256"] is None
             assert e["entity_id"].startswith(EXT)
-    tcols = set(schemas.TRIPLES.names) - {"kg_version"}
+    assert {len(t) for t in kg.res.triples} == {len(schemas.TRIPLES) - 1}  # all but kg_version
     for t in kg.triples:
-        assert set(t) == tcols
         assert t["resolution"] in ontology.RESOLUTIONS
 
 
@@ -300,7 +298,7 @@ def test_ids_never_cross_corpora(tmp_path):
     from graphmer_core.kg.resolution import resolve
 
     res = resolve(files)
-    assert all(e["entity_id"].startswith(("java:other:", "java:ext:")) for e in res.entities)
+    assert all(e["entity_id"].startswith(("java:other:", "java:ext:")) for e in res.entity_dicts())
 
 
 # --- the JDK --------------------------------------------------------------------------------

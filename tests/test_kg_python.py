@@ -23,9 +23,9 @@ P = "py:fx:"
 @pytest.fixture(scope="module")
 def kg():
     r = build_python(PROJ)
-    entities = {e["entity_id"]: e for e in r.entities}
+    entities = {e["entity_id"]: e for e in r.entity_dicts()}
     edges: dict[tuple[str, str, str], dict] = {}
-    for t in r.triples:
+    for t in r.triple_dicts():
         edges.setdefault((t["head_id"], t["relation"], t["tail_id"]), t)
     return r, entities, edges
 
@@ -137,7 +137,7 @@ def test_entities_kinds_and_columns(kg):
     assert P + "pkg.sub.client.locals_demo.p" not in entities
     assert entities[P + "pkg.impl.Parser.size"]["kind"] == O.METHOD
     cols = [f.name for f in schemas.ENTITIES]
-    for e in r.entities:
+    for e in r.entity_dicts():
         assert list(e) == cols
         assert e["language"] == "python" and e["corpus"] == "fx"
     e = entities[P + "pkg.impl.Parser"]
@@ -154,7 +154,7 @@ def test_entities_kinds_and_columns(kg):
 def test_triples_are_well_formed(kg):
     r, entities, _ = kg
     cols = [f.name for f in schemas.TRIPLES if f.name != "kg_version"]
-    for t in r.triples:
+    for t in r.triple_dicts():
         assert list(t) == cols
         assert t["head_id"] in entities and t["tail_id"] in entities, t
         assert O.allowed(t["relation"], entities[t["head_id"]]["kind"], entities[t["tail_id"]]["kind"]), t
@@ -263,7 +263,7 @@ def test_call_resolution(kg, head, tail, relation, resolution):
 def test_module_level_instances_through_imports(kg):
     demo = tails(kg, "pkg.sub.client.locals_demo", "calls")
     assert P + "pkg.impl.Parser.parse" in demo  # _default.parse() and pkg.impl._default.parse()
-    lines = sorted(t["line"] for t in kg[0].triples if t["head_id"] == P + "pkg.sub.client.locals_demo"
+    lines = sorted(t["line"] for t in kg[0].triple_dicts() if t["head_id"] == P + "pkg.sub.client.locals_demo"
                    and t["tail_id"] == P + "pkg.impl.Parser.parse")
     assert {26, 27, 36, 37} <= set(lines)
 
@@ -273,7 +273,7 @@ def test_negative_cases_make_no_internal_edges(kg):
     # obj.run() on an untyped receiver: run() exists in Runner, Base and Tokenizer
     runs = {P + "pkg.sub.client.Runner.run", P + "pkg.sub.base.Base.run"}
     assert not demo & runs
-    lines = {t["line"] for t in kg[0].triples if t["head_id"] == P + "pkg.sub.client.locals_demo"}
+    lines = {t["line"] for t in kg[0].triple_dicts() if t["head_id"] == P + "pkg.sub.client.locals_demo"}
     assert 32 not in lines        # obj.run()
     assert 34 not in lines        # parse = factory(); parse()
     assert 35 not in lines        # undefined_function(): defined nowhere
@@ -282,7 +282,7 @@ def test_negative_cases_make_no_internal_edges(kg):
     assert not tails(kg, "pkg.sub.client.shadow", "instantiates")
     # star imports: `__all__` of pkg leaves `errors` out; no `__all__` in base leaves `_hidden` out
     assert not tails(kg, "pkg.sub.client.star_negatives", "calls")
-    assert not [t for t in kg[0].triples if t["head_id"] == P + "top" and t["line"] == 8]
+    assert not [t for t in kg[0].triple_dicts() if t["head_id"] == P + "top" and t["line"] == 8]
     # comprehension variables and lambda parameters shadow the module-level `_default` and `p`
     assert P + "pkg.impl.Parser.parse" not in tails(kg, "pkg.sub.client.comprehension_shadow", "calls")
     # nothing resolved by a bare name match
@@ -314,7 +314,7 @@ def test_same_bytes_same_facts_and_corpus_isolation(tmp_path):
     (tmp_path / "a" / "util.py").write_bytes(src)
     (tmp_path / "b.py").write_bytes(src)
     r = build_python(tmp_path, corpus="other")
-    ids = {e["entity_id"] for e in r.entities}
+    ids = {e["entity_id"] for e in r.entity_dicts()}
     assert {"py:other:a.util.check", "py:other:b.check", "py:other:a"} <= ids
     assert not any(i.startswith("py:fx:") for i in ids)
 
@@ -331,8 +331,8 @@ def std():
     if not all((STDLIB / f).is_file() for f in STD_FILES):
         pytest.skip("CPython stdlib sources not available")
     r = build_python(STDLIB, corpus="std", paths=STD_FILES)
-    return r, {e["entity_id"]: e for e in r.entities}, {(t["head_id"], t["relation"], t["tail_id"]): t
-                                                         for t in r.triples}
+    return r, {e["entity_id"]: e for e in r.entity_dicts()}, {(t["head_id"], t["relation"], t["tail_id"]): t
+                                                         for t in r.triple_dicts()}
 
 
 def test_stdlib_facts(std):

@@ -10,6 +10,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphmer_core.kg import schemas
 from graphmer_core.parsing import ParsedFile
 
 __all__ = ["ParsedFile", "Resolved", "resolve"]
@@ -17,19 +18,28 @@ __all__ = ["ParsedFile", "Resolved", "resolve"]
 
 @dataclass
 class Resolved:
-    """Rows in the column order of `schemas.ENTITIES` / `schemas.TRIPLES` (without kg_version).
+    """Row tuples in the column order of `schemas.ENTITIES` / `schemas.TRIPLES` (without kg_version):
+    tuples, not dicts, because a large corpus has hundreds of thousands and each column is built
+    from them.
 
     Entities may repeat (e.g. one external referenced from many files) and triples may repeat
     (several evidence lines); the KG builder keeps one row per entity_id and per
     (head_id, relation, tail_id), with the first evidence by (path, line).
     """
 
-    entities: list[dict[str, Any]] = field(default_factory=list)
-    triples: list[dict[str, Any]] = field(default_factory=list)
+    entities: list[tuple] = field(default_factory=list)
+    triples: list[tuple] = field(default_factory=list)
 
     def extend(self, other: Resolved) -> None:
         self.entities.extend(other.entities)
         self.triples.extend(other.triples)
+
+    def entity_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(schemas.ENTITIES.names, r, strict=True)) for r in self.entities]
+
+    def triple_dicts(self) -> list[dict[str, Any]]:
+        names = schemas.TRIPLES.names[:-1]  # all but kg_version
+        return [dict(zip(names, r, strict=True)) for r in self.triples]
 
 
 def resolve(files: list[ParsedFile]) -> Resolved:

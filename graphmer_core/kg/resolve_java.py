@@ -516,10 +516,7 @@ class _Resolver:
         if eid in self.ext_seen:
             return
         self.ext_seen.add(eid)
-        self.out.entities.append({
-            "entity_id": eid, "kind": kind, "name": name, "qualified_name": qn, "language": LANG,
-            "corpus": self.corpus, "path": None, "start_line": None, "end_line": None,
-            "file_sha256": None})
+        self.out.entities.append((eid, kind, name, qn, LANG, self.corpus, None, None, None, None))
 
     def ref_id(self, ref: Any) -> tuple[str, str, str]:
         """(tail id, tail kind, resolution) of a type ref; external entities are emitted here."""
@@ -543,13 +540,25 @@ class _Resolver:
         out = self.out
         c = self.corpus
         for pkg, folder in sorted(self.pkg_path.items()):
-            out.entities.append({
-                "entity_id": f"java:{c}:{pkg}", "kind": "Package", "name": pkg.rpartition(".")[2],
-                "qualified_name": pkg, "language": LANG, "corpus": c, "path": folder,
-                "start_line": None, "end_line": None, "file_sha256": None})
+            out.entities.append((f"java:{c}:{pkg}", "Package", pkg.rpartition(".")[2], pkg, LANG, c, folder,
+                                 None, None, None))
         for f, types, methods in self.files:
             _FileEmitter(self, f, types, methods).emit()
         return out
+
+    def release(self) -> None:
+        """Break the type <-> method/file cycles, so the facts go with the last reference, not
+        with the next cyclic collection (which scans every object still alive by then)."""
+        for f, types, _methods in self.files:
+            f.top.clear()
+            for t in types:
+                t.nested.clear()
+                t.methods.clear()
+                t.cache.clear()
+                t._members.clear()
+                t._supers = t._anc = t.outer = None
+        self.types.clear()
+        self.pkg_types.clear()
 
 
 class _FileEmitter:
@@ -566,15 +575,10 @@ class _FileEmitter:
         self.call_memo: dict[int, Any] = {}
 
     def triple(self, head: str, rel: str, tail: str, line: int, res: str) -> None:
-        self.triples.append({"head_id": head, "relation": rel, "tail_id": tail, "language": LANG,
-                             "corpus": self.corpus, "path": self.path, "line": line,
-                             "resolution": res})
+        self.triples.append((head, rel, tail, LANG, self.corpus, self.path, line, res))
 
     def entity(self, eid: str, kind: str, name: str, qn: str, start: int, end: int) -> None:
-        self.r.out.entities.append({
-            "entity_id": eid, "kind": kind, "name": name, "qualified_name": qn, "language": LANG,
-            "corpus": self.corpus, "path": self.path, "start_line": start, "end_line": end,
-            "file_sha256": self.sha})
+        self.r.out.entities.append((eid, kind, name, qn, LANG, self.corpus, self.path, start, end, self.sha))
 
     def type_triple(self, head: str, rel: str, text: str, line: int, ctx: _Type | None,
                     tparams: frozenset[str], allowed: frozenset[str] | None = None) -> None:
@@ -976,4 +980,8 @@ class _FileEmitter:
 
 def resolve(corpus: str, files: list[ParsedFile]) -> Resolved:
     """Entities and triples of the Java files of one corpus."""
-    return _Resolver(corpus, [f for f in files if f.language == LANG]).run()
+    r = _Resolver(corpus, [f for f in files if f.language == LANG])
+    try:
+        return r.run()
+    finally:
+        r.release()

@@ -147,7 +147,7 @@ class _Resolver:
         self.modules: dict[str, _Module] = {}
         self.classes: dict[str, _Class] = {}
         self.fns: dict[str, _Scope] = {}
-        self.entities: list[dict[str, Any]] = []
+        self.entities: list[tuple] = []
         self.triples: list[tuple] = []       # (head, relation, tail, path, line, resolution)
         self.kinds: dict[str, str] = {}      # internal entity kinds
         self.ext: dict[str, int] = {}  # external name -> evidence rank (3 module, 2 class, 1 function, 0 symbol)
@@ -160,11 +160,7 @@ class _Resolver:
     def entity(self, eid: str, kind: str, qname: str, path: str | None, start: int | None, end: int | None,
                sha: str | None) -> None:
         self.kinds[eid] = kind
-        self.entities.append({
-            "entity_id": eid, "kind": kind, "name": qname.rsplit(".", 1)[-1], "qualified_name": qname,
-            "language": LANG, "corpus": self.corpus, "path": path, "start_line": start, "end_line": end,
-            "file_sha256": sha,
-        })
+        self.entities.append((eid, kind, qname.rsplit(".", 1)[-1], qname, LANG, self.corpus, path, start, end, sha))
 
     def triple(self, head: str, relation: str, tail: str, f: ParsedFile, line: int, resolution: str) -> None:
         self.triples.append((head, relation, tail, f.path, line, resolution))
@@ -847,13 +843,21 @@ class _Resolver:
             elif rank == 1:
                 kind = O.EXTERNAL_FUNCTION
             self.kinds["py:ext:" + dotted] = kind
-            self.entities.append({
-                "entity_id": "py:ext:" + dotted, "kind": kind, "name": dotted.rsplit(".", 1)[-1],
-                "qualified_name": dotted, "language": LANG, "corpus": self.corpus, "path": None,
-                "start_line": None, "end_line": None, "file_sha256": None,
-            })
+            self.entities.append(("py:ext:" + dotted, kind, dotted.rsplit(".", 1)[-1], dotted, LANG, self.corpus,
+                                  None, None, None, None))
 
-    def rows(self) -> list[dict[str, Any]]:
+    def release(self) -> None:
+        """Break the module <-> binding cycles, so the facts go with the last reference, not
+        with the next cyclic collection (which scans every object still alive by then)."""
+        for mod in self.modules.values():
+            mod.ns.clear()
+            mod.scopes.clear()
+        for cls in self.classes.values():
+            cls.members.clear()
+            cls.attrs.clear()
+        self.cache.clear()
+
+    def rows(self) -> list[tuple]:
         out = []
         kinds = self.kinds
         allowed: dict[tuple, bool] = {}
@@ -868,8 +872,7 @@ class _Resolver:
                 continue
             if tail.startswith("py:ext:") and resolution in ("exact", "local", ""):
                 resolution = "external"
-            out.append({"head_id": head, "relation": rel, "tail_id": tail, "language": LANG,
-                        "corpus": self.corpus, "path": path, "line": line, "resolution": resolution})
+            out.append((head, rel, tail, LANG, self.corpus, path, line, resolution))
         return out
 
 
@@ -878,12 +881,13 @@ def resolve(corpus: str, files: list[ParsedFile]) -> Resolved:
     # collections (triggered by our allocations, finding nothing) cost more than resolving itself.
     enabled = gc.isenabled()
     gc.disable()
+    r = _Resolver(corpus, [f for f in files if f.language == LANG])
     try:
-        r = _Resolver(corpus, [f for f in files if f.language == LANG])
         r.index()
         r.emit()
         r.externals()
         return Resolved(entities=r.entities, triples=r.rows())
     finally:
+        r.release()
         if enabled:
             gc.enable()

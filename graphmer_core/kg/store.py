@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -20,34 +19,42 @@ TABLES = ("entities", "triples", "files", "validation")
 MANIFEST = "manifest.json"
 
 
-def _columns(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    return pa.table({name: [r[name] for r in rows] for name in schema.names}, schema=schema)
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+    return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
 
 
-def dedup_entities(rows: list[dict[str, Any]]) -> pa.Table:
+# Column positions in the row tuples of `Resolved` (the schema order).
+_E = {name: i for i, name in enumerate(schemas.ENTITIES.names)}
+_T = {name: i for i, name in enumerate(schemas.TRIPLES.names)}
+_TRIPLE_ROW = schemas.TRIPLES.remove(_T["kg_version"])
+
+
+def dedup_entities(rows: list[tuple]) -> pa.Table:
     """One row per entity_id: the definition seen first (by path, line); specific kinds beat ExternalSymbol."""
-    best: dict[str, dict[str, Any]] = {}
+    best: dict[str, tuple] = {}
     for r in rows:
-        cur = best.setdefault(r["entity_id"], r)
+        cur = best.setdefault(r[0], r)
         if cur is not r and _entity_rank(r) < _entity_rank(cur):
-            best[r["entity_id"]] = r
-    return _columns(list(best.values()), schemas.ENTITIES).sort_by("entity_id")
+            best[r[0]] = r
+    return _table(list(best.values()), schemas.ENTITIES).sort_by("entity_id")
 
 
-def _entity_rank(r: dict[str, Any]) -> tuple:
-    return (r["path"] is None, r["path"] or "", r["start_line"] or 0, r["kind"] == "ExternalSymbol", r["kind"])
+def _entity_rank(r: tuple, path=_E["path"], line=_E["start_line"], kind=_E["kind"]) -> tuple:
+    return (r[path] is None, r[path] or "", r[line] or 0, r[kind] == "ExternalSymbol", r[kind])
 
 
-def dedup_triples(rows: list[dict[str, Any]], kg_version: str) -> pa.Table:
+def dedup_triples(rows: list[tuple], kg_version: str) -> pa.Table:
     """One row per (head, relation, tail), carrying its first evidence (path, line) and resolution."""
-    best: dict[tuple[str, str, str], dict[str, Any]] = {}
+    best: dict[tuple[str, str, str], tuple] = {}
+    path, line = _T["path"], _T["line"]
     for r in rows:
-        key = (r["head_id"], r["relation"], r["tail_id"])
+        key = r[:3]
         cur = best.setdefault(key, r)
-        if cur is not r and ((r["path"] is None, r["path"] or "", r["line"] or 0)
-                             < (cur["path"] is None, cur["path"] or "", cur["line"] or 0)):
+        if cur is not r and ((r[path] is None, r[path] or "", r[line] or 0)
+                             < (cur[path] is None, cur[path] or "", cur[line] or 0)):
             best[key] = r
-    table = _columns(list(best.values()), schemas.TRIPLES.remove(schemas.TRIPLES.get_field_index("kg_version")))
+    table = _table(list(best.values()), _TRIPLE_ROW)
     table = table.append_column(schemas.TRIPLES.field("kg_version"), pa.array([kg_version] * table.num_rows))
     return table.sort_by([("relation", "ascending"), ("head_id", "ascending"), ("tail_id", "ascending")])
 
