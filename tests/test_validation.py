@@ -73,6 +73,18 @@ def test_three_cycle_found_by_scc():
     assert comps == [["a", "b", "c"], ["e"]]
 
 
+def test_peeling_keeps_every_cycle_edge_and_drops_the_rest():
+    edges = [("r", "p"), ("p", "q"), ("p", "a"),               # a tree leading into the cycle
+             ("a", "b"), ("b", "c"), ("c", "a"),               # the cycle
+             ("c", "d"), ("d", "e"), ("x", "x")]               # a tail out of it, a self-loop
+    table = pa.table({"head_id": [h for h, _ in edges], "tail_id": [t for _, t in edges]})
+    left = validation._cycle_candidates(table)
+    assert sorted(zip(left["head_id"].to_pylist(), left["tail_id"].to_pylist(), strict=True)) == [
+        ("a", "b"), ("b", "c"), ("c", "a"), ("x", "x")]
+    tree = pa.table({"head_id": ["r", "r", "p"], "tail_id": ["p", "q", "s"]})
+    assert validation._cycle_candidates(tree).num_rows == 0
+
+
 def test_rates_give_the_gate_figures():
     e = pa.Table.from_pylist(GOOD_E, schema=schemas.ENTITIES)
     t = pa.Table.from_pylist(GOOD_T + [tri("m.f", "inherits_from", "m.A"), tri("m.B", "inherits_from", "m.A")],
