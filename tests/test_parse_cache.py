@@ -1,9 +1,11 @@
 """The parse cache: hits skip extraction, and a corrupt entry is recomputed, never trusted."""
 
+import sqlite3
+
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.corpus.index import index_corpora
 from graphmer_core.parsing.batch import parse_files
-from graphmer_core.parsing.cache import ParseCache
+from graphmer_core.parsing.cache import FILE, ParseCache
 
 SRC = {"pkg/__init__.py": "", "pkg/a.py": "def f():\n    return g()\n\ndef g():\n    return 1\n",
        "pkg/b.py": "from pkg.a import f\nf()\n"}
@@ -27,16 +29,40 @@ def test_corrupt_cache_entry_is_detected_and_recomputed(make_tree, tmp_path):
     cache_dir = tmp_path / "cache"
     records = index_corpora([Corpus("c", root)])
     good = parse_files(records, cache_dir, workers=1)
-    entry = next(cache_dir.rglob("*.json"))
-    raw = entry.read_bytes()
-    entry.write_bytes(raw[:-3] + b"!!}")  # flip bytes in the payload, keep the old stamp
-    sha = entry.stem
-    version = entry.parent.parent.name
+    con = sqlite3.connect(cache_dir / FILE)
+    version, sha, payload = con.execute("SELECT version, sha256, payload FROM facts LIMIT 1").fetchone()
+    with con:  # flip bytes in the payload, keep the old stamp
+        con.execute("UPDATE facts SET payload = ? WHERE sha256 = ?", (payload[:-3] + b"!!}", sha))
+    con.close()
     assert ParseCache(cache_dir).get(version, sha) is None
     again = parse_files(records, cache_dir, workers=1)
     assert again.reparsed == 1
     assert [p.facts for p in again.parsed] == [p.facts for p in good.parsed]
     assert ParseCache(cache_dir).get(version, sha) is not None  # rewritten
+
+
+def test_unreadable_cache_file_is_moved_aside_and_rebuilt(make_tree, tmp_path):
+    root = make_tree(SRC)
+    cache_dir = tmp_path / "cache"
+    records = index_corpora([Corpus("c", root)])
+    good = parse_files(records, cache_dir, workers=1)
+    (cache_dir / FILE).write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (cache_dir / (FILE + suffix)).unlink(missing_ok=True)
+    again = parse_files(records, cache_dir, workers=1)
+    assert (again.reparsed, again.cache_hits) == (3, 0)
+    assert [p.facts for p in again.parsed] == [p.facts for p in good.parsed]
+    assert [p.name for p in cache_dir.glob(FILE + ".corrupt-*")]  # kept for inspection
+    assert parse_files(records, cache_dir, workers=1).cache_hits == 3
+
+
+def test_pool_writes_the_cache_too(make_tree, tmp_path):
+    files = {f"m{i:03d}.py": f"def f{i}():\n    return {i}\n" for i in range(60)}
+    records = index_corpora([Corpus("c", make_tree(files))])
+    first = parse_files(records, tmp_path / "cache", workers=2)
+    second = parse_files(records, tmp_path / "cache", workers=2)
+    assert (first.reparsed, second.cache_hits) == (60, 60)
+    assert [p.facts for p in first.parsed] == [p.facts for p in second.parsed]
 
 
 def test_pool_and_serial_extraction_agree(make_tree, tmp_path):

@@ -6,7 +6,7 @@ import gc
 import multiprocessing as mp
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -14,40 +14,35 @@ from dataclasses import dataclass, field, replace
 from graphmer_core.artifacts import sha256_bytes
 from graphmer_core.corpus.index import FileRecord
 from graphmer_core.parsing import ParsedFile, extractor, extractor_version
-from graphmer_core.parsing.cache import ParseCache
+from graphmer_core.parsing.cache import ParseCache, decode, encode
 
 # Below this many files a pool costs more than it saves.
 POOL_MIN_FILES = 48
-
-_caches: dict[str, ParseCache] = {}
-
-
-def _cache(root: str | None) -> ParseCache | None:
-    if root is None:
-        return None
-    if root not in _caches:
-        _caches[root] = ParseCache(root)
-    return _caches[root]
+# Cache entries are committed in batches this large: a crash keeps the work of all batches before it.
+COMMIT_EVERY = 1000
 
 
-def _extract_one(task: tuple[str, str, str, str | None]) -> tuple[dict | None, bool, str | None]:
-    """Facts of one file not found in the cache: (facts or None, reparsed, failure reason)."""
-    abspath, language, sha, cache_root = task
+def _extract(task: tuple[str, str, str]) -> tuple[dict | None, str | None]:
+    """Facts of one file not found in the cache: (facts, None) or (None, failure reason)."""
+    abspath, language, sha = task
     try:
         with open(abspath, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        return None, True, f"unreadable: {exc.strerror or exc}"
+        return None, f"unreadable: {exc.strerror or exc}"
     if sha256_bytes(data) != sha:
-        return None, True, "changed during the build: rebuild to pick up the new content"
+        return None, "changed during the build: rebuild to pick up the new content"
     try:
-        facts = extractor(language)(data)
+        return extractor(language)(data), None
     except Exception as exc:  # noqa: BLE001 -- an extractor bug must not sink the corpus: record it per file
-        return None, True, f"extractor error: {type(exc).__name__}: {exc}"
-    cache = _cache(cache_root)
-    if cache is not None:
-        cache.put(extractor_version(language), sha, facts)
-    return facts, True, None
+        return None, f"extractor error: {type(exc).__name__}: {exc}"
+
+
+def _extract_encoded(task: tuple[str, str, str]) -> tuple[bytes | None, str | None]:
+    """`_extract` for a pool worker: the facts travel back as the cache's encoded payload, which
+    is needed anyway and cheaper to send than the pickled facts."""
+    facts, reason = _extract(task)
+    return (None, reason) if facts is None else (encode(facts), None)
 
 
 @contextmanager
@@ -90,36 +85,9 @@ def parse_files(
     progress: Callable[[int, int], None] | None = None,
 ) -> ParseOutcome:
     """Extract facts for every usable record; per-file failures become statuses, never exceptions."""
-    cache = None if cache_dir is None else ParseCache(cache_dir)
-    results: dict[tuple[str, str], tuple[dict | None, bool, str | None]] = {}
-    todo: list[FileRecord] = []
+    with ParseCache(cache_dir) if cache_dir is not None else nullcontext() as cache, paused_gc():
+        results = _extract_all(records, cache, workers or default_workers(), progress)
     out = ParseOutcome()
-    with paused_gc():
-        # Cache hits are read here: cheaper than shipping their facts back from a worker.
-        for r in records:
-            if r.status != "ok":
-                continue
-            facts = None if cache is None else cache.get(extractor_version(r.language), r.sha256)
-            if facts is None:
-                todo.append(r)
-            else:
-                results[(r.corpus, r.path)] = (facts, False, None)
-        tasks = [(r.abspath, r.language, r.sha256, None if cache_dir is None else str(cache_dir)) for r in todo]
-        workers = workers or default_workers()
-
-        def collect(it):
-            for i, (rec, res) in enumerate(zip(todo, it, strict=True), 1):
-                results[(rec.corpus, rec.path)] = res
-                if progress and (i % 200 == 0 or i == len(todo)):
-                    progress(i, len(todo))
-
-        if workers > 1 and len(tasks) >= POOL_MIN_FILES:
-            with ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=gc.disable) as pool:
-                chunk = max(1, min(64, len(tasks) // (workers * 8)))
-                collect(pool.map(_extract_one, tasks, chunksize=chunk))
-        else:
-            collect(map(_extract_one, tasks))
-
     for rec in records:
         res = results.get((rec.corpus, rec.path))
         if res is None:
@@ -138,3 +106,45 @@ def parse_files(
         out.records.append(rec)
         out.parsed.append(ParsedFile(rec.corpus, rec.path, rec.language, rec.sha256, facts))
     return out
+
+
+def _extract_all(records, cache: ParseCache | None, workers: int, progress) -> dict:
+    """(corpus, path) -> (facts | None, reparsed, failure reason) of every usable record."""
+    results: dict[tuple[str, str], tuple[dict | None, bool, str | None]] = {}
+    todo: list[FileRecord] = []
+    for r in records:  # cache hits are read here, in one process
+        if r.status != "ok":
+            continue
+        facts = None if cache is None else cache.get(extractor_version(r.language), r.sha256)
+        if facts is None:
+            todo.append(r)
+        else:
+            results[(r.corpus, r.path)] = (facts, False, None)
+    if workers > 1 and len(todo) >= POOL_MIN_FILES:
+        # Largest files first, so the last chunks are small and no worker idles at the end.
+        todo.sort(key=lambda r: -r.size_bytes)
+        pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=gc.disable)
+        chunk = max(1, min(64, len(todo) // (workers * 8)))
+        encoded = pool.map(_extract_encoded, [(r.abspath, r.language, r.sha256) for r in todo], chunksize=chunk)
+        done = ((None if p is None else decode(p), p, reason) for p, reason in encoded)
+    else:
+        pool = None
+        extracted = (_extract((r.abspath, r.language, r.sha256)) for r in todo)
+        done = ((f, None if f is None or cache is None else encode(f), reason) for f, reason in extracted)
+    pending: list[tuple[str, str, bytes]] = []
+    try:
+        for i, (rec, (facts, payload, reason)) in enumerate(zip(todo, done, strict=True), 1):
+            results[(rec.corpus, rec.path)] = (facts, True, reason)
+            if payload is not None and cache is not None:
+                pending.append((extractor_version(rec.language), rec.sha256, payload))
+                if len(pending) >= COMMIT_EVERY:
+                    cache.put_many(pending)
+                    pending.clear()
+            if progress and (i % 200 == 0 or i == len(todo)):
+                progress(i, len(todo))
+        if cache is not None and pending:
+            cache.put_many(pending)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return results
