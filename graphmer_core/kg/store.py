@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -71,7 +72,9 @@ def stage_tables(lake: Lake, kg_version: str, tables: dict[str, pa.Table], manif
     tmp = lake.staging / f".{kg_version}.{os.getpid()}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    checksums = {f"{name}.parquet": write_parquet(t, tmp / f"{name}.parquet") for name, t in tables.items()}
+    with ThreadPoolExecutor(len(tables) or 1) as pool:  # Arrow and hashlib release the GIL
+        digests = pool.map(lambda item: write_parquet(item[1], tmp / f"{item[0]}.parquet"), tables.items())
+        checksums = {f"{name}.parquet": digest for name, digest in zip(tables, digests, strict=True)}
     manifest = {**manifest, "files_sha256": checksums}
     write_json_atomic(tmp / MANIFEST, manifest)
     shutil.rmtree(final, ignore_errors=True)

@@ -47,7 +47,10 @@ def _sql_violations(con: duckdb.DuckDBPyConnection) -> pa.Table:
     null_t = " OR ".join(f"{c} IS NULL" for c in TRIPLE_REQUIRED)
     contained = ", ".join(f"'{k}'" for k in MUST_BE_CONTAINED)
     return con.sql(f"""
-        WITH ek AS (SELECT entity_id, any_value(kind) AS kind FROM entities GROUP BY 1)
+        WITH ek AS MATERIALIZED (SELECT entity_id, any_value(kind) AS kind FROM entities GROUP BY 1),
+        -- every triple with its end kinds (NULL: no such entity), joined once for two rules
+        tk AS MATERIALIZED (SELECT t.relation, t.head_id, t.tail_id, h.kind AS head_kind, tl.kind AS tail_kind
+            FROM triples t LEFT JOIN ek h ON t.head_id = h.entity_id LEFT JOIN ek tl ON t.tail_id = tl.entity_id)
         SELECT 'null', NULL, NULL, NULL, [entity_id], 'entity with a null required column'
             FROM entities WHERE {null_e}
         UNION ALL SELECT 'null', relation, head_id, tail_id, [head_id, tail_id],
@@ -65,16 +68,15 @@ def _sql_violations(con: duckdb.DuckDBPyConnection) -> pa.Table:
             FROM triples GROUP BY relation, head_id, tail_id HAVING count(*) > 1
         UNION ALL SELECT 'duplicate', NULL, NULL, NULL, [entity_id], count(*)::VARCHAR || ' rows for one entity_id'
             FROM entities GROUP BY entity_id HAVING count(*) > 1
-        UNION ALL SELECT 'dangling', t.relation, t.head_id, t.tail_id, [t.head_id, t.tail_id],
-            CASE WHEN h.entity_id IS NULL THEN 'head' ELSE 'tail' END || ' is not in entities'
-            FROM triples t LEFT JOIN ek h ON t.head_id = h.entity_id LEFT JOIN ek tl ON t.tail_id = tl.entity_id
-            WHERE h.entity_id IS NULL OR tl.entity_id IS NULL
+        UNION ALL SELECT 'dangling', relation, head_id, tail_id, [head_id, tail_id],
+            CASE WHEN head_kind IS NULL THEN 'head' ELSE 'tail' END || ' is not in entities'
+            FROM tk WHERE head_kind IS NULL OR tail_kind IS NULL
         UNION ALL SELECT 'domain_range', t.relation, t.head_id, t.tail_id, [t.head_id, t.tail_id],
-            h.kind || ' -' || t.relation || '-> ' || tl.kind || ' is outside the relation''s domain/range'
-            FROM triples t JOIN ek h ON t.head_id = h.entity_id JOIN ek tl ON t.tail_id = tl.entity_id
-            WHERE t.relation IN (SELECT relation FROM relations)
-              AND NOT EXISTS (SELECT 1 FROM allowed a WHERE a.relation = t.relation
-                              AND a.head_kind = h.kind AND a.tail_kind = tl.kind)
+            t.head_kind || ' -' || t.relation || '-> ' || t.tail_kind || ' is outside the relation''s domain/range'
+            FROM tk t LEFT JOIN allowed a
+                ON a.relation = t.relation AND a.head_kind = t.head_kind AND a.tail_kind = t.tail_kind
+            WHERE t.head_kind IS NOT NULL AND t.tail_kind IS NOT NULL AND a.relation IS NULL
+              AND t.relation IN (SELECT relation FROM relations)
         UNION ALL SELECT 'antisymmetry', a.relation, a.head_id, a.tail_id, [a.head_id, a.tail_id],
             CASE WHEN a.head_id = a.tail_id THEN 'self-loop' ELSE 'both directions present' END
             FROM triples a JOIN triples b ON a.relation = b.relation
