@@ -71,3 +71,23 @@ def test_build_kg_gates_promotion(tmp_path, fixtures, capsys):
     assert Lake(tmp_path).current_version() == current
     # the default thresholds (100 entities and triples per language) reject a tiny corpus too
     assert main(shop) == 3
+
+
+def test_staging_a_kg_never_imports_pandas(tmp_path, fixtures):
+    """pyarrow imports pandas (0.2 s) on its first conversion of Python objects; the build path
+    converts through DuckDB instead (graphmer_core.kg.arrow), so a CLI build never pays for it.
+    The gates run Great Expectations on pandas frames and are left out here."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from graphmer_core.corpus.discovery import Corpus\n"
+        "from graphmer_core.kg.build import build_kg\n"
+        "from graphmer_core.lake import Lake\n"
+        f"lake = Lake(Path('{tmp_path / 'lake'}'))\n"
+        f"r = build_kg([Corpus('shop', Path('{fixtures / 'shop'}'))], lake, workers=1, gates=None)\n"
+        "assert r.manifest['triples'] > 0 and not r.reused\n"
+        "print('PANDAS', 'pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "PANDAS False" in out.stdout

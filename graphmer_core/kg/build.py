@@ -14,7 +14,7 @@ import pyarrow as pa
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.corpus.index import FileRecord, fingerprint, index_corpora
 from graphmer_core.kg import manifest as mf
-from graphmer_core.kg import schemas, store, validation
+from graphmer_core.kg import arrow, schemas, store, validation
 from graphmer_core.kg.quality import DEFAULT_GATES, GateThresholds, enforce_gates
 from graphmer_core.kg.resolution import resolve
 from graphmer_core.lake import Lake, write_pointer
@@ -44,7 +44,7 @@ def kg_version_of(records: list[FileRecord]) -> str:
 
 
 def files_table(records: list[FileRecord]) -> pa.Table:
-    return pa.Table.from_pylist([r.row() for r in records], schema=schemas.FILES)
+    return arrow.from_rows([tuple(r.row().values()) for r in records], schemas.FILES)
 
 
 @dataclass

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphmer_core.corpus.index import FileRecord
+from graphmer_core.kg.arrow import cursor
 
 SCHEMA_VERSION = "1.0"
 
@@ -49,16 +49,17 @@ def changes(previous_dir: Path | None, triples: pa.Table) -> dict | None:
     """Triples added and removed per relation since the previous promoted version."""
     if previous_dir is None or not (previous_dir / "triples.parquet").exists():
         return None
-    con = duckdb.connect()
+    con = cursor()
     con.register("new", triples.select(["head_id", "relation", "tail_id"]))
     old = (previous_dir / "triples.parquet").as_posix()
-    rows = con.execute(f"""
-        WITH old AS (SELECT head_id, relation, tail_id FROM read_parquet('{old}')),
-        added AS (SELECT relation, count(*) n FROM (SELECT * FROM new EXCEPT SELECT * FROM old) GROUP BY 1),
-        removed AS (SELECT relation, count(*) n FROM (SELECT * FROM old EXCEPT SELECT * FROM new) GROUP BY 1)
-        SELECT coalesce(a.relation, r.relation), coalesce(a.n, 0), coalesce(r.n, 0)
-        FROM added a FULL JOIN removed r ON a.relation = r.relation ORDER BY 1
-    """).fetchall()
+    with con:
+        rows = con.execute(f"""
+            WITH old AS (SELECT head_id, relation, tail_id FROM read_parquet('{old}')),
+            added AS (SELECT relation, count(*) n FROM (SELECT * FROM new EXCEPT SELECT * FROM old) GROUP BY 1),
+            removed AS (SELECT relation, count(*) n FROM (SELECT * FROM old EXCEPT SELECT * FROM new) GROUP BY 1)
+            SELECT coalesce(a.relation, r.relation), coalesce(a.n, 0), coalesce(r.n, 0)
+            FROM added a FULL JOIN removed r ON a.relation = r.relation ORDER BY 1
+        """).fetchall()
     return {
         "previous_kg_version": previous_dir.name,
         "by_relation": {rel: {"added": int(a), "removed": int(r)} for rel, a, r in rows},

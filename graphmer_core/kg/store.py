@@ -13,22 +13,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graphmer_core.artifacts import (atomic_path, sha256_file, verify_checksums, write_json_atomic)
-from graphmer_core.kg import schemas
+from graphmer_core.kg import arrow, schemas
 from graphmer_core.lake import Lake, write_pointer
 
 TABLES = ("entities", "triples", "files", "validation")
 MANIFEST = "manifest.json"
 
 
-def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
-    return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
-
-
 # Column positions in the row tuples of `Resolved` (the schema order).
 _E = {name: i for i, name in enumerate(schemas.ENTITIES.names)}
 _T = {name: i for i, name in enumerate(schemas.TRIPLES.names)}
-_TRIPLE_ROW = schemas.TRIPLES.remove(_T["kg_version"])
 
 
 def dedup_entities(rows: list[tuple]) -> pa.Table:
@@ -38,7 +32,7 @@ def dedup_entities(rows: list[tuple]) -> pa.Table:
         cur = best.setdefault(r[0], r)
         if cur is not r and _entity_rank(r) < _entity_rank(cur):
             best[r[0]] = r
-    return _table(list(best.values()), schemas.ENTITIES).sort_by("entity_id")
+    return arrow.from_rows(list(best.values()), schemas.ENTITIES, order_by=["entity_id"])
 
 
 def _entity_rank(r: tuple, path=_E["path"], line=_E["start_line"], kind=_E["kind"]) -> tuple:
@@ -55,9 +49,10 @@ def dedup_triples(rows: list[tuple], kg_version: str) -> pa.Table:
         if cur is not r and ((r[path] is None, r[path] or "", r[line] or 0)
                              < (cur[path] is None, cur[path] or "", cur[line] or 0)):
             best[key] = r
-    table = _table(list(best.values()), _TRIPLE_ROW)
-    table = table.append_column(schemas.TRIPLES.field("kg_version"), pa.array([kg_version] * table.num_rows))
-    return table.sort_by([("relation", "ascending"), ("head_id", "ascending"), ("tail_id", "ascending")])
+    rows = list(best.values())
+    columns = [*zip(*rows, strict=True)] if rows else [()] * (len(schemas.TRIPLES) - 1)
+    return arrow.from_columns([*columns, [kg_version] * len(rows)], schemas.TRIPLES,
+                              order_by=["relation", "head_id", "tail_id"])
 
 
 def write_parquet(table: pa.Table, path: Path) -> str:

@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from graphmer_core.kg import ontology
+from graphmer_core.kg.arrow import cursor, from_columns, objects
 
 VIOLATIONS = pa.schema([
     ("rule", pa.string()),
@@ -32,14 +33,12 @@ TRIPLE_REQUIRED = ("head_id", "relation", "tail_id", "language", "corpus", "reso
 def register_ontology(con: duckdb.DuckDBPyConnection) -> None:
     """The ontology as tables: allowed, relations, kinds, resolutions."""
     allowed = [(r.name, h, t) for r in ontology.RELATIONS.values() for h in r.domain for t in r.range]
-    con.register("allowed", pa.table({
-        "relation": [a[0] for a in allowed], "head_kind": [a[1] for a in allowed],
-        "tail_kind": [a[2] for a in allowed]}))
-    con.register("relations", pa.table({
-        "relation": list(ontology.RELATIONS),
-        "antisymmetric": [r.antisymmetric for r in ontology.RELATIONS.values()]}))
-    con.register("kinds", pa.table({"kind": list(ontology.ENTITY_KINDS)}))
-    con.register("resolutions", pa.table({"resolution": list(ontology.RESOLUTIONS)}))
+    con.register("allowed", {name: objects([a[i] for a in allowed])
+                             for i, name in enumerate(("relation", "head_kind", "tail_kind"))})
+    con.register("relations", {"relation": objects(list(ontology.RELATIONS)),
+                               "antisymmetric": objects([r.antisymmetric for r in ontology.RELATIONS.values()])})
+    con.register("kinds", {"kind": objects(list(ontology.ENTITY_KINDS))})
+    con.register("resolutions", {"resolution": objects(list(ontology.RESOLUTIONS))})
 
 
 def _sql_violations(con: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -91,13 +90,12 @@ def _sql_violations(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """).to_arrow_table()
 
 
-def _cycles(triples: pa.Table) -> list[dict]:
+def _cycles(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Every cycle (strongly connected component, or self-loop) of each acyclic relation."""
-    import pyarrow.compute as pc
-
     out = []
     for rel in (r for r in ontology.RELATIONS.values() if r.acyclic):
-        edges = _cycle_candidates(triples.filter(pc.equal(triples["relation"], rel.name)))
+        edges = _cycle_candidates(con.sql("SELECT head_id, tail_id FROM triples WHERE relation = ?",
+                                          params=[rel.name]).to_arrow_table())
         pairs = zip(edges["head_id"].to_pylist(), edges["tail_id"].to_pylist(), strict=True)
         for members in strongly_connected(pairs):
             out.append({"rule": "cycle", "relation": rel.name, "head_id": members[0],
@@ -179,29 +177,31 @@ def strongly_connected(edges: list[tuple[str, str]]) -> list[list[str]]:
 
 def validate(entities: pa.Table, triples: pa.Table) -> pa.Table:
     """All violations of the ontology's rules, one row each (see RULES)."""
-    con = duckdb.connect()
-    con.register("entities", entities)
-    con.register("triples", triples)
-    register_ontology(con)
-    sql = _sql_violations(con).rename_columns(VIOLATIONS.names).cast(VIOLATIONS)
-    cycles = pa.Table.from_pylist(_cycles(triples), schema=VIOLATIONS)
+    con = cursor()
+    try:
+        con.register("entities", entities)
+        con.register("triples", triples)
+        register_ontology(con)
+        sql = _sql_violations(con).rename_columns(VIOLATIONS.names).cast(VIOLATIONS)
+        cycles = _cycles(con)
+    finally:
+        con.close()
+    cycles = from_columns([[c[n] for c in cycles] for n in VIOLATIONS.names], VIOLATIONS)
     return pa.concat_tables([sql, cycles]).sort_by([("rule", "ascending"), ("relation", "ascending"),
                                                     ("head_id", "ascending"), ("tail_id", "ascending")])
 
 
 def rates(violations: pa.Table, entities: pa.Table, triples: pa.Table) -> dict:
     """Violation counts per rule and the shares the quality gates read."""
-    import pyarrow.compute as pc
-
+    rules, relations = violations["rule"].to_pylist(), violations["relation"].to_pylist()
     counts = {rule: 0 for rule in RULES}
-    for d in pc.value_counts(violations["rule"]).to_pylist():
-        counts[d["values"]] = int(d["counts"])
+    for rule in rules:
+        counts[rule] = counts.get(rule, 0) + 1
     n = max(triples.num_rows, 1)
     return {
         "violations_by_rule": counts,
         "domain_range_valid_share": 1.0 - counts["domain_range"] / n,
         "dangling_share": counts["dangling"] / n,
-        "inheritance_cycles": int(pc.sum(pc.and_(
-            pc.equal(violations["rule"], "cycle"),
-            pc.is_in(violations["relation"], pa.array(["inherits_from", "implements"])))).as_py() or 0),
+        "inheritance_cycles": sum(rule == "cycle" and rel in ("inherits_from", "implements")
+                                  for rule, rel in zip(rules, relations, strict=True)),
     }
