@@ -424,7 +424,7 @@ class _Resolver:
             target = self.modules.get(base) if base else None
             if target is None:
                 return None, "unknown"  # an external star import may define anything
-            public = target.all if target.all is not None else [n for n in target.ns if not n.startswith("_")]
+            public = self.public_names(target)
             if name in public:
                 self.active.add(key)
                 try:
@@ -435,7 +435,21 @@ class _Resolver:
         return None, ""
 
     def external_star(self, mod: _Module) -> bool:
-        return any(base is None or base not in self.modules for base in mod.stars)
+        key = ("xstar", mod.name)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.cache[key] = any(base is None or base not in self.modules for base in mod.stars)
+        return hit
+
+    def public_names(self, mod: _Module) -> list[str] | frozenset[str]:
+        """What `from mod import *` binds: `__all__`, else the names without a leading underscore."""
+        if mod.all is not None:
+            return mod.all
+        key = ("public", mod.name)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.cache[key] = frozenset(n for n in mod.ns if not n.startswith("_"))
+        return hit
 
     def expr(self, mod: _Module, scope: int, dotted: str) -> tuple[tuple | None, str]:
         parts = dotted.split(".")
@@ -681,7 +695,7 @@ class _Resolver:
             target = self.modules.get(star) if star else None
             if target is None:
                 return None
-            public = target.all if target.all is not None else [n for n in target.ns if not n.startswith("_")]
+            public = self.public_names(target)
             if name in public:
                 return self.symbol(star, name, depth + 1)
         return None
