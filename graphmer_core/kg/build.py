@@ -92,32 +92,35 @@ def _stage_kg(corpora, lake, workers, progress, records) -> StageResult:
     resolved = resolve(outcome.parsed)
     timings["resolve_s"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    entities = store.dedup_entities(resolved.entities)
-    triples = store.dedup_triples(resolved.triples, version)
-    violations = validation.validate(entities, triples)
-    timings["tables_s"] = time.perf_counter() - t
-    tables = {"entities": entities, "triples": triples, "files": files_table(outcome.records),
-              "validation": violations}
-    t = time.perf_counter()
-    manifest = {
-        "schema_version": mf.SCHEMA_VERSION,
-        "kg_version": version,
-        "code_version": code_version(),
-        "extractor_versions": {lang: extractor_version(lang) for lang in LANGUAGES},
-        "corpora": [{"name": c.name, "root": str(c.root)} for c in corpora],
-        "corpus_fingerprint": fingerprint(records),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "files": mf.file_summary(outcome.records),
-        "parse": {"reparsed": outcome.reparsed, "cache_hits": outcome.cache_hits},
-        "changes": mf.changes(lake.current_dir(), triples),
-        "validation": validation.rates(violations, entities, triples),
-        **mf.table_summary(entities, triples),
-    }
-    timings["manifest_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    kg_dir = store.stage_tables(lake, version, tables, manifest)
-    timings["write_s"] = time.perf_counter() - t
+    with store.Stager(lake, version) as stage:  # each table is written while the next is made
+        t = time.perf_counter()
+        entities = store.dedup_entities(resolved.entities)
+        stage.write("entities", entities)
+        triples = store.dedup_triples(resolved.triples, version)
+        stage.write("triples", triples)
+        stage.write("files", files_table(outcome.records))
+        violations = validation.validate(entities, triples)
+        stage.write("validation", violations)
+        timings["tables_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        manifest = {
+            "schema_version": mf.SCHEMA_VERSION,
+            "kg_version": version,
+            "code_version": code_version(),
+            "extractor_versions": {lang: extractor_version(lang) for lang in LANGUAGES},
+            "corpora": [{"name": c.name, "root": str(c.root)} for c in corpora],
+            "corpus_fingerprint": fingerprint(records),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "files": mf.file_summary(outcome.records),
+            "parse": {"reparsed": outcome.reparsed, "cache_hits": outcome.cache_hits},
+            "changes": mf.changes(lake.current_dir(), triples),
+            "validation": validation.rates(violations, entities, triples),
+            **mf.table_summary(entities, triples),
+        }
+        timings["manifest_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        kg_dir = stage.finish(manifest)
+        timings["write_s"] = time.perf_counter() - t  # what is left of the writes after the above
     return StageResult(version, kg_dir, store.read_manifest(kg_dir), reused=False,
                        reparsed=outcome.reparsed, cache_hits=outcome.cache_hits, timings=timings)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -61,20 +61,39 @@ def write_parquet(table: pa.Table, path: Path) -> str:
     return sha256_file(path)
 
 
-def stage_tables(lake: Lake, kg_version: str, tables: dict[str, pa.Table], manifest: dict) -> Path:
-    """Write a KG version under staging/ (a temp folder renamed whole) and return its folder."""
-    final = lake.staged_dir(kg_version)
-    tmp = lake.staging / f".{kg_version}.{os.getpid()}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    with ThreadPoolExecutor(len(tables) or 1) as pool:  # Arrow and hashlib release the GIL
-        digests = pool.map(lambda item: write_parquet(item[1], tmp / f"{item[0]}.parquet"), tables.items())
-        checksums = {f"{name}.parquet": digest for name, digest in zip(tables, digests, strict=True)}
-    manifest = {**manifest, "files_sha256": checksums}
-    write_json_atomic(tmp / MANIFEST, manifest)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    return final
+class Stager:
+    """Writes a KG version under staging/: a temp folder, renamed whole by `finish`.
+
+    Each table is written (and hashed) on a thread as soon as it exists, while the caller goes on
+    to the next one: Arrow's Parquet writer, hashlib and DuckDB all release the GIL, so the writes
+    overlap the validation queries. Leaving the block without `finish` removes the temp folder.
+    """
+
+    def __init__(self, lake: Lake, kg_version: str):
+        self.final = lake.staged_dir(kg_version)
+        self.tmp = lake.staging / f".{kg_version}.{os.getpid()}.partial"
+        self._pool = ThreadPoolExecutor(len(TABLES))
+        self._digests: dict[str, Future] = {}
+
+    def __enter__(self) -> Stager:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        return self
+
+    def write(self, name: str, table: pa.Table) -> None:
+        self._digests[f"{name}.parquet"] = self._pool.submit(write_parquet, table, self.tmp / f"{name}.parquet")
+
+    def finish(self, manifest: dict) -> Path:
+        """Wait for the tables, write the manifest with their sha256, and move the folder into place."""
+        checksums = {name: digest.result() for name, digest in self._digests.items()}
+        write_json_atomic(self.tmp / MANIFEST, {**manifest, "files_sha256": checksums})
+        shutil.rmtree(self.final, ignore_errors=True)
+        os.replace(self.tmp, self.final)
+        return self.final
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)  # gone already after finish()
 
 
 def read_manifest(kg_dir: Path) -> dict:
