@@ -1,25 +1,32 @@
 """Per-file extraction results cached by (content sha256, extractor version).
 
-The entries live in one SQLite file, each with the sha256 of its JSON payload. One file rather
-than one per source file: a cold JDK build used to create 15k files in 256 folders, and their
-metadata writes made build times here swing by up to 40%. Writes are transactions, so a crash
-leaves the entries committed before it; an entry whose payload does not match its stamp (bit rot,
-tampering) is treated as missing and recomputed, never trusted; an unreadable database file is
-moved aside and the cache starts empty.
+The entries live in one SQLite file rather than one file per source file: a cold JDK build used
+to create 15k files in 256 folders, and their metadata writes made build times here swing by up
+to 40%. Writes are transactions, so a crash leaves the entries committed before it. Each entry
+carries the sha256 of its payload: one that does not match (bit rot, tampering) is treated as
+missing and recomputed, never trusted; a database file that cannot be read is moved aside and the
+cache starts empty.
+
+Payloads are the facts in `marshal` format, which a pool worker also uses to send them back: 3x
+faster to write than JSON, and facts are only plain lists, strings, numbers and None. marshal's
+format is specific to a Python version, so the file name carries it and another interpreter
+starts its own cache.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import marshal
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-FILE = "facts.sqlite"
+FORMAT = f"marshal{marshal.version}-py{sys.version_info.major}{sys.version_info.minor}"
+FILE = f"facts-{FORMAT}.sqlite"
 _SCHEMA = """CREATE TABLE IF NOT EXISTS facts (
     version TEXT NOT NULL, sha256 TEXT NOT NULL, stamp TEXT NOT NULL, payload BLOB NOT NULL,
     PRIMARY KEY (version, sha256)) WITHOUT ROWID"""
@@ -64,7 +71,7 @@ class ParseCache:
             return None
         try:
             return decode(row[1])
-        except ValueError:
+        except (ValueError, EOFError, TypeError):
             return None
 
     def put(self, version: str, sha256: str, facts: dict[str, Any]) -> bytes:
@@ -94,8 +101,11 @@ def _open(file: Path) -> sqlite3.Connection:
 
 
 def encode(facts: dict[str, Any]) -> bytes:
-    return json.dumps(facts, separators=(",", ":")).encode()
+    return marshal.dumps(facts)
 
 
 def decode(payload: bytes) -> dict[str, Any]:
-    return json.loads(payload)
+    facts = marshal.loads(payload)
+    if not isinstance(facts, dict):
+        raise TypeError(f"cached facts are a {type(facts).__name__}, not a dict")
+    return facts
