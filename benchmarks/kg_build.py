@@ -133,7 +133,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="graphmer-bench-") as tmp:
         builds = []  # a fresh lake per build: an empty parse cache and no previous version
         for i in range(args.repeat):
-            lake = Lake(Path(tmp) / f"lake{i}")
+            lake = Lake(Path(tmp) / f"cold-lake{i}")
             builds.append((cold_build(lake.root, corpora, args.workers), lake))
         best, lake = min(builds, key=lambda b: b[0]["seconds"])
         t_full = best["seconds"]
@@ -169,7 +169,7 @@ def main() -> None:
             shutil.copytree(c.root, dest, symlinks=True,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "site-packages"))
             copies.append(Corpus(c.name, dest, c.exclude, c.max_bytes))
-        lake2 = Lake(Path(tmp) / "lake2")
+        lake2 = Lake(Path(tmp) / "rebuild-lake")
         shutil.copytree(lake.parse_cache, lake2.parse_cache)  # same bytes, same cache keys
         t = time.perf_counter()
         build_kg(copies, lake2, workers=args.workers, gates=None)
