@@ -1,8 +1,8 @@
 """Per-file syntax facts from tree-sitter queries.
 
-An extractor turns one file's bytes into plain, JSON-serialisable facts: definitions, references,
-imports, spans. No ontology and no cross-file knowledge, so a file's facts depend only on its
-bytes and can be cached by (content sha256, extractor version).
+An extractor turns one file's bytes into facts of plain data (lists, strings, numbers, None):
+definitions, references, imports, spans. No ontology and no cross-file knowledge, so a file's
+facts depend only on its bytes and can be cached by (content sha256, extractor version).
 """
 
 from __future__ import annotations

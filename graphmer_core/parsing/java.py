@@ -1,6 +1,6 @@
 """Java syntax facts of one file, from one combined tree-sitter query (queries/java.scm).
 
-`extract(source) -> facts` depends only on the bytes. Facts are compact lists (JSON-safe):
+`extract(source) -> facts` depends only on the bytes. Facts are compact lists of plain data:
 
 - ``package``: dotted name, "" for the unnamed package.
 - ``imports``: ``[name, static(0/1), on_demand(0/1), line]``.
