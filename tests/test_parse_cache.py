@@ -72,3 +72,24 @@ def test_pool_and_serial_extraction_agree(make_tree, tmp_path):
     serial = parse_files(records, None, workers=1)
     pooled = parse_files(records, None, workers=2)
     assert [p.facts for p in serial.parsed] == [p.facts for p in pooled.parsed]
+
+
+def _parse_into(args):
+    root, cache = args
+    from graphmer_core.corpus.discovery import Corpus as C
+    out = parse_files(index_corpora([C("c", root)]), cache, workers=1)
+    return out.reparsed
+
+
+def test_two_processes_fill_one_cache_at_once(make_tree, tmp_path):
+    """Two Dagster runs (say, both corpus partitions) may parse into the same cache concurrently."""
+    import multiprocessing as mp
+
+    roots = [make_tree({f"p{k}/m{i:03d}.py": f"def f{k}_{i}():\n    return {i}\n" for i in range(1500)}, f"src{k}")
+             for k in range(2)]
+    cache = tmp_path / "cache"
+    with mp.get_context("spawn").Pool(2) as pool:
+        assert pool.map(_parse_into, [(r, cache) for r in roots]) == [1500, 1500]  # > one commit batch each
+    for root in roots:
+        again = parse_files(index_corpora([Corpus("c", root)]), cache, workers=1)
+        assert (again.reparsed, again.cache_hits) == (0, 1500)
