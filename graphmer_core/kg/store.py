@@ -111,25 +111,28 @@ def promote(lake: Lake, kg_version: str) -> Path:
     """Move a staged version into kg/ and switch the current pointer; the old version stays on disk."""
     staged, final = lake.staged_dir(kg_version), lake.kg_dir(kg_version)
     if staged.exists():
-        verify(staged)
+        manifest = verify(staged)
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
             shutil.rmtree(staged)
         else:
             os.replace(staged, final)
-    elif not final.exists():
+    elif final.exists():
+        manifest = verify(final)
+    else:
         raise FileNotFoundError(f"KG version {kg_version} is neither staged nor promoted under {lake.root}")
     write_pointer(lake.current_pointer, kg_version)
-    refresh_catalog(lake)
+    refresh_catalog(lake, manifest)
     return final
 
 
-def refresh_catalog(lake: Lake) -> Path:
-    """Rebuild graphmer.duckdb: views over the current version's Parquet files (absolute paths)."""
+def refresh_catalog(lake: Lake, verified: dict | None = None) -> Path:
+    """Rebuild graphmer.duckdb: views over the current version's Parquet files (absolute paths).
+    `verified` is the current version's manifest when its files were just checked against it."""
     current = lake.current_dir()
     if current is None:
         raise FileNotFoundError(f"no promoted KG under {lake.root}: build one first")
-    manifest = verify(current)
+    manifest = verified if verified is not None else verify(current)
     with atomic_path(lake.catalog) as tmp:
         tmp.unlink()  # duckdb creates its own file
         con = duckdb.connect(str(tmp))
