@@ -452,6 +452,15 @@ class _Resolver:
         return hit
 
     def expr(self, mod: _Module, scope: int, dotted: str) -> tuple[tuple | None, str]:
+        if "." not in dotted:
+            return self.lookup(mod, scope, dotted)
+        key = ("E", mod.name, scope, dotted)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.cache[key] = self._expr(mod, scope, dotted)
+        return hit
+
+    def _expr(self, mod: _Module, scope: int, dotted: str) -> tuple[tuple | None, str]:
         parts = dotted.split(".")
         v, label = self.lookup(mod, scope, parts[0])
         for p in parts[1:]:
