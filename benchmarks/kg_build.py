@@ -7,9 +7,11 @@
 Prints files/s, MB/s, triples/s and peak RSS of the end-to-end build (extraction, resolution,
 Parquet, validation, catalogue) with a cold parse cache, and the same files parsed by tree-sitter
 alone (one process and a pool of the same size) as ratios; the Great Expectations gates are timed
-on their own. Each timing is the best of --repeat runs (as timeit reports), since a shared machine's
-noise only ever adds time; the median is printed beside it. Every cold build runs in a fresh
-process, as `graphmer build-kg` does, so lazy imports and first-use costs are counted each time.
+on their own. Each timing is the best of --repeat rounds (as timeit reports), since a shared
+machine's noise only ever adds time; the median is printed beside it. A round runs both
+parse-only timings and one build, so both sides of a ratio see the same moments of the machine.
+Every cold build runs in a fresh process, as `graphmer build-kg` does, so lazy imports and
+first-use costs are counted each time.
 Then an unchanged rebuild and a one-file-changed rebuild (on a private copy of the corpus) as
 fractions of the full build.
 """
@@ -54,16 +56,6 @@ def _parse_only(task: tuple[str, str]) -> int:
         data = fh.read()
     _parsers[language].parse(data)
     return len(data)
-
-
-def best_of(repeat: int, run) -> tuple[float, float]:
-    """(best, median) seconds of `repeat` calls of `run()`."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times)
 
 
 def parse_only(tasks, workers: int) -> float:
@@ -126,15 +118,16 @@ def main() -> None:
           f"cpus: {os.cpu_count()}; python {sysconfig.get_python_version()}")
 
     parse_only(tasks[:200], 1)  # warm the page cache and the grammar
-    t_parse1, med_parse1 = best_of(args.repeat, lambda: parse_only(tasks, 1))
-    t_parseN, med_parseN = (best_of(args.repeat, lambda: parse_only(tasks, args.workers)) if args.workers > 1
-                            else (t_parse1, med_parse1))
-
     with tempfile.TemporaryDirectory(prefix="graphmer-bench-") as tmp:
-        builds = []  # a fresh lake per build: an empty parse cache and no previous version
+        # Interleaved rounds, so both sides of each ratio see the same moments of a shared machine.
+        parse1, parseN, builds = [], [], []  # builds: a fresh lake each, so an empty parse cache
         for i in range(args.repeat):
+            parse1.append(parse_only(tasks, 1))
+            parseN.append(parse_only(tasks, args.workers) if args.workers > 1 else parse1[-1])
             lake = Lake(Path(tmp) / f"cold-lake{i}")
             builds.append((cold_build(lake.root, corpora, args.workers), lake))
+        t_parse1, med_parse1 = min(parse1), statistics.median(parse1)
+        t_parseN, med_parseN = min(parseN), statistics.median(parseN)
         best, lake = min(builds, key=lambda b: b[0]["seconds"])
         t_full = best["seconds"]
         med_full = statistics.median(b[0]["seconds"] for b in builds)
