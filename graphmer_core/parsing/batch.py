@@ -18,8 +18,9 @@ from graphmer_core.parsing.cache import ParseCache, decode, encode
 
 # Below this many files a pool costs more than it saves.
 POOL_MIN_FILES = 48
-# Cache entries are committed in batches this large: a crash keeps the work of all batches before it.
-COMMIT_EVERY = 1000
+# Cache entries are committed in batches this large, while the workers go on parsing (one batch at
+# the end would wait alone); a crash keeps the work of all batches before it.
+COMMIT_EVERY = 128
 
 
 def _extract(task: tuple[str, str, str]) -> tuple[dict | None, str | None]:
