@@ -829,19 +829,21 @@ class _Resolver:
                     continue
                 tail = self.symbol(base, name) or self.prefix + base
                 self.triple(mod.eid, "imports", tail, f, line, "external" if tail.startswith("py:ext:") else "import")
+        append, path, scopes, callee = self.triples.append, f.path, mod.scopes, self.callee  # the hottest loop
         for scope, line, text in facts.get("calls", ()):
             if not -1 <= scope < n or text == "super":
                 continue
-            v, label = self.callee(mod, scope, text)
+            v, label = callee(mod, scope, text)
             if v is None:
                 continue
-            head = self.head_of(mod, scope)
-            if v[0] == "cls":
-                self.triple(head, "instantiates", v[1], f, line, label)
-            elif v[0] == "fn":
-                self.triple(head, "calls", v[1], f, line, label)
-            elif v[0] == "ext":
-                self.triple(head, "calls?", self.ext_ref(v[1]), f, line, label)
+            head = mod.eid if scope < 0 else scopes[scope].eid
+            tag = v[0]
+            if tag == "cls":
+                append((head, "instantiates", v[1], path, line, label))
+            elif tag == "fn":
+                append((head, "calls", v[1], path, line, label))
+            elif tag == "ext":
+                append((head, "calls?", self.ext_ref(v[1]), path, line, label))
         for rel, rows in (("raises", facts.get("raises", ())), ("catches", facts.get("catches", ()))):
             for scope, line, text in rows:
                 if not -1 <= scope < n:
