@@ -23,3 +23,12 @@ def test_empty_rows_and_wrong_width():
     assert arrow.from_rows([], SCHEMA).schema == SCHEMA
     with pytest.raises(ValueError, match="2 columns for the 3 fields"):
         arrow.from_columns([["a"], [1]], SCHEMA)
+
+
+def test_constant_fields_take_one_value_on_every_row():
+    table = arrow.from_rows([("a", 1), ("b", None)], SCHEMA, constants={"ids": ["k"]})
+    assert table.schema == SCHEMA
+    assert table.column("ids").to_pylist() == [["k"], ["k"]]
+    assert arrow.from_rows([], SCHEMA, constants={"line": 7}).num_rows == 0
+    with pytest.raises(ValueError, match="3 columns for the 2 fields"):
+        arrow.from_rows([("a", 1, [])], SCHEMA, constants={"ids": []})

@@ -34,21 +34,29 @@ def objects(values: Sequence) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def from_columns(columns: Sequence[Sequence], schema: pa.Schema, order_by: Sequence[str] = ()) -> pa.Table:
+def from_columns(columns: Sequence[Sequence], schema: pa.Schema, order_by: Sequence[str] = (),
+                 constants: dict[str, object] | None = None) -> pa.Table:
     """An Arrow table of `schema` from one sequence per field, sorted by `order_by` (byte order,
-    nulls last: what `pa.Table.sort_by` gives)."""
-    if len(columns) != len(schema):
-        raise ValueError(f"{len(columns)} columns for the {len(schema)} fields of {schema.names}")
+    nulls last: what `pa.Table.sort_by` gives). Fields named in `constants` take that one value
+    on every row instead of a column."""
+    constants = constants or {}
+    fields = [f for f in schema if f.name not in constants]
+    if len(columns) != len(fields):
+        raise ValueError(f"{len(columns)} columns for the {len(fields)} fields of {[f.name for f in fields]}")
     con = cursor()
     try:
         con.register("cols", {f"c{i}": objects(c) for i, c in enumerate(columns)})
-        select = ", ".join(f'c{i}::{_SQL_TYPES[f.type]} AS "{f.name}"' for i, f in enumerate(schema))
+        index = {f.name: i for i, f in enumerate(fields)}
+        select = ", ".join(f'?::{_SQL_TYPES[f.type]} AS "{f.name}"' if f.name in constants
+                           else f'c{index[f.name]}::{_SQL_TYPES[f.type]} AS "{f.name}"' for f in schema)
+        params = [constants[f.name] for f in schema if f.name in constants]
         order = f" ORDER BY {', '.join(f'{chr(34)}{c}{chr(34)} ASC NULLS LAST' for c in order_by)}" if order_by else ""
-        return con.sql(f"SELECT {select} FROM cols{order}").to_arrow_table().cast(schema)
+        return con.sql(f"SELECT {select} FROM cols{order}", params=params).to_arrow_table().cast(schema)
     finally:
         con.close()
 
 
-def from_rows(rows: Sequence[Sequence], schema: pa.Schema, order_by: Sequence[str] = ()) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
-    return from_columns(columns, schema, order_by)
+def from_rows(rows: Sequence[Sequence], schema: pa.Schema, order_by: Sequence[str] = (),
+              constants: dict[str, object] | None = None) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (len(schema) - len(constants or {}))
+    return from_columns(columns, schema, order_by, constants)

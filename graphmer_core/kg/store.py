@@ -49,10 +49,8 @@ def dedup_triples(rows: list[tuple], kg_version: str) -> pa.Table:
         if cur is not r and ((r[path] is None, r[path] or "", r[line] or 0)
                              < (cur[path] is None, cur[path] or "", cur[line] or 0)):
             best[key] = r
-    rows = list(best.values())
-    columns = [*zip(*rows, strict=True)] if rows else [()] * (len(schemas.TRIPLES) - 1)
-    return arrow.from_columns([*columns, [kg_version] * len(rows)], schemas.TRIPLES,
-                              order_by=["relation", "head_id", "tail_id"])
+    return arrow.from_rows(list(best.values()), schemas.TRIPLES, order_by=["relation", "head_id", "tail_id"],
+                           constants={"kg_version": kg_version})
 
 
 def write_parquet(table: pa.Table, path: Path) -> str:
