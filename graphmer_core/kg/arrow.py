@@ -50,7 +50,8 @@ def from_columns(columns: Sequence[Sequence], schema: pa.Schema, order_by: Seque
         select = ", ".join(f'?::{_SQL_TYPES[f.type]} AS "{f.name}"' if f.name in constants
                            else f'c{index[f.name]}::{_SQL_TYPES[f.type]} AS "{f.name}"' for f in schema)
         params = [constants[f.name] for f in schema if f.name in constants]
-        order = f" ORDER BY {', '.join(f'{chr(34)}{c}{chr(34)} ASC NULLS LAST' for c in order_by)}" if order_by else ""
+        keys = [f'"{c}" ASC NULLS LAST' for c in order_by]
+        order = f" ORDER BY {', '.join(keys)}" if keys else ""
         return con.sql(f"SELECT {select} FROM cols{order}", params=params).to_arrow_table().cast(schema)
     finally:
         con.close()

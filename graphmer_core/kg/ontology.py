@@ -86,10 +86,6 @@ RESOLUTIONS = (
 )
 
 
-def antisymmetric_relations() -> list[str]:
-    return [r.name for r in RELATIONS.values() if r.antisymmetric]
-
-
 def hierarchy_relations() -> list[str]:
     return [r.name for r in RELATIONS.values() if r.hierarchy]
 

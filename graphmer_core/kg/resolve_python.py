@@ -41,12 +41,12 @@ constructor assignment), type_hint (receiver typed by an annotation or a return 
 from __future__ import annotations
 
 import builtins
-import gc
 import re
 from typing import Any
 
 from graphmer_core.kg import ontology as O
 from graphmer_core.kg.resolution import ParsedFile, Resolved
+from graphmer_core.parsing.batch import paused_gc
 
 LANG = "python"
 _BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("__") or n == "__import__")
@@ -904,15 +904,12 @@ class _Resolver:
 def resolve(corpus: str, files: list[ParsedFile]) -> Resolved:
     # The facts of a large corpus are millions of small lists: with the cyclic GC on, its full
     # collections (triggered by our allocations, finding nothing) cost more than resolving itself.
-    enabled = gc.isenabled()
-    gc.disable()
     r = _Resolver(corpus, [f for f in files if f.language == LANG])
     try:
-        r.index()
-        r.emit()
-        r.externals()
-        return Resolved(entities=r.entities, triples=r.rows())
+        with paused_gc():
+            r.index()
+            r.emit()
+            r.externals()
+            return Resolved(entities=r.entities, triples=r.rows())
     finally:
         r.release()
-        if enabled:
-            gc.enable()

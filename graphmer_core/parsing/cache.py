@@ -74,12 +74,6 @@ class ParseCache:
         except (ValueError, EOFError, TypeError):
             return None
 
-    def put(self, version: str, sha256: str, facts: dict[str, Any]) -> bytes:
-        """Store `facts`; returns the encoded payload (what `decode` reads back)."""
-        payload = encode(facts)
-        self.put_many([(version, sha256, payload)])
-        return payload
-
     def put_many(self, entries: Iterable[tuple[str, str, bytes]]) -> None:
         """Store (version, sha256, payload) entries in one transaction."""
         con = self._connect()
