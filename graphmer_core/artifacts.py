@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,15 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The one byte form a JSON value is hashed in: sorted keys, no whitespace, no NaN/Infinity."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def sha256_json(obj: Any) -> str:
+    return sha256_bytes(canonical_json(obj))
 
 
 @contextmanager
@@ -65,3 +75,53 @@ def verify_checksums(root: str | os.PathLike, expected: dict[str, str]) -> None:
         actual = sha256_file(Path(root) / rel)
         if actual != digest:
             raise ValueError(f"checksum mismatch for {Path(root) / rel}: expected {digest}, got {actual}")
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Flush a folder's entries, so a rename inside it survives a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
+    """Yield an empty temp folder beside `path` (`.<name>.<pid>.tmp`); if the block succeeds, fsync
+    its files and rename it to `path`, so a reader sees the whole folder or none of it. On failure
+    the temp folder is removed; after a hard crash it stays behind under its dot name.
+    `replace=True` moves an existing `path` aside first (removed once the new one is in place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        for f in tmp.iterdir():
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        fsync_dir(tmp)
+        old = None
+        if replace and path.exists():
+            old = path.with_name(f".{path.name}.{os.getpid()}.deleting")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def remove_dir(path: str | os.PathLike) -> None:
+    """Delete a folder by renaming it to a dot name first: a crash midway never leaves a half folder
+    under its real name."""
+    path = Path(path)
+    trash = path.with_name(f".{path.name}.{os.getpid()}.deleting")
+    os.replace(path, trash)
+    fsync_dir(path.parent)
+    shutil.rmtree(trash)

@@ -55,6 +55,19 @@ class Lake:
         return staged if staged.exists() else self.kg_dir(version)
 
     @property
+    def runs_root(self) -> Path:
+        return self.root / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        if not run_id or run_id in (".", "..") or "/" in run_id or "\\" in run_id:
+            raise ValueError(f"run_id {run_id!r} is not a plain folder name")
+        return self.runs_root / run_id
+
+    @property
+    def models_root(self) -> Path:
+        return self.root / "models"
+
+    @property
     def catalog(self) -> Path:
         return self.root / "graphmer.duckdb"
 
