@@ -119,6 +119,18 @@ def cmd_query(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from graphmer_core.train.checkpoint import verify_path
+
+    results = verify_path(args.path)
+    for path, ok, message in results:
+        print(f"{'ok  ' if ok else 'FAIL'}  {path}  {message}")
+    failed = sum(not ok for _, ok, _ in results)
+    if failed:
+        print(f"graphmer: verify: {failed} of {len(results)} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="graphmer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("summary", help="print the current KG's summary")
     p.add_argument("--lake", type=Path, default=default_lake_root())
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("verify", help="check a checkpoint or every checkpoint of a run against its checksums")
+    p.add_argument("path", type=Path, help="a checkpoint folder (runs/<run_id>/checkpoints/step_N) or a run folder")
+    p.set_defaults(func=cmd_verify)
 
     args = parser.parse_args(argv)
     if getattr(args, "config", "unset") is None:
