@@ -27,6 +27,18 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def code_digest(root: Path, parts: tuple[str, ...]) -> str:
+    """sha256 over the .py and .scm files under `root`/part (folders or files), with their paths:
+    the version of the code an artifact depends on."""
+    h = hashlib.sha256()
+    for part in parts:
+        base = root / part
+        for f in sorted(base.rglob("*")) if base.is_dir() else [base]:
+            if f.suffix in (".py", ".scm"):
+                h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def canonical_json(obj: Any) -> bytes:
     """The one byte form a JSON value is hashed in: sorted keys, no whitespace, no NaN/Infinity."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()

@@ -64,6 +64,17 @@ class Lake:
         return self.runs_root / run_id
 
     @property
+    def datasets_root(self) -> Path:
+        return self.root / "datasets"
+
+    def dataset_dir(self, version: str) -> Path:
+        return self.datasets_root / version
+
+    def dataset_partial(self, version: str) -> Path:
+        """Where a dataset version is assembled before it is renamed into place."""
+        return self.datasets_root / f".{version}.partial"
+
+    @property
     def models_root(self) -> Path:
         return self.root / "models"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from graphmer_core.artifacts import code_digest
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.corpus.index import FileRecord, fingerprint, index_corpora
 from graphmer_core.kg import manifest as mf
@@ -30,12 +30,7 @@ Progress = Callable[[str, int, int], None]
 
 @functools.cache
 def code_version() -> str:
-    h = hashlib.sha256()
-    for sub in VERSIONED_CODE:
-        for f in sorted((PACKAGE_ROOT / sub).rglob("*")):
-            if f.suffix in (".py", ".scm"):
-                h.update(f.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:16]
+    return code_digest(PACKAGE_ROOT, VERSIONED_CODE)
 
 
 def kg_version_of(records: list[FileRecord]) -> str:

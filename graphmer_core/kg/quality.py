@@ -31,13 +31,17 @@ DEFAULT_GATES = GateThresholds()
 class GateFailed(RuntimeError):
     """A KG version failed a quality gate; it stays staged and the current version is untouched."""
 
-    def __init__(self, kg_dir: Path, outcomes: list[SuiteOutcome]):
+    def __init__(self, kg_dir: Path, outcomes: list[SuiteOutcome], what: str = "KG", consequence: str = ""):
         self.kg_dir, self.outcomes = kg_dir, outcomes
-        failures = [f"{o.suite}: {e['type']}({e['kwargs'].get('column') or e['kwargs'].get('column_list') or ''})"
-                    f" unexpected={e['unexpected_count']} observed={e['observed_value']}"
-                    for o in outcomes for e in o.failed]
-        super().__init__(f"KG {kg_dir.name} failed its quality gates (kept in {kg_dir}, not promoted):\n  "
-                         + "\n  ".join(failures))
+        consequence = consequence or f"kept in {kg_dir}, not promoted"
+        super().__init__(f"{what} {kg_dir.name} failed its quality gates ({consequence}):\n  "
+                         + "\n  ".join(failure_lines(outcomes)))
+
+
+def failure_lines(outcomes: list[SuiteOutcome]) -> list[str]:
+    return [f"{o.suite}: {e['type']}({e['kwargs'].get('column') or e['kwargs'].get('column_list') or ''})"
+            f" unexpected={e['unexpected_count']} observed={e['observed_value']}"
+            for o in outcomes for e in o.failed]
 
 
 @dataclass
@@ -115,18 +119,23 @@ def _suites(gx, th: GateThresholds) -> dict[str, list]:
 
 def run_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None) -> list[SuiteOutcome]:
     """Validate a KG version's tables with GX suites; one outcome per suite."""
+    entities, triples, per_language = _frames(Path(kg_dir))
+    frames = {"kg_entities": entities, "kg_triples": triples, "kg_per_language": per_language}
+    return validate_frames(frames, lambda gx: _suites(gx, thresholds or GateThresholds()))
+
+
+def validate_frames(frames: dict, suites) -> list[SuiteOutcome]:
+    """Run GX suites over pandas frames: `suites(gx)` gives {name: [expectations]} and each runs
+    on `frames[name]`. GX is imported here, only when gates actually run."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    thresholds = thresholds or GateThresholds()
-    entities, triples, per_language = _frames(Path(kg_dir))
-    frames = {"kg_entities": entities, "kg_triples": triples, "kg_per_language": per_language}
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_pandas("kg")
+    source = context.data_sources.add_pandas("frames")
     outcomes = []
-    for name, expectations in _suites(gx, thresholds).items():
+    for name, expectations in suites(gx).items():
         suite = gx.ExpectationSuite(name=name, expectations=expectations)
         batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
         result = batch_def.get_batch(batch_parameters={"dataframe": frames[name]}).validate(suite)
