@@ -1,0 +1,228 @@
+"""Token streams of the source files, and where the KG's heads occur in them.
+
+For each file: BPE ids, word starts (for whole-identifier MLM), newline tokens (windows are cut
+at line starts), and the identifier word each token belongs to. A head occurs where its name is
+written at a place the KG vouches for:
+  - its definition: the first time its name appears from its start line on (after decorators or
+    annotations), within its own span;
+  - the evidence line of a triple it heads;
+  - the evidence line of a triple whose tail it is: the resolver followed that reference to it.
+Everything here is vectorised over all files at once with composite int64 keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from graphmer_core.data.sources import Source
+from graphmer_core.data.tokenizer import TokenTables, encode, word_starts
+from graphmer_core.data.words import file_words, is_identifier, name_hash
+from graphmer_core.kg import ontology
+
+# Relation vocabulary of every dataset and model: id 0 = no leaf, then the ontology's relations.
+RELATIONS: tuple[str, ...] = ("<none>", *ontology.RELATION_NAMES)
+KINDS: tuple[str, ...] = ontology.ENTITY_KINDS
+MEMBER_KINDS = frozenset({ontology.METHOD, ontology.FIELD})
+DEFINITION_LOOKAHEAD = 12  # lines after an entity's start line in which its name is looked for
+
+
+@dataclass
+class Streams:
+    """All files' token streams, concatenated in file order."""
+
+    tokens: np.ndarray  # (T,) int32
+    word_start: np.ndarray  # (T,) bool
+    newline: np.ndarray  # (T,) bool: the token holds a line break
+    word: np.ndarray  # (T,) int32 global word id of the identifier the token is part of, -1 = none
+    file_offsets: np.ndarray  # (F+1,) int64
+    word_hashes: np.ndarray  # (Wu,) int64 sorted: word id -> hash
+    # every identifier word: file, global word id, line, first token (global), span in tokens
+    w_file: np.ndarray
+    w_id: np.ndarray
+    w_line: np.ndarray
+    w_tok: np.ndarray
+    w_span: np.ndarray
+
+    def word_id_of(self, hashes: np.ndarray) -> np.ndarray:
+        """Global word ids of name hashes; -1 where no file contains that word."""
+        if not len(self.word_hashes):
+            return np.full(len(hashes), -1, dtype=np.int32)
+        i = np.searchsorted(self.word_hashes, hashes).clip(max=len(self.word_hashes) - 1)
+        return np.where(self.word_hashes[i] == hashes, i, -1).astype(np.int32)
+
+
+def tokenize_sources(tok, files: list[Source]) -> Streams:
+    tables = TokenTables.of(tok)
+    texts = [f.text for f in files]
+    ids_per_file = encode(tok, texts)
+    toks, wss, nls, offsets = [], [], [], [0]
+    w_file, w_hash, w_line, w_tok, w_span, tok_word_local, tok_word_file = [], [], [], [], [], [], []
+    base = n_words = 0
+    for fi, (f, ids) in enumerate(zip(files, ids_per_file, strict=True)):
+        data = f.text.encode()
+        blen = tables.byte_len[ids].astype(np.int64)
+        ends = np.cumsum(blen)
+        if (ends[-1] if len(ends) else 0) != len(data):
+            raise RuntimeError(f"{f.corpus}:{f.path}: tokens do not spell the file back (byte-level BPE broken?)")
+        starts = ends - blen
+        core = starts + tables.lead_ws[ids]
+        buf = np.frombuffer(data, dtype=np.uint8)
+        newline_bytes = np.flatnonzero(buf == 10)
+        words = file_words(data)
+        # token -> the word holding its first non-space byte
+        wi = np.searchsorted(words.start, core, side="right") - 1
+        inside = (wi >= 0) & (core < words.end[wi.clip(min=0)] if len(words.start) else False)
+        tok_word_local.append(np.where(inside, wi, -1))
+        tok_word_file.append(n_words)  # offset of this file's words in the global list
+        n_words += len(words.start)
+        # word -> first token, last token, line (1-based, in the file before header stripping)
+        t0 = np.searchsorted(ends, words.start, side="right")
+        t1 = np.searchsorted(ends, words.end - 1, side="right")
+        w_file.append(np.full(len(t0), fi, dtype=np.int32))
+        w_hash.append(words.hash)
+        w_line.append(f.header_lines + 1 + np.searchsorted(newline_bytes, words.start))
+        w_tok.append(base + t0)
+        w_span.append(t1 - t0 + 1)
+        toks.append(ids)
+        wss.append(word_starts(ids, data, tables))
+        nls.append(tables.newline[ids])
+        base += len(ids)
+        offsets.append(base)
+
+    cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
+    all_hash = cat(w_hash, np.int64)
+    uniq, inverse = np.unique(all_hash, return_inverse=True)
+    # per token: local word index -> global word id through this file's offset into all_hash
+    word = np.full(base, -1, dtype=np.int32)
+    for fi, (local, off) in enumerate(zip(tok_word_local, tok_word_file, strict=True)):
+        has = local >= 0
+        word[offsets[fi]:offsets[fi + 1]][has] = inverse[off + local[has]]
+    return Streams(
+        tokens=cat(toks, np.int32), word_start=cat(wss, bool), newline=cat(nls, bool), word=word,
+        file_offsets=np.asarray(offsets, dtype=np.int64), word_hashes=uniq,
+        w_file=cat(w_file, np.int32), w_id=inverse.astype(np.int32), w_line=cat(w_line, np.int64),
+        w_tok=cat(w_tok, np.int64), w_span=cat(w_span, np.int64),
+    )
+
+
+# --- entities ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Entities:
+    table: pa.Table  # entity_id, kind, name, qualified_name, corpus, path, start_line, end_line
+    kind: np.ndarray  # (E,) int16 index into KINDS
+    display: list[str]  # the leaf text: `Class.member` for members, else the name
+    search: list[str]  # the identifier written where it occurs (`<init>` -> its class name)
+    file: np.ndarray  # (E,) int32 index of its defining source file, -1 if not a selected file
+    name_word: np.ndarray  # (E,) int32 global word id of `search`, -1 if it occurs nowhere
+
+
+def display_and_search(kind: str, name: str, qualified_name: str) -> tuple[str, str]:
+    parts = qualified_name.split(".")
+    parent = parts[-2] if len(parts) >= 2 else ""
+    search = parent if name == "<init>" and parent else name
+    member = kind in MEMBER_KINDS or (kind in ontology.EXTERNAL_KINDS and parent[:1].isupper())
+    display = f"{parent}.{name}" if member and parent else name
+    return display, search
+
+
+def load_entities(kg_dir, files: list[Source], streams: Streams) -> Entities:
+    table = pq.read_table(kg_dir / "entities.parquet", columns=[
+        "entity_id", "kind", "name", "qualified_name", "corpus", "path", "start_line", "end_line"])
+    kinds = table.column("kind").to_pylist()
+    names = table.column("name").to_pylist()
+    quals = table.column("qualified_name").to_pylist()
+    shown = [display_and_search(k, n, q) for k, n, q in zip(kinds, names, quals, strict=True)]
+    kind_id = {k: i for i, k in enumerate(KINDS)}
+    search = [s for _, s in shown]
+    hashes = np.array([name_hash(s) if is_identifier(s) else 0 for s in search], dtype=np.int64)
+    word = streams.word_id_of(hashes)
+    word[hashes == 0] = -1
+    return Entities(
+        table=table, kind=np.array([kind_id[k] for k in kinds], dtype=np.int16),
+        display=[d for d, _ in shown], search=search,
+        file=file_index(table.column("corpus"), table.column("path"), files), name_word=word,
+    )
+
+
+def file_index(corpus: pa.ChunkedArray, path: pa.ChunkedArray, files: list[Source]) -> np.ndarray:
+    """(N,) int32 index of each (corpus, path) among `files`, -1 where it is not one of them."""
+    keys = pc.binary_join_element_wise(corpus, path, "\0")
+    known = pa.array([f"{f.corpus}\0{f.path}" for f in files], pa.string())
+    return pc.index_in(keys, value_set=known).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+
+
+# --- occurrences ------------------------------------------------------------------------------
+
+
+@dataclass
+class Occurrences:
+    pos: np.ndarray  # (O,) int64 global token position of the head's first token, sorted
+    span: np.ndarray  # (O,) int16 head length in tokens
+    entity: np.ndarray  # (O,) int32
+
+
+def locate(streams: Streams, q_file: np.ndarray, q_word: np.ndarray, q_lo: np.ndarray,
+           q_hi: np.ndarray) -> np.ndarray:
+    """For each query (file, word id, first line, last line): the index into the word table of
+    the first occurrence of that word in that file within those lines, or -1."""
+    n_files = int(streams.file_offsets.shape[0])
+    n_words = len(streams.word_hashes) + 1
+    n_lines = int(max(streams.w_line.max(initial=0), q_hi.max(initial=0))) + 2
+    bits = [int(n).bit_length() for n in (n_files, n_words, n_lines)]
+    if sum(bits) > 62:
+        raise ValueError(f"corpus too large for 62-bit occurrence keys (files, words, lines bits = {bits})")
+    fb, lb = bits[1] + bits[2], bits[2]
+
+    def key(f, w, line):
+        return (f.astype(np.int64) << fb) | (w.astype(np.int64) << lb) | line.astype(np.int64)
+
+    wk = key(streams.w_file, streams.w_id, streams.w_line)
+    order = np.lexsort((streams.w_tok, wk))  # by key, then by position on the line
+    wk = wk[order]
+    ok = q_word >= 0
+    lo_key = key(q_file, q_word.clip(min=0), q_lo)
+    hi_key = key(q_file, q_word.clip(min=0), q_hi)
+    i = np.searchsorted(wk, lo_key)
+    found = ok & (i < len(wk))
+    found[found] = wk[i[found]] <= hi_key[found]
+    return np.where(found, order[i.clip(max=max(len(order) - 1, 0))], -1)
+
+
+def find_occurrences(streams: Streams, entities: Entities, triples: pa.Table, files: list[Source],
+                     home_split: np.ndarray, file_split: np.ndarray) -> Occurrences:
+    """Where each head with triples in the dataset occurs, in files of its own split only (a test
+    entity's triples never appear in a training window, even where a training file calls it)."""
+    t = triples
+    head, tail = t.column("head").to_numpy(), t.column("tail").to_numpy()
+    ev_file = file_index(t.column("corpus"), t.column("path"), files)
+    ev_line = t.column("line").fill_null(0).to_numpy().astype(np.int64)
+    is_head = np.zeros(len(entities.kind), dtype=bool)
+    is_head[head] = True
+
+    table = entities.table
+    start = table.column("start_line").fill_null(0).to_numpy().astype(np.int64)
+    end = table.column("end_line").fill_null(0).to_numpy().astype(np.int64)
+    defined = np.flatnonzero(is_head & (entities.file >= 0) & (entities.name_word >= 0))
+    ev = ev_file >= 0
+    as_head = np.flatnonzero(ev)
+    as_tail = np.flatnonzero(ev & is_head[tail])
+    q_entity = np.concatenate([defined, head[as_head], tail[as_tail]])
+    q_file = np.concatenate([entities.file[defined], ev_file[as_head], ev_file[as_tail]])
+    q_lo = np.concatenate([start[defined], ev_line[as_head], ev_line[as_tail]])
+    q_hi = np.concatenate([np.minimum(np.maximum(end[defined], start[defined]), start[defined] + DEFINITION_LOOKAHEAD),
+                           ev_line[as_head], ev_line[as_tail]])
+    q_word = entities.name_word[q_entity]
+    hit = locate(streams, q_file, q_word, q_lo, q_hi)
+    keep = hit >= 0
+    keep[keep] = file_split[q_file[keep]] == home_split[q_entity[keep]]
+    pos, span, ent = streams.w_tok[hit[keep]], streams.w_span[hit[keep]], q_entity[keep]
+    # one head per token: the first query wins (definitions come first)
+    pos_u, first = np.unique(pos, return_index=True)
+    return Occurrences(pos_u, span[first].astype(np.int16), ent[first].astype(np.int32))

@@ -1,0 +1,451 @@
+"""The promoted KG -> a versioned, leak-checked dataset folder: splits, tokenizer, sequences.
+
+Three stages, each its own Dagster asset, assembled in `datasets/.<version>.partial/` and renamed
+to `datasets/<version>/` by the last one. `dataset_version` hashes the kg_version, the dataset
+config and this package's code, so an unchanged KG and config rebuild nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from graphmer_core.artifacts import code_digest, fsync_dir, sha256_file, sha256_json, write_json_atomic
+from graphmer_core.data import store
+from graphmer_core.data.annotate import (KINDS, RELATIONS, Entities, Streams, find_occurrences,
+                                         load_entities, tokenize_sources)
+from graphmer_core.data.config import DatasetConfig
+from graphmer_core.data.leafy_chain import cut_windows, occurrences_in, words_in_windows
+from graphmer_core.data.leaks import SplitStream, check_leaks
+from graphmer_core.data.sources import Sources, read_sources, unit_hash
+from graphmer_core.data.splits import SPLITS, assign_splits, split_counts
+from graphmer_core.data.tokenizer import NUM_SPECIAL, PAD_ID, encode, train_tokenizer
+from graphmer_core.kg import store as kg_store
+from graphmer_core.lake import Lake
+
+SCHEMA_VERSION = "1.0"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SHARD_TOKENS = 1 << 24  # a new shard after this many tokens (whole files per shard)
+
+Log = Callable[[str], None]
+
+
+@functools.cache
+def code_version() -> str:
+    """The code a dataset's content depends on: this package and the ontology."""
+    return code_digest(PACKAGE_ROOT, ("data", "kg/ontology.py"))
+
+
+def dataset_version(kg_version: str, config: DatasetConfig) -> str:
+    return sha256_json({"kg": kg_version, "config": config.model_dump(mode="json"), "code": code_version()})[:16]
+
+
+@dataclass
+class Stage:
+    """Where one dataset version is being (or has been) built."""
+
+    lake: Lake
+    config: DatasetConfig
+    kg_dir: Path
+    kg_manifest: dict
+    version: str
+
+    @property
+    def final(self) -> Path:
+        return self.lake.dataset_dir(self.version)
+
+    @property
+    def partial(self) -> Path:
+        return self.lake.dataset_partial(self.version)
+
+    @property
+    def done(self) -> bool:
+        return (self.final / store.MANIFEST).exists()
+
+    def sources(self) -> Sources:
+        roots = {c["name"]: c["root"] for c in self.kg_manifest["corpora"]}
+        return read_sources(self.kg_dir, roots, self.config)
+
+
+def open_stage(lake: Lake, config: DatasetConfig) -> Stage:
+    """The dataset version the current KG and `config` call for."""
+    kg_dir = lake.current_dir()
+    if kg_dir is None:
+        raise FileNotFoundError(f"no promoted KG under {lake.root}: run `graphmer build-kg` first")
+    manifest = kg_store.verify(kg_dir)
+    return Stage(lake, config, kg_dir, manifest, dataset_version(manifest["kg_version"], config))
+
+
+@dataclass
+class StageResult:
+    version: str
+    path: Path
+    reused: bool
+    info: dict = field(default_factory=dict)
+
+
+# --- stage 1: splits --------------------------------------------------------------------------
+
+
+def stage_splits(stage: Stage, sources: Sources | None = None) -> StageResult:
+    if stage.done:
+        return StageResult(stage.version, stage.final / store.SPLITS_FILE, True,
+                           {"files": stage_manifest(stage)["files"]})
+    sources = sources or stage.sources()
+    if not sources.files:
+        raise ValueError(f"KG {stage.kg_dir.name} has no usable source files for this dataset config "
+                         f"({len(sources.skipped)} skipped)")
+    table = assign_splits(sources.files, stage.config)
+    shutil.rmtree(stage.partial, ignore_errors=True)  # new splits: anything staged after them is stale
+    stage.partial.mkdir(parents=True)
+    store.write_parquet(table, stage.partial / store.SPLITS_FILE)
+    write_json_atomic(stage.partial / "skipped.json", sources.skipped)
+    return StageResult(stage.version, stage.partial / store.SPLITS_FILE, False,
+                       {"files": split_counts(table), "skipped": len(sources.skipped)})
+
+
+def stage_manifest(stage: Stage) -> dict:
+    return json.loads((stage.final / store.MANIFEST).read_text())
+
+
+def _staged_splits(stage: Stage) -> pa.Table:
+    path = stage.partial / store.SPLITS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no splits staged for dataset {stage.version}: run data_splits first")
+    return pq.read_table(path)
+
+
+def _by_split(sources: Sources, splits: pa.Table) -> np.ndarray:
+    """(F,) split name of each source file (sources and splits share the (corpus, path) order)."""
+    names = splits.column("split").to_pylist()
+    keys = list(zip(splits.column("corpus").to_pylist(), splits.column("path").to_pylist(), strict=True))
+    if keys != [(f.corpus, f.path) for f in sources.files]:
+        raise ValueError("staged splits do not match the KG's files: rebuild the dataset from data_splits")
+    return np.array(names)
+
+
+# --- stage 2: tokenizer -----------------------------------------------------------------------
+
+
+def tokenizer_sample(sources: Sources, split_of: np.ndarray, cap: int) -> tuple[list[str], int]:
+    """Training-split texts in hash order (spread over every corpus) until `cap` bytes."""
+    train = [f for f, s in zip(sources.files, split_of, strict=True) if s == "train"]
+    train.sort(key=lambda f: unit_hash("tokenizer", f.corpus, f.path))
+    texts, used = [], 0
+    for f in train:
+        if used >= cap:
+            break
+        texts.append(f.text)
+        used += len(f.text.encode())
+    return texts, used
+
+
+def stage_tokenizer(stage: Stage, sources: Sources | None = None) -> StageResult:
+    if stage.done:
+        m = stage_manifest(stage)
+        return StageResult(stage.version, stage.final / store.TOKENIZER_FILE, True, m["tokenizer"])
+    sources = sources or stage.sources()
+    split_of = _by_split(sources, _staged_splits(stage))
+    texts, used = tokenizer_sample(sources, split_of, stage.config.tokenizer_sample_bytes)
+    if not texts:
+        raise ValueError("the training split is empty: no text to learn a tokenizer from")
+    t = time.perf_counter()
+    tok = train_tokenizer(texts, stage.config.vocab_size)
+    path = stage.partial / store.TOKENIZER_FILE
+    tok.save(str(path))
+    info = {"vocab_size": tok.get_vocab_size(), "requested_vocab_size": stage.config.vocab_size,
+            "sample_bytes_cap": stage.config.tokenizer_sample_bytes, "sample_bytes": used,
+            "sample_files": len(texts), "train_s": round(time.perf_counter() - t, 2),
+            "sha256": sha256_file(path), "special_tokens": NUM_SPECIAL}
+    write_json_atomic(stage.partial / "tokenizer_info.json", info)
+    return StageResult(stage.version, path, False, info)
+
+
+# --- stage 3: sequences -----------------------------------------------------------------------
+
+
+def kg_triples(kg_dir: Path, entities: Entities) -> pa.Table:
+    """Every KG triple as entity indices and relation ids, with its evidence (corpus, path, line)."""
+    t = pq.read_table(kg_dir / "triples.parquet", columns=["head_id", "relation", "tail_id", "corpus", "path", "line"])
+    ids = entities.table.column("entity_id")
+    head = pc.index_in(t.column("head_id"), value_set=ids)
+    tail = pc.index_in(t.column("tail_id"), value_set=ids)
+    rel = pc.index_in(t.column("relation"), value_set=pa.array(RELATIONS))
+    keep = pc.and_(pc.and_(pc.is_valid(head), pc.is_valid(tail)), pc.is_valid(rel))
+    return pa.table({"head": head, "relation": rel, "tail": tail, "corpus": t.column("corpus"),
+                     "path": t.column("path"), "line": t.column("line")}).filter(keep)
+
+
+def tail_tokens(tok, entities: Entities, max_tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(E, 7) leaf tokens, (E,) length (0 = too long or empty to be a leaf), (E,) spelling id."""
+    ids = encode(tok, entities.display)
+    E = len(ids)
+    out = np.full((E, 7), PAD_ID, dtype=np.int32)
+    length = np.array([len(x) for x in ids], dtype=np.int64)
+    fits = (length > 0) & (length <= max_tokens)
+    for i in np.flatnonzero(fits):
+        out[i, :length[i]] = ids[i]
+    _, spelling = np.unique(np.array(entities.display, dtype=object).astype(str), return_inverse=True)
+    return out, np.where(fits, length, 0), spelling
+
+
+def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | None = None) -> StageResult:
+    """Tokenize, annotate, write shards and tables, run the leak check, write the manifest and
+    rename the folder into place. A leak raises LeakError and nothing is renamed."""
+    if stage.done:
+        return StageResult(stage.version, stage.final, True, stage_manifest(stage))
+    log = log or (lambda _: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def tick(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[f"{name}_s"] = round(now - clock, 3)
+        clock = now
+
+    sources = sources or stage.sources()
+    splits = _staged_splits(stage)
+    split_of = _by_split(sources, splits)
+    tok_path = stage.partial / store.TOKENIZER_FILE
+    if not tok_path.exists():
+        raise FileNotFoundError(f"no tokenizer staged for dataset {stage.version}: run tokenizer first")
+    from graphmer_core.data.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(tok_path)
+    tok.encode_special_tokens = True  # a literal "[MASK]" in source is text, not the mask token
+    files = sources.files
+    tick("read")
+    log(f"tokenizing {len(files):,} files")
+    streams = tokenize_sources(tok, files)
+    tick("tokenize")
+
+    entities = load_entities(stage.kg_dir, files, streams)
+    triples = kg_triples(stage.kg_dir, entities)
+    tokens7, tail_len, spelling = tail_tokens(tok, entities, stage.config.max_tail_tokens)
+    tick("entities")
+
+    file_split = np.array([SPLITS.index(s) for s in split_of], dtype=np.int8)
+    home = np.where(entities.file >= 0, file_split[entities.file.clip(min=0)], -1).astype(np.int8)
+    head = triples.column("head").to_numpy().astype(np.int64)
+    tail = triples.column("tail").to_numpy().astype(np.int64)
+    rel = triples.column("relation").to_numpy().astype(np.int64)
+    in_data = home[head] >= 0  # the head is defined in a dataset file
+    fits = tail_len[tail] > 0
+    usable = in_data & fits
+    data_triples = triples.filter(pa.array(usable))
+    occ = find_occurrences(streams, entities, data_triples, files, home, file_split)
+    has_occ = np.zeros(len(entities.kind), dtype=bool)
+    has_occ[occ.entity] = True
+    placed = usable & has_occ[head]
+    tick("occurrences")
+    log(f"{len(occ.pos):,} head occurrences; {int(placed.sum()):,} of {len(head):,} KG triples placed")
+
+    # tables
+    store.write_parquet(pa.table({
+        "entity_id": entities.table.column("entity_id"), "kind": entities.table.column("kind"),
+        "display": entities.display, "search": entities.search, "file": entities.file,
+        "name_word": entities.name_word, "tail_len": tail_len.astype(np.int8),
+        "tail_tokens": pa.FixedSizeListArray.from_arrays(pa.array(tokens7.reshape(-1)), 7),
+        "spelling": spelling.astype(np.int64), "kind_id": entities.kind,
+    }), stage.partial / store.ENTITIES_FILE)
+    store.write_parquet(pa.table({
+        "head": head[in_data].astype(np.int32), "relation": rel[in_data].astype(np.int16),
+        "tail": tail[in_data].astype(np.int32), "split": home[head[in_data]],
+        "usable": fits[in_data], "placed": placed[in_data],
+    }), stage.partial / store.TRIPLES_FILE)
+
+    # shards, one split at a time
+    (stage.partial / "shards").mkdir(exist_ok=True)
+    shard_names: dict[str, list[str]] = {}
+    split_streams: dict[str, SplitStream] = {}
+    occ_file = np.searchsorted(streams.file_offsets, occ.pos, side="right") - 1
+    names = [f"{f.corpus}:{f.path}" for f in files]
+    for si, split in enumerate(SPLITS):
+        fidx = np.flatnonzero(file_split == si)
+        shard_names[split] = []
+        if not len(fidx):
+            continue
+        parts = _write_split(stage, split, fidx, streams, occ, occ_file)
+        shard_names[split] = parts
+        sel = _ranges(streams.file_offsets[fidx], streams.file_offsets[fidx + 1])
+        split_streams[split] = SplitStream(streams.tokens[sel], streams.newline[sel],
+                                           _offsets(streams.file_offsets, fidx), [names[i] for i in fidx])
+    tick("shards")
+
+    report = check_leaks(split_streams, stage.config.leak_check_roots)
+    tick("leak_check")
+    report.raise_if_leaking()
+
+    stats = _sequence_stats(stage, streams, split_streams, file_split, occ, occ_file, entities, head, rel,
+                            tail, in_data, fits, placed, tokens7, tail_len)
+    tick("stats")
+    tok_info = json.loads((stage.partial / "tokenizer_info.json").read_text())
+    skipped = json.loads((stage.partial / "skipped.json").read_text())
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "dataset_version": stage.version,
+        "kg_version": stage.kg_manifest["kg_version"],
+        "code_version": code_version(),
+        "config": stage.config.model_dump(mode="json"),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "corpora": stage.kg_manifest["corpora"],
+        "relations": list(RELATIONS),
+        "kinds": list(KINDS),
+        "tokenizer": tok_info,
+        "files": split_counts(splits),
+        "skipped_files": skipped,
+        "header_lines_stripped": int(pc.sum(splits.column("header_lines")).as_py() or 0),
+        "shards": {s: [f"shards/{n}" for n in v] for s, v in shard_names.items()},
+        "leak_check": report.summary(),
+        "timings": timings,
+        **stats,
+    }
+    (stage.partial / "skipped.json").unlink()
+    (stage.partial / "tokenizer_info.json").unlink()
+    manifest["files_sha256"] = store.stamp(stage.partial)
+    write_json_atomic(stage.partial / store.MANIFEST, manifest)
+    fsync_dir(stage.partial)
+    shutil.rmtree(stage.final, ignore_errors=True)
+    os.replace(stage.partial, stage.final)
+    fsync_dir(stage.final.parent)
+    return StageResult(stage.version, stage.final, False, manifest)
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenated aranges [s, e) for each pair."""
+    lengths = ends - starts
+    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+
+
+def _offsets(file_offsets: np.ndarray, fidx: np.ndarray) -> np.ndarray:
+    lengths = file_offsets[fidx + 1] - file_offsets[fidx]
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+def _write_split(stage: Stage, split: str, fidx: np.ndarray, streams: Streams, occ, occ_file) -> list[str]:
+    """Write one split's files as shards of whole files; returns the shard names."""
+    lengths = streams.file_offsets[fidx + 1] - streams.file_offsets[fidx]
+    shard_of = (np.cumsum(lengths) - lengths) // SHARD_TOKENS
+    names = []
+    for k in np.unique(shard_of):
+        part = fidx[shard_of == k]
+        sel = _ranges(streams.file_offsets[part], streams.file_offsets[part + 1])
+        local = np.full(len(streams.tokens), -1, dtype=np.int64)
+        local[sel] = np.arange(len(sel))
+        o = np.isin(occ_file, part)
+        name = f"{split}-{int(k):05d}.safetensors"
+        store.write_shard({
+            "tokens": streams.tokens[sel], "word_start": streams.word_start[sel], "newline": streams.newline[sel],
+            "word": streams.word[sel], "file_offsets": _offsets(streams.file_offsets, part),
+            "file_row": part.astype(np.int64), "occ_pos": local[occ.pos[o]], "occ_span": occ.span[o],
+            "occ_entity": occ.entity[o],
+        }, stage.partial / "shards" / name)
+        names.append(name)
+    return names
+
+
+def _sequence_stats(stage, streams, split_streams, file_split, occ, occ_file, entities, head, rel, tail,
+                    in_data, fits, placed, tokens7, tail_len) -> dict:
+    """What the manifest reports about windows and triples (the check R's windows)."""
+    R = stage.config.leak_check_roots
+    per_split: dict[str, dict] = {}
+    for si, split in enumerate(SPLITS):
+        s = split_streams.get(split)
+        if s is None:
+            per_split[split] = {"files": 0, "tokens": 0, "windows": 0, "occurrences": 0}
+            continue
+        starts, _ = cut_windows(s.file_offsets, s.newline, R)
+        per_split[split] = {"files": len(s.file_names), "tokens": int(len(s.tokens)), "windows": int(len(starts)),
+                            "occurrences": int((file_split[occ_file] == si).sum())}
+
+    # triples per relation and split: in the dataset, usable as a leaf, placed
+    home = np.where(entities.file >= 0, file_split[entities.file.clip(min=0)], -1)
+    triples_by: dict[str, dict] = {}
+    for r_id, r_name in enumerate(RELATIONS[1:], start=1):
+        m = rel == r_id
+        row = {"kg": int(m.sum())}
+        for si, split in enumerate(SPLITS):
+            ms = m & in_data & (home[head] == si)
+            row[split] = {"triples": int(ms.sum()), "tail_too_long": int((ms & ~fits).sum()),
+                          "placed": int((ms & placed).sum())}
+        row["placed"] = int((m & placed).sum())
+        row["placed_share_of_kg"] = round(row["placed"] / row["kg"], 4) if row["kg"] else None
+        triples_by[r_name] = row
+
+    in_window = _in_window_shares(streams, occ, entities, head, rel, tail, placed, R)
+    total = len(head)
+    return {
+        "splits": per_split,
+        "triples": triples_by,
+        "triples_total": {"kg": total, "in_dataset_files": int(in_data.sum()), "placed": int(placed.sum()),
+                          "placed_share_of_kg": round(float(placed.sum()) / total, 4) if total else None,
+                          "placed_share_of_dataset": round(float(placed.sum()) / max(int(in_data.sum()), 1), 4)},
+        "in_window_share": in_window,
+        "token_id_range": {"min": int(streams.tokens.min(initial=0)), "max": int(streams.tokens.max(initial=0)),
+                           "leaf_max": int(tokens7.max(initial=0))},
+    }
+
+
+def _in_window_shares(streams, occ, entities, head, rel, tail, placed, R) -> dict[str, float | None]:
+    """Per relation: of the (head occurrence, triple) pairs at R, the share whose tail name is one
+    of the window's words (the tail could be copied rather than recalled)."""
+    starts, ends = cut_windows(streams.file_offsets, streams.newline, R)
+    if not len(starts) or not len(occ.pos):
+        return {}
+    # each occurrence's window (the first that holds it) and every placed triple of its head
+    order = np.argsort(head[placed], kind="stable")
+    ph, pr, pt = head[placed][order], rel[placed][order], tail[placed][order]
+    lo, hi = np.searchsorted(ph, occ.entity), np.searchsorted(ph, occ.entity, side="right")
+    counts = hi - lo
+    pair_occ = np.repeat(np.arange(len(occ.pos)), counts)
+    pair_t = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
+    win = np.searchsorted(starts, occ.pos[pair_occ], side="right") - 1
+    # words of each window that holds a pair
+    used = np.unique(win)
+    w_of = np.searchsorted(used, win)
+    widx, tok = occurrences_in(np.arange(len(streams.tokens)), starts[used], ends[used])
+    word_tab = np.full((len(used), R), -1, dtype=np.int32)
+    word_tab[widx, tok - starts[used][widx]] = streams.word[tok]
+    hit = words_in_windows(word_tab, w_of, entities.name_word[pt[pair_t]])
+    out = {}
+    for r_id, r_name in enumerate(RELATIONS[1:], start=1):
+        m = pr[pair_t] == r_id
+        out[r_name] = round(float(hit[m].mean()), 4) if m.any() else None
+    return out
+
+
+# --- the whole build (CLI path) ---------------------------------------------------------------
+
+
+def build_dataset(lake: Lake, config: DatasetConfig, log: Log | None = None,
+                  gates: bool = True) -> StageResult:
+    """All three stages, then the gates (unless told not to). Reuses a finished version."""
+    stage = open_stage(lake, config)
+    t = time.perf_counter()
+    if stage.done:
+        result = StageResult(stage.version, stage.final, True, stage_manifest(stage))
+    else:
+        sources = stage.sources()
+        stage_splits(stage, sources)
+        if log:
+            log(f"dataset {stage.version}: splits done, training the tokenizer")
+        stage_tokenizer(stage, sources)
+        result = stage_sequences(stage, sources, log)
+    if gates and store.read_gates(stage.final) is None:
+        from graphmer_core.data.gates import enforce_dataset_gates
+
+        enforce_dataset_gates(stage.final)
+    result.info = {**result.info, "build_s": round(time.perf_counter() - t, 2)}
+    return result

@@ -1,0 +1,111 @@
+"""Byte-level BPE for code, trained with Hugging Face `tokenizers` on the training split only.
+
+Byte-level BPE is lossless (indentation and newlines stay), so a token's text is a fixed string of
+bytes and a file's token texts concatenate back to the file. That gives offsets for free: per-id
+tables (byte length, leading whitespace, first byte, newline) turn a token-id stream into
+identifier boundaries with numpy, without asking the tokenizer for offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]")  # ids 0..4, in this order
+PAD_ID, CLS_ID, SEP_ID, MASK_ID, UNK_ID = range(len(SPECIAL_TOKENS))
+NUM_SPECIAL = len(SPECIAL_TOKENS)
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int):
+    """A byte-level BPE (GPT-2 pre-tokenisation, no prefix space) learned from `texts`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    for i, name in enumerate(SPECIAL_TOKENS):
+        if tok.token_to_id(name) != i:
+            raise RuntimeError(f"special token {name} got id {tok.token_to_id(name)}, expected {i}")
+    return tok
+
+
+def load_tokenizer(path: Path):
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(path))
+
+
+def _byte_decoder() -> dict[str, int]:
+    """The inverse of GPT-2's bytes -> printable characters map used by byte-level BPE."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs, strict=True)}
+
+
+# Byte classes: identifier bytes (letters, digits, '_', and every byte of a non-ASCII character).
+IDENT = np.zeros(256, dtype=bool)
+IDENT[[*range(48, 58), *range(65, 91), *range(97, 123), 95, *range(128, 256)]] = True
+WHITESPACE = np.zeros(256, dtype=bool)
+WHITESPACE[[9, 10, 11, 12, 13, 32]] = True
+
+
+@dataclass(frozen=True)
+class TokenTables:
+    """Per token id: its bytes' length, leading whitespace bytes, first non-whitespace byte, and
+    whether it holds a newline. Special tokens have length 0."""
+
+    byte_len: np.ndarray  # (V,) int32
+    lead_ws: np.ndarray  # (V,) int32
+    first: np.ndarray  # (V,) int16, -1 if the token is all whitespace
+    newline: np.ndarray  # (V,) bool
+    token_bytes: list[bytes]
+
+    @classmethod
+    def of(cls, tok) -> TokenTables:
+        dec = _byte_decoder()
+        vocab = tok.get_vocab()
+        V = tok.get_vocab_size()
+        raw = [b""] * V
+        for s, i in vocab.items():
+            if i >= NUM_SPECIAL:
+                raw[i] = bytes(dec[c] for c in s)
+        byte_len = np.array([len(b) for b in raw], dtype=np.int32)
+        lead = np.array([len(b) - len(b.lstrip(b" \t\n\r\x0b\x0c")) for b in raw], dtype=np.int32)
+        first = np.array([b[k] if k < len(b) else -1 for b, k in zip(raw, lead, strict=True)], dtype=np.int16)
+        newline = np.array([b"\n" in b for b in raw], dtype=bool)
+        return cls(byte_len, lead, first, newline, raw)
+
+    def decode_bytes(self, ids: np.ndarray) -> bytes:
+        return b"".join(self.token_bytes[i] for i in ids)
+
+
+def word_starts(ids: np.ndarray, text: bytes, tables: TokenTables) -> np.ndarray:
+    """(T,) bool: the token begins a new word. An identifier (a run of identifier bytes) is one
+    word however many tokens it takes; every other token is a word of its own. MLM masks whole
+    words. `text` is the exact byte string `ids` encodes."""
+    ends = np.cumsum(tables.byte_len[ids])
+    starts = ends - tables.byte_len[ids]
+    core = starts + tables.lead_ws[ids]  # first non-whitespace byte of each token
+    first = tables.first[ids]
+    buf = np.frombuffer(text, dtype=np.uint8)
+    prev = np.where(core > 0, buf[np.clip(core - 1, 0, max(len(buf) - 1, 0))], 32) if len(buf) else core
+    continues = (first >= 0) & IDENT[np.clip(first, 0, 255)] & IDENT[prev] & (tables.lead_ws[ids] == 0)
+    return ~continues
+
+
+def encode(tok, texts: list[str]) -> list[np.ndarray]:
+    """Token ids of each text (int32), through the tokenizer's parallel batch encoder."""
+    return [np.asarray(e.ids, dtype=np.int32) for e in tok.encode_batch_fast(texts)]
