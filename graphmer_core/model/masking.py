@@ -3,7 +3,9 @@
 Span masking partitions each sequence's identifiers into consecutive segments with lengths
 Geometric(p) capped at max_span (in identifiers, SpanBERT style), then takes segments in random
 order until the token budget (rate x real roots) is met, so spans never overlap and the realised
-rate stays on budget. Chosen tokens get 80% [MASK], 10% a random token, 10% unchanged.
+rate stays on budget; a sequence whose budget is under half a segment still gets its first segment,
+so short windows are never left without an MLM target. Chosen tokens get 80% [MASK], 10% a random
+regular token (ids from `random_low`, default 5: never PAD, CLS, SEP, MASK or UNK), 10% unchanged.
 All of it is vectorized over the batch and driven by one seeded torch.Generator.
 """
 
@@ -13,10 +15,17 @@ import torch
 from torch import Tensor
 
 
+RANDOM_LOW = 5  # the first regular token id (ModelConfig.num_special_tokens)
+
+
 def replace_80_10_10(ids: Tensor, selected: Tensor, *, mask_id: int, vocab_size: int,
-                     generator: torch.Generator, random_low: int = 0,
+                     generator: torch.Generator, random_low: int = RANDOM_LOW,
                      ignore_index: int = -100) -> tuple[Tensor, Tensor]:
-    """ids, selected (same shape) -> (corrupted ids, targets with ignore_index where not selected)."""
+    """ids, selected (same shape) -> (corrupted ids, targets with ignore_index where not selected).
+    Random replacements are drawn from [random_low, vocab_size): regular tokens only."""
+    if not 0 < random_low < vocab_size:
+        raise ValueError(f"random_low={random_low} must be in 1..vocab_size-1: id 0 and the other special "
+                         "tokens must never be drawn as random replacements")
     u = torch.rand(ids.shape, generator=generator, device=ids.device)
     rand_tok = torch.randint(random_low, vocab_size, ids.shape, generator=generator, device=ids.device)
     out = torch.where(selected & (u < 0.8), torch.full_like(ids, mask_id), ids)
@@ -51,14 +60,15 @@ def span_mask_roots(root_ids: Tensor, root_mask: Tensor, word_start: Tensor | No
     sizes = seg_tokens.gather(1, order)
     before = torch.cumsum(sizes, dim=1) - sizes
     budget = rate * real.sum(1, keepdim=True)
-    take_sorted = (before + sizes / 2 <= budget) & (sizes > 0)
+    first = torch.arange(R, device=dev) == 0  # the first segment in random order: at least one target
+    take_sorted = ((before + sizes / 2 <= budget) | first) & (sizes > 0)
     take = torch.zeros_like(take_sorted).scatter_(1, order, take_sorted)  # (B, R) per segment
     return take.gather(1, tok_seg) & real
 
 
 def mask_roots(root_ids: Tensor, root_mask: Tensor, word_start: Tensor | None = None, *,
                mask_id: int, vocab_size: int, generator: torch.Generator, rate: float = 0.15,
-               p: float = 0.2, max_span: int = 7, random_low: int = 0,
+               p: float = 0.2, max_span: int = 7, random_low: int = RANDOM_LOW,
                ignore_index: int = -100) -> tuple[Tensor, Tensor]:
     """Span-mask roots -> (corrupted root ids (B, R), mlm targets (B, R))."""
     sel = span_mask_roots(root_ids, root_mask, word_start, generator=generator, rate=rate, p=p,
@@ -68,7 +78,7 @@ def mask_roots(root_ids: Tensor, root_mask: Tensor, word_start: Tensor | None = 
 
 
 def mask_leaf_blocks(leaf_ids: Tensor, leaf_mask: Tensor, *, mask_id: int, vocab_size: int,
-                     generator: torch.Generator, prob: float = 0.15, random_low: int = 0,
+                     generator: torch.Generator, prob: float = 0.15, random_low: int = RANDOM_LOW,
                      ignore_index: int = -100) -> tuple[Tensor, Tensor]:
     """MNM: each non-empty leaf block (B, R, 7) is chosen with probability `prob` and all its real
     tail tokens become targets -> (corrupted leaf ids, mnm targets), both (B, R, 7)."""

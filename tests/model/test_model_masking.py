@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from graphmer_core.model.masking import mask_leaf_blocks, mask_roots, replace_80_10_10, span_mask_roots
@@ -77,3 +78,24 @@ def test_replace_leaves_unselected_alone():
     out, tgt = replace_80_10_10(ids, torch.zeros(10, dtype=torch.bool), mask_id=MASK, vocab_size=V,
                                 generator=torch.Generator().manual_seed(0))
     assert torch.equal(out, ids) and (tgt == -100).all()
+
+
+def test_random_replacement_never_draws_a_special_token():
+    ids = torch.randint(5, 8, (4096,), generator=torch.Generator().manual_seed(4))
+    out, tgt = replace_80_10_10(ids, torch.ones_like(ids, dtype=torch.bool), mask_id=MASK, vocab_size=8,
+                                generator=torch.Generator().manual_seed(5))
+    replaced = out[(out != MASK) & (out != ids)]
+    assert replaced.numel() > 100 and (replaced >= 5).all()
+    assert ((out == MASK) | (out >= 5)).all()
+    with pytest.raises(ValueError, match="random_low"):
+        replace_80_10_10(ids, ids > 0, mask_id=MASK, vocab_size=8, generator=torch.Generator(), random_low=0)
+
+
+def test_short_sequences_still_get_a_target():
+    B, R = 64, 16
+    g = torch.Generator().manual_seed(6)
+    ids = torch.randint(5, V, (B, R), generator=g)
+    real = torch.arange(R) < torch.randint(1, 6, (B, 1), generator=g)  # 1 to 5 real tokens: budget < 1
+    for _ in range(10):
+        sel = span_mask_roots(ids, real, generator=g)
+        assert sel.any(1).all() and not (sel & ~real).any()
