@@ -131,6 +131,24 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_build_dataset(args) -> int:
+    from graphmer_core.data.build import build_dataset
+    from graphmer_core.data.summary import text_summary
+    from graphmer_core.kg.quality import GateFailed
+    from graphmer_core.train.profiles import load_profile
+
+    profile = load_profile(args.profile, args.profiles)
+    try:
+        result = build_dataset(Lake(args.lake), profile.dataset,
+                               log=lambda msg: print(f"graphmer: {msg}", file=sys.stderr))
+    except GateFailed as exc:
+        print(f"graphmer: {exc}", file=sys.stderr)
+        return 3
+    print(text_summary(result.info, str(result.path)))
+    print(f"  this run: {'existing version reused' if result.reused else 'built'} in {result.info['build_s']} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="graphmer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-per-language", type=int, default=None, metavar="N",
                    help="quality gate: entities and triples each language must yield (default 100)")
     p.set_defaults(func=cmd_build_kg)
+
+    p = sub.add_parser("build-dataset", help="build the training dataset of a profile from the current KG")
+    p.add_argument("--profile", default="cpu-small", help="training profile (configs/profiles.yaml)")
+    p.add_argument("--profiles", type=Path, default=None, help="profiles YAML (default configs/profiles.yaml)")
+    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.set_defaults(func=cmd_build_dataset)
 
     p = sub.add_parser("query", help="run SQL on the DuckDB catalogue (views entities, triples, files)")
     p.add_argument("sql")
@@ -159,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_verify)
 
     args = parser.parse_args(argv)
+    if getattr(args, "profiles", "unset") is None:
+        from graphmer_core.train.profiles import DEFAULT_PROFILES
+        args.profiles = DEFAULT_PROFILES
     if getattr(args, "config", "unset") is None:
         from graphmer_core.corpus.config import DEFAULT_CONFIG
         args.config = DEFAULT_CONFIG

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphmer_core.model.config import LEAVES_PER_ROOT
-
-L = LEAVES_PER_ROOT
+L = 7  # leaf slots per root: model.config.LEAVES_PER_ROOT (not imported: building data needs no torch)
 
 
 def cut_windows(file_offsets: np.ndarray, newline: np.ndarray, R: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -175,3 +176,12 @@ def test_the_curriculum_cuts_other_lengths_from_the_same_files(email_dataset):
     assert (short.ends - short.starts).max() <= 32 and (long.ends - long.starts).max() <= 128
     b = long.batch(np.arange(4), 0, 0).leafy
     assert b.root_ids.shape == (4, 128) and MASK_ID not in b.root_ids.tolist()
+def test_build_dataset_cli_prints_a_summary(shop_lake, capsys, tmp_path):
+    from graphmer_core.cli import main
+
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text(json.dumps({"shop": {"dataset": SHOP_CONFIG.model_dump(mode="json")}}))
+    assert main(["build-dataset", "--profile", "shop", "--profiles", str(profiles),
+                 "--lake", str(shop_lake.root)]) == 0
+    out = capsys.readouterr().out
+    assert "dataset" in out and "placed" in out and "train" in out
