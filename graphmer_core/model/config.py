@@ -29,18 +29,28 @@ class ModelConfig(BaseModel):
     norm: Literal["rmsnorm", "layernorm"] = "rmsnorm"
     mlp: Literal["swiglu", "gelu"] = "swiglu"
     attn_bias: Literal["alibi", "none"] = "alibi"
+    rope: bool = True  # rotary positions over the root index: the bias alone has no left or right
+    rope_dims: int = Field(16, ge=0)  # head dims rotated (partial rotary); the rest see only the bias
+    rope_base: float = Field(32.0, gt=1)  # longest wavelength 2 pi base^(1 - 2/rope_dims) ~ 130 roots
     use_hgat: bool = True
     # regularisation
     dropout: float = Field(0.1, ge=0, lt=1)
     attn_dropout: float = Field(0.0, ge=0, lt=1)  # > 0 pushes CPU SDPA off its fused kernel
     relation_dropout: float = Field(0.3, ge=0, lt=1)  # on H-GAT's W_r and a_r
-    # token conventions
+    # token conventions (the tokenizer's): PAD=0, CLS=1, SEP=2, MASK=3, UNK=4, regular ids from 5
     pad_token_id: int = 0
+    mask_token_id: int = 3
+    num_special_tokens: int = Field(5, ge=1)  # ids below this are special: never a random replacement
     ignore_index: int = -100
+    validate_batches: bool = False  # debug: forward runs LeafyBatch.validate (the collate should)
     # objectives: loss = mlm + mnm_weight * mnm + weighted regularizers, each also reported alone
+    # Defaults keep every auxiliary term's gradient on the blocks below MLM's and MNM's at init
+    # (GraphMERForPretraining.term_grad_norms; InfoNCE at temperature 0.07 carries a 1/0.07 gain):
+    # tiny, weighted: MLM 1.9, MNM 1.0, contrastive 0.66 (13 at weight 1), acyclicity 0.5, antisymmetry 0
+    # (it scores names on both sides: it shapes the scorer and the token embeddings, not the blocks).
     mnm_weight: float = 1.0
     contrastive: bool = True
-    contrastive_weight: float = 1.0
+    contrastive_weight: float = 0.05
     temperature: float = Field(0.07, gt=0)
     antisymmetry: bool = True
     antisymmetry_weight: float = 0.2
@@ -55,6 +65,10 @@ class ModelConfig(BaseModel):
     def _check(self) -> ModelConfig:
         if self.hidden % self.n_heads:
             raise ValueError(f"hidden={self.hidden} must be divisible by n_heads={self.n_heads}")
+        if self.rope and (self.rope_dims % 2 or self.rope_dims > self.head_dim):
+            raise ValueError(f"rope_dims={self.rope_dims} must be even and <= head_dim={self.head_dim}")
+        if not max(self.pad_token_id, self.mask_token_id) < self.num_special_tokens < self.vocab_size:
+            raise ValueError("pad and mask ids must be special (< num_special_tokens < vocab_size)")
         for name in ("antisymmetric_relation_ids", "hierarchy_relation_ids"):
             bad = [r for r in getattr(self, name) if not 0 < r < self.num_relations]
             if bad:

@@ -1,10 +1,15 @@
-"""GraphMEREncoder: token embeddings -> H-GAT on leaves -> pre-norm blocks -> final norm.
+"""GraphMEREncoder: token + slot embeddings -> H-GAT on leaves -> pre-norm blocks -> final norm.
 
 Compact leaves: empty leaf slots carry nothing, so by default the sequence is the R roots followed
-only by the batch's real leaves (each row padded to the batch's largest leaf count and masked).
-Every token keeps its original position in the 8R layout, so the attention bias is gathered from
-the same distance matrix and the result equals the padded 8R computation at real positions.
+only by the batch's real leaves (each row padded to the batch's largest leaf count N and masked).
+Every token keeps its original position in the 8R layout, so the attention bias is computed from the
+same graph distances and the result equals the padded 8R computation at real positions.
 Cost grows with roots + real leaves instead of 8R.
+
+Leaf slot k of every root is one hop from its root and from its siblings, so without an identity
+the slots of a fully masked block would all get the same state and the same prediction: a learned
+slot embedding (7 x D) is added to each leaf token. Direction along the roots comes from rotary
+embeddings in attention (see attention.py).
 """
 
 from __future__ import annotations
@@ -14,10 +19,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from graphmer_core.model.attention import attention_bias
+from graphmer_core.model.attention import attention_bias, attention_dtype, rotary_tables
 from graphmer_core.model.batch import LeafyBatch
 from graphmer_core.model.config import LEAVES_PER_ROOT, ModelConfig
-from graphmer_core.model.distances import alibi_slopes
+from graphmer_core.model.distances import alibi_slopes, root_of_position
 from graphmer_core.model.hgat import HGAT
 from graphmer_core.model.layers import Block, make_norm
 
@@ -30,15 +35,13 @@ class EncoderOutput:
     leaf_valid: Tensor  # (B, N) bool: False = padding in the compact list / an empty slot
 
 
-def compact_leaf_index(leaf_mask: Tensor) -> tuple[Tensor, Tensor]:
-    """(B, R, 7) bool -> index (B, N) of real leaves in flat R*7 order and valid (B, N),
-    N = the largest real-leaf count in the batch. Padding entries point at empty slots."""
+def compact_leaf_index(leaf_mask: Tensor, n_leaves: int) -> tuple[Tensor, Tensor]:
+    """(B, R, 7) bool -> index (B, N) of real leaves in flat R*7 order and valid (B, N), where
+    N = n_leaves is the largest real-leaf count in the batch (BatchSizes.leaves).
+    Padding entries point at distinct empty slots."""
     flat = leaf_mask.flatten(1)  # (B, 7R)
-    n = flat.sum(1)  # (B,)
-    N = int(n.max()) if flat.numel() else 0
-    index = torch.argsort((~flat).to(torch.int8), dim=1, stable=True)[:, :N]  # real slots first, in order
-    valid = torch.arange(N, device=flat.device)[None, :] < n[:, None]
-    return index, valid
+    index = torch.argsort((~flat).to(torch.int8), dim=1, stable=True)[:, :n_leaves]  # real slots first, in order
+    return index, flat.gather(1, index)
 
 
 class GraphMEREncoder(nn.Module):
@@ -46,12 +49,13 @@ class GraphMEREncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.hidden)
+        self.slot_emb = nn.Parameter(torch.empty(LEAVES_PER_ROOT, cfg.hidden))  # identity of leaf slot k
         self.hgat = HGAT(cfg) if cfg.use_hgat else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm_f = make_norm(cfg)
-        self.register_buffer("slopes", alibi_slopes(cfg.n_heads), persistent=False)
         self.apply(self._init)
+        nn.init.normal_(self.slot_emb, std=0.02)
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
             if name.endswith(("attn.proj.weight", "mlp.down.weight")):
                 nn.init.normal_(p, std=0.02 / (2 * cfg.n_layers) ** 0.5)
@@ -67,19 +71,19 @@ class GraphMEREncoder(nn.Module):
         """Input sequence before the first block.
         returns x (B, R+N, D), positions (B, R+N) in the 8R layout, key_valid (B, R+N), leaf_index (B, N)"""
         B, R = batch.root_ids.shape
-        # one lookup for roots and leaves: a single dense (V, D) gradient in backward
-        tokens = self.tok_emb(torch.cat([batch.root_ids, batch.leaf_ids.flatten(1)], dim=1))  # (B, 8R, D)
-        roots = tokens[:, :R]  # (B, R, D)
-        leaves = tokens[:, R:].unflatten(1, (R, LEAVES_PER_ROOT))  # (B, R, 7, D)
-        if self.hgat is not None:
-            leaves = self.hgat(leaves, batch.leaf_mask, roots, batch.relation_ids, batch.head_span)
-        leaves = leaves.flatten(1, 2)  # (B, 7R, D)
         if compact:
-            leaf_index, leaf_valid = compact_leaf_index(batch.leaf_mask)  # (B, N)
-            leaves = leaves.gather(1, leaf_index[..., None].expand(-1, -1, leaves.shape[-1]))
+            n_leaves = (batch.sizes or batch.measure(self.cfg.ignore_index)).leaves
+            leaf_index, leaf_valid = compact_leaf_index(batch.leaf_mask, n_leaves)  # (B, N)
         else:
-            leaf_index = torch.arange(R * LEAVES_PER_ROOT, device=roots.device).expand(B, -1)
+            leaf_index = torch.arange(R * LEAVES_PER_ROOT, device=batch.root_ids.device).expand(B, -1)
             leaf_valid = batch.leaf_mask.flatten(1)
+        leaf_ids = batch.leaf_ids.flatten(1).gather(1, leaf_index)  # (B, N)
+        # one lookup for roots and leaves: a single dense (V, D) gradient in backward
+        tokens = self.tok_emb(torch.cat([batch.root_ids, leaf_ids], dim=1))  # (B, R+N, D)
+        roots, leaves = tokens[:, :R], tokens[:, R:] + self.slot_emb[leaf_index % LEAVES_PER_ROOT]
+        if self.hgat is not None:
+            leaves = self.hgat(leaves, leaf_index // LEAVES_PER_ROOT, leaf_valid, roots, batch.relation_ids,
+                               batch.head_span)
         x = torch.cat([roots, leaves], dim=1)
         root_pos = torch.arange(R, device=roots.device).expand(B, -1)
         positions = torch.cat([root_pos, R + leaf_index], dim=1)
@@ -87,13 +91,16 @@ class GraphMEREncoder(nn.Module):
         return x, positions, key_valid, leaf_index
 
     def forward(self, batch: LeafyBatch, compact: bool = True) -> EncoderOutput:
-        R = batch.num_roots
+        cfg, R = self.cfg, batch.num_roots
         x, positions, key_valid, leaf_index = self.embed(batch, compact)
-        slopes = self.slopes if self.cfg.attn_bias == "alibi" else None
-        bias = attention_bias(positions, key_valid, R, slopes, x.dtype)  # built once, shared by all layers
+        dtype = attention_dtype(x)  # under autocast, q/k/v's (bf16/fp16), not the embeddings' fp32
+        slopes = alibi_slopes(cfg.n_heads, x.device) if cfg.attn_bias == "alibi" else None
+        bias = attention_bias(positions, key_valid, R, slopes, dtype)  # built once, shared by all layers
+        rope = rotary_tables(root_of_position(positions, R)[0], cfg.rope_dims, cfg.rope_base, dtype) \
+            if cfg.rope else None
         x = self.drop(x)
         for block in self.blocks:
-            x = block(x, bias)
+            x = block(x, bias, rope)
         x = self.norm_f(x)
         return EncoderOutput(roots=x[:, :R], leaves=x[:, R:], leaf_index=leaf_index,
                              leaf_valid=key_valid[:, R:])

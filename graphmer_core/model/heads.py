@@ -41,7 +41,9 @@ class NameEncoder(nn.Module):
 
 class TripleScorer(nn.Module):
     """score(h, r, t) = cos((W_h h) * r_vec, W_t t) in [-1, 1]: separate head/tail projections so
-    the score can be asymmetric. order_potential(e, r) = w_r . e ranks entities for hierarchy r."""
+    the score can be asymmetric. order_potential(e, r) = w_r . e ranks entities for hierarchy r.
+    Normalised in float32: under fp16 autocast the eps of F.normalize underflows and a zero vector
+    (an empty name) would give NaN, in the forward and in every gradient behind it."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -51,10 +53,10 @@ class TripleScorer(nn.Module):
         self.order = nn.Parameter(0.02 * torch.randn(cfg.num_relations, cfg.hidden))
 
     def query(self, h: Tensor, rel: Tensor) -> Tensor:  # (..., D), (...) -> (..., D) unit
-        return F.normalize(self.head_proj(h) * self.rel[rel], dim=-1)
+        return F.normalize((self.head_proj(h) * self.rel[rel]).float(), dim=-1)
 
     def key(self, t: Tensor) -> Tensor:  # (..., D) -> (..., D) unit
-        return F.normalize(self.tail_proj(t), dim=-1)
+        return F.normalize(self.tail_proj(t).float(), dim=-1)
 
     def forward(self, h: Tensor, rel: Tensor, t: Tensor) -> Tensor:  # -> (...)
         return (self.query(h, rel) * self.key(t)).sum(-1)

@@ -60,6 +60,6 @@ class Block(nn.Module):
         self.mlp = SwiGLU(cfg) if cfg.mlp == "swiglu" else GeluMLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, bias: Tensor | None) -> Tensor:  # (B, L, D) -> (B, L, D)
-        x = x + self.drop(self.attn(self.norm1(x), bias))
+    def forward(self, x: Tensor, bias: Tensor, rope: tuple[Tensor, Tensor] | None) -> Tensor:  # (B, L, D) -> (B, L, D)
+        x = x + self.drop(self.attn(self.norm1(x), bias, rope))
         return x + self.drop(self.mlp(self.norm2(x)))

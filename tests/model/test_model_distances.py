@@ -3,7 +3,7 @@ from collections import deque
 import torch
 
 from graphmer_core.model.attention import attention_bias
-from graphmer_core.model.distances import alibi_slopes, leafy_distances
+from graphmer_core.model.distances import alibi_slopes, leafy_distance, leafy_distances
 
 
 def test_hand_checked_two_roots():
@@ -60,9 +60,14 @@ def test_equals_breadth_first_search_on_the_graph():
     assert torch.equal(leafy_distances(R), expected)
 
 
-def test_cached_per_R():
-    assert leafy_distances(5) is leafy_distances(5)
-    assert leafy_distances(5) is not leafy_distances(6)
+def test_any_subset_of_positions_gets_the_full_layouts_distances():
+    R = 6
+    full = leafy_distances(R)
+    g = torch.Generator().manual_seed(0)
+    positions = torch.stack([torch.randperm(8 * R, generator=g)[:20] for _ in range(3)])  # (3, 20)
+    d = leafy_distance(positions, R)
+    assert d.dtype == torch.int32
+    assert torch.equal(d.float(), full[positions[:, :, None], positions[:, None, :]])
 
 
 def test_alibi_bias_values_and_padding():
@@ -75,4 +80,5 @@ def test_alibi_bias_values_and_padding():
     assert torch.allclose(bias[0, :, 2, 1], -slopes * 2)
     assert torch.allclose(bias[0, :, 0, 2], -slopes * 1)
     assert torch.isinf(bias[..., 3]).all()
-    assert attention_bias(pos, torch.ones_like(valid), 2, None) is None  # ablation, no padding
+    pad_only = attention_bias(pos, valid, 2, None)  # ablation: padding alone, shared by heads and queries
+    assert pad_only.shape == (1, 1, 1, 4) and torch.isinf(pad_only[..., 3]).all() and (pad_only[..., :3] == 0).all()

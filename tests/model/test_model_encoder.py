@@ -2,7 +2,7 @@ import pytest
 import torch
 from leafy_fixtures import make_batch
 
-from graphmer_core.model import GraphMEREncoder, GraphMERForPretraining, ModelConfig
+from graphmer_core.model import LEAVES_PER_ROOT, GraphMEREncoder, GraphMERForPretraining, LeafyBatch, ModelConfig
 from graphmer_core.model.config import roberta_like_param_count
 
 
@@ -26,16 +26,6 @@ def test_compact_leaves_equal_padded_layout(tiny, density, root_pad, full):
     assert torch.equal(c.leaf_valid.sum(1), n_real)
 
 
-def test_full_leaves_share_one_bias_across_the_batch(tiny):
-    from graphmer_core.model.attention import attention_bias
-
-    batch = make_batch(tiny, B=3, R=8, full=True)
-    enc = GraphMEREncoder(tiny)
-    _, positions, valid, _ = enc.embed(batch)
-    bias = attention_bias(positions, valid, 8, enc.slopes)
-    assert bias.shape == (1, tiny.n_heads, 64, 64)
-
-
 def test_compact_sequence_grows_with_real_leaves(tiny):
     sparse = make_batch(tiny, B=2, R=32, density=0.1, seed=2)
     x, _, _, _ = GraphMEREncoder(tiny).embed(sparse)
@@ -48,7 +38,8 @@ def test_hgat_changes_only_leaf_positions(tiny):
     enc = GraphMEREncoder(tiny).eval()
     x, _, valid, _ = enc.embed(batch, compact=False)
     R = batch.num_roots
-    plain = torch.cat([enc.tok_emb(batch.root_ids), enc.tok_emb(batch.leaf_ids).flatten(1, 2)], 1)
+    leaves = enc.tok_emb(batch.leaf_ids) + enc.slot_emb  # (B, R, 7, D): token + slot identity
+    plain = torch.cat([enc.tok_emb(batch.root_ids), leaves.flatten(1, 2)], 1)
     torch.testing.assert_close(x[:, :R], plain[:, :R], rtol=0, atol=0)  # roots untouched
     leaf_valid = valid[:, R:]
     torch.testing.assert_close(x[:, R:][~leaf_valid], plain[:, R:][~leaf_valid], rtol=0, atol=0)  # empty slots
@@ -56,7 +47,7 @@ def test_hgat_changes_only_leaf_positions(tiny):
     assert (moved > 0).all()
 
 
-@pytest.mark.parametrize("switch", [{"attn_bias": "none"}, {"use_hgat": False}, {"norm": "layernorm"},
+@pytest.mark.parametrize("switch", [{"attn_bias": "none"}, {"rope": False}, {"use_hgat": False}, {"norm": "layernorm"},
                                     {"mlp": "gelu"}, {"norm": "layernorm", "mlp": "gelu"}])
 def test_each_switch_changes_the_output(tiny, switch):
     batch = make_batch(tiny, B=2, R=16, density=0.5, seed=4)
@@ -132,4 +123,94 @@ def test_batch_without_any_leaf(tiny):
     out = model(batch)
     assert out.encoder.leaves.shape == (2, 0, tiny.hidden)
     out.loss.backward()
-    assert torch.isfinite(out.loss) and out.metrics["mnm_loss"] == 0
+    assert torch.isfinite(out.loss) and out.terms["mnm"] == 0
+    assert out.metrics["mnm_n"] == 0 and "mnm_loss" not in out.metrics and "mnm_acc" not in out.metrics
+    assert "contrastive" not in out.metrics and out.metrics["triples_n"] == 0  # no triple, nothing scored
+    assert out.metrics["mlm_n"] > 0 and "mlm_acc" in out.metrics
+
+
+def plain_batch(root_ids: torch.Tensor, leaf_ids: torch.Tensor | None = None, rel: int = 1) -> LeafyBatch:
+    """One sequence of the given roots; leaf_ids (7,) hang from root 0 when given."""
+    R = root_ids.shape[0]
+    leaves = torch.zeros(1, R, LEAVES_PER_ROOT, dtype=torch.long)
+    relation = torch.zeros(1, R, dtype=torch.long)
+    if leaf_ids is not None:
+        leaves[0, 0], relation[0, 0] = leaf_ids, rel
+    return LeafyBatch(root_ids[None], leaves, leaves != 0, relation, torch.ones(1, R, dtype=torch.long)).validate()
+
+
+@pytest.mark.parametrize("rope", [True, False])
+def test_reversing_the_roots_changes_the_state_at_the_mask(tiny, rope):
+    """`a [MASK] b` and `b [MASK] a`: graph distance is symmetric, so only rotary positions tell them apart."""
+    enc = GraphMEREncoder(tiny.model_copy(update={"rope": rope})).eval()
+    a, b = 17, 42
+    fwd = enc(plain_batch(torch.tensor([a, 3, b]))).roots[0, 1]
+    rev = enc(plain_batch(torch.tensor([b, 3, a]))).roots[0, 1]
+    assert torch.allclose(fwd, rev, atol=1e-5) != rope
+
+
+def test_slots_of_a_fully_masked_block_get_distinct_states(tiny):
+    enc = GraphMEREncoder(tiny).eval()
+    out = enc(plain_batch(torch.tensor([17, 42, 9]), torch.full((LEAVES_PER_ROOT,), 3)))
+    leaves = out.leaves[0]  # (7, D): every slot holds [MASK], one hop from the root and from each other
+    gaps = (leaves[:, None] - leaves[None]).norm(dim=-1) + torch.eye(LEAVES_PER_ROOT)
+    assert (gaps > 1e-3).all()
+    with torch.no_grad():
+        enc.slot_emb.zero_()  # without slot identity they collapse to one state
+    leaves = enc(plain_batch(torch.tensor([17, 42, 9]), torch.full((LEAVES_PER_ROOT,), 3))).leaves[0]
+    torch.testing.assert_close(leaves, leaves[:1].expand_as(leaves))
+
+
+def test_meta_device_init_then_load_state_dict_is_the_same_model(tiny):
+    """Nothing derived from the config lives in buffers that to_empty would leave uninitialised."""
+    batch = make_batch(tiny, B=2, R=16, density=0.6, seed=12)
+    torch.manual_seed(0)
+    ref = GraphMERForPretraining(tiny).eval()
+    with torch.device("meta"):
+        model = GraphMERForPretraining(tiny)
+    model.to_empty(device="cpu").load_state_dict(ref.state_dict())
+    a, b = ref(batch), model.eval()(batch)
+    assert a.metrics.keys() == b.metrics.keys() and {"antisymmetry", "acyclicity"} <= a.metrics.keys()
+    for k in a.metrics:
+        torch.testing.assert_close(a.metrics[k], b.metrics[k], msg=k)
+
+
+def test_zero_head_span_is_caught_by_the_debug_switch_and_harmless_without(tiny):
+    batch = make_batch(tiny, B=2, R=16, density=0.6, seed=13)
+    batch.head_span = torch.zeros_like(batch.head_span)
+    torch.manual_seed(0)
+    out = GraphMERForPretraining(tiny)(batch)
+    assert torch.isfinite(out.encoder.leaves).all() and torch.isfinite(out.loss)
+    with pytest.raises(ValueError, match="head_span"):
+        GraphMERForPretraining(tiny.model_copy(update={"validate_batches": True}))(batch)
+
+
+def test_grouped_matmul_equals_per_row_products():
+    from graphmer_core.model.hgat import grouped_matmul
+
+    g = torch.Generator().manual_seed(0)
+    x, W = torch.randn(150, 8, generator=g), torch.randn(5, 8, 6, generator=g)
+    group = torch.cat([torch.full((100,), 3), torch.randint(0, 3, (50,), generator=g)])  # group 4 empty, 3 > chunk
+    group = group[torch.randperm(150, generator=g)]
+    expected = torch.stack([x[m] @ W[group[m]] for m in range(150)])
+    torch.testing.assert_close(grouped_matmul(x, group, W, chunk=16), expected)
+
+
+def test_hgat_follows_the_formula(tiny):
+    """t_i' = t_i + sum_j alpha_ij W_r h_j, alpha = softmax_j LeakyReLU(a_r . [W_r t_i ; W_r h_j]),
+    over the head span's tokens, checked leaf by leaf against a plain loop."""
+    batch = make_batch(tiny, B=2, R=12, density=0.5, seed=16)
+    torch.manual_seed(0)
+    enc = GraphMEREncoder(tiny).eval()
+    x, _, valid, leaf_index = enc.embed(batch)
+    R = batch.num_roots
+    roots = enc.tok_emb(batch.root_ids)
+    leaves = enc.tok_emb(batch.leaf_ids.flatten(1).gather(1, leaf_index)) + enc.slot_emb[leaf_index % 7]
+    W, a = enc.hgat.W, enc.hgat.a
+    for b, n in valid[:, R:].nonzero().tolist():
+        i = int(leaf_index[b, n]) // 7
+        r, span = int(batch.relation_ids[b, i]), int(batch.head_span[b, i])
+        heads = roots[b, i:min(i + span, R)] @ W[r]  # (S, D)
+        t = leaves[b, n] @ W[r]
+        alpha = torch.nn.functional.leaky_relu(t @ a[r, 0] + heads @ a[r, 1], 0.2).softmax(0)
+        torch.testing.assert_close(x[b, R + n], leaves[b, n] + alpha @ heads, atol=1e-5, rtol=1e-4)

@@ -100,3 +100,42 @@ def test_given_negatives_are_used(tiny):
     batch.neg_tail_ids = torch.randint(5, tiny.vocab_size, (2, 16, 3, 7))
     given = model(batch).metrics["contrastive"]
     assert in_batch.item() != pytest.approx(given.item())
+
+
+def test_empty_negatives_and_copies_of_the_positive_are_dropped(tiny):
+    batch = make_batch(tiny, B=2, R=16, density=0.8, seed=9)
+    torch.manual_seed(0)
+    model = GraphMERForPretraining(tiny).eval()
+    negs = torch.randint(5, tiny.vocab_size, (2, 16, 2, 7))
+    batch.neg_tail_ids = negs
+    clean = model(batch).metrics["contrastive"]
+    unmasked = torch.where(batch.mnm_targets != tiny.ignore_index, batch.mnm_targets, batch.leaf_ids)
+    positive = unmasked.masked_fill(~batch.leaf_mask, tiny.pad_token_id)
+    batch.neg_tail_ids = torch.cat([negs, positive[:, :, None], torch.zeros_like(negs[:, :, :1])], dim=2)
+    assert model(batch).metrics["contrastive"].item() == pytest.approx(clean.item(), rel=1e-5)
+
+
+def test_default_weights_keep_auxiliary_gradients_below_mlm_and_mnm(tiny):
+    """At initialisation no auxiliary term may drive the blocks harder than MLM or MNM."""
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = GraphMERForPretraining(tiny)
+        norms = model.term_grad_norms(model(make_batch(tiny, B=8, R=64, density=0.3, seed=seed)))
+        assert set(norms) == {"mlm", "mnm", "contrastive", "antisymmetry", "acyclicity"}
+        top = max(norms["mlm"], norms["mnm"])
+        assert all(norms[k] < top for k in ("contrastive", "antisymmetry", "acyclicity")), norms
+
+
+def test_term_grad_norms_leave_the_step_untouched(tiny):
+    batch = make_batch(tiny, B=2, R=16, density=0.8, seed=14)
+    grads = []
+    for measure in (False, True):
+        torch.manual_seed(0)
+        model = GraphMERForPretraining(tiny).eval()
+        out = model(batch)
+        if measure:
+            norms = model.term_grad_norms(out)
+            assert all(p.grad is None for p in model.parameters()) and norms["mlm"] > 0
+        out.loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    assert torch.equal(*grads)
