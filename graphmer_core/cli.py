@@ -149,6 +149,67 @@ def cmd_build_dataset(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from graphmer_core.train import run as runs
+    from graphmer_core.train.loop import NonFiniteError
+    from graphmer_core.train.profiles import load_profile
+
+    lake = Lake(args.lake)
+
+    def log(msg: str) -> None:
+        print(f"graphmer: {msg}", file=sys.stderr, flush=True)
+
+    overrides = {"device": args.device} if args.device else {}
+    if args.resume:
+        profile, seed, planned = runs.resumed_profile(lake, args.resume)
+        seeds, run_ids, steps = [seed], [args.resume], args.steps or planned
+    else:
+        profile = load_profile(args.profile, args.profiles, **overrides)
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed] if args.seed is not None \
+            else profile.seeds[:1]
+        run_ids = [args.run_id] if args.run_id else [None] * len(seeds)
+        steps = args.steps
+    if args.run_id and len(seeds) > 1:
+        raise ValueError("--run-id names one run; it cannot be combined with several --seeds")
+    if runs.under_torchrun():
+        ds = runs.open_dataset(runs.open_stage(lake, profile.dataset).final)
+    else:
+        ds = runs.prepare(lake, profile, log)
+    results = []
+    for seed, run_id in zip(seeds, run_ids, strict=True):
+        if profile.processes > 1 and not runs.under_torchrun():
+            run_id = run_id or runs.new_run_id(profile.name, seed)
+            argv = ["train", "--lake", str(lake.root)]
+            argv += ["--resume", args.resume] if args.resume else \
+                ["--profile", profile.name, "--profiles", str(args.profiles), "--seed", str(seed)]
+            for flag, value in (("--steps", steps), ("--stop-at", args.stop_at), ("--device", args.device)):
+                argv += [flag, str(value)] if value is not None else []
+            if rc := runs.launch_torchrun(argv, profile.processes, run_id):
+                return rc
+            results.append((run_id, lake.run_dir(run_id)))
+            continue
+        try:
+            result = runs.run(lake, ds, profile, seed, run_id=run_id, steps=steps, stop_at=args.stop_at,
+                              resume=bool(args.resume))
+        except NonFiniteError as exc:
+            print(f"graphmer: training stopped: {exc}; the last good checkpoint stays", file=sys.stderr)
+            return 4
+        results.append((result.run_id, result.run_dir))
+    if runs.under_torchrun():
+        return 0  # the launching process prints the summary
+    for run_id, run_dir in results:
+        record = runs.ckpt.read_run(run_dir)
+        print(f"run {run_id}: {record.status} at step {record.checkpoint_step} of {record.planned_steps}")
+        print(f"  checkpoint: {run_dir / record.checkpoint if record.checkpoint else '(none)'}")
+        print(f"  metrics:    {run_dir / 'metrics.csv'}")
+        final = record.info.get("final_metrics", {})
+        if final:
+            print("  final:      " + "  ".join(f"{k} {final[k]:.4f}" for k in
+                                             ("loss", "mlm_acc", "mnm_acc", "valid_loss", "valid_mlm_acc",
+                                              "valid_mnm_acc") if k in final))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="graphmer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +229,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profiles", type=Path, default=None, help="profiles YAML (default configs/profiles.yaml)")
     p.add_argument("--lake", type=Path, default=default_lake_root())
     p.set_defaults(func=cmd_build_dataset)
+
+    p = sub.add_parser("train", help="train (or resume) a run of a profile; builds a missing KG and dataset first")
+    p.add_argument("--profile", default="cpu-small", help="training profile (configs/profiles.yaml)")
+    p.add_argument("--profiles", type=Path, default=None, help="profiles YAML (default configs/profiles.yaml)")
+    p.add_argument("--seed", type=int, default=None, help="seed (default: the profile's first)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds: one run per seed")
+    p.add_argument("--steps", type=int, default=None, help="planned total steps (drives the schedule)")
+    p.add_argument("--stop-at", type=int, default=None, help="end after the checkpoint at this step")
+    p.add_argument("--resume", default=None, metavar="RUN_ID", help="continue a run from its newest valid checkpoint")
+    p.add_argument("--run-id", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="override the profile's device")
+    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("query", help="run SQL on the DuckDB catalogue (views entities, triples, files)")
     p.add_argument("sql")

@@ -2,6 +2,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from lakes import EMAIL_CONFIG, SHOP_CONFIG, email_corpora, kg_lake
+
+from graphmer_core.corpus.discovery import Corpus
+from graphmer_core.data.build import build_dataset
+from graphmer_core.lake import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -34,3 +39,29 @@ def copy_fixture(tmp_path):
         return dest
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def shop_lake(tmp_path_factory) -> Lake:
+    """The shop fixture's KG (3 Python + 3 Java files)."""
+    root = tmp_path_factory.mktemp("shop")
+    shutil.copytree(FIXTURES / "shop", root / "src")
+    return kg_lake(root / "lake", [Corpus("shop", root / "src")])
+
+
+@pytest.fixture(scope="session")
+def shop_dataset(shop_lake):
+    """Every shop file in train: for hand-checked windows."""
+    return build_dataset(shop_lake, SHOP_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def email_lake(tmp_path_factory) -> Lake:
+    """The stdlib's email package beside the shop fixture: enough files for three splits."""
+    root = tmp_path_factory.mktemp("email")
+    return kg_lake(root / "lake", email_corpora(root / "src"))
+
+
+@pytest.fixture(scope="session")
+def email_dataset(email_lake):
+    return build_dataset(email_lake, EMAIL_CONFIG)

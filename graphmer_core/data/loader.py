@@ -24,6 +24,7 @@ from graphmer_core.model.batch import LeafyBatch
 from graphmer_core.model.masking import mask_leaf_blocks, mask_roots
 
 
+SAMPLE_SEED = 0  # max_samples keeps the same windows for every seed and run
 IGNORE = -100  # target value of positions that are not predicted (ModelConfig.ignore_index)
 
 
@@ -36,6 +37,8 @@ class BatchSpec:
     mnm_prob: float = 0.15  # chance that a leaf block is masked for MNM
     negatives_ratio: float = 0.15  # share of attached triples that get negatives (MNM-masked first)
     negatives_k: int = 4  # corrupted tails per chosen triple
+    type_consistent: bool = True  # negatives from r's range kinds; False: from every entity
+    max_samples: int | None = None  # training windows used: a fixed sample of this many; None = all
     seed: int = 0
 
 
@@ -71,6 +74,9 @@ class SplitView:
         self.ds, self.split_name, self.roots, self.spec = ds, split, roots, spec
         self.data = ds.split(split)
         self.starts, self.ends = cut_windows(self.data.file_offsets, self.data.newline, roots)
+        if split == "train" and spec.max_samples is not None and spec.max_samples < len(self.starts):
+            keep = np.sort(np.random.default_rng(SAMPLE_SEED).permutation(len(self.starts))[:spec.max_samples])
+            self.starts, self.ends = self.starts[keep], self.ends[keep]
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -94,7 +100,8 @@ class SplitView:
         return NegativeSampler.build(
             tuple(self.ds.relations), tuple(self.ds.kinds), self.ds.column("entities", "kind_id"),
             self.ds.column("entities", "tail_len") > 0, self.ds.column("entities", "spelling"),
-            t.column("head").to_numpy(), t.column("relation").to_numpy().astype(np.int64), t.column("tail").to_numpy())
+            t.column("head").to_numpy(), t.column("relation").to_numpy().astype(np.int64), t.column("tail").to_numpy(),
+            type_consistent=self.spec.type_consistent)
 
     def batch(self, window_ids: np.ndarray, *parts: int) -> DataBatch:
         """The batch of these windows; masks, draws and negatives seeded by `parts` (seed, step, rank)."""
@@ -121,7 +128,7 @@ class SplitView:
             root_ids=roots_in, leaf_ids=leaves_in, leaf_mask=leaf_mask,
             relation_ids=torch.from_numpy(leaves.relation_ids), head_span=torch.from_numpy(leaves.head_span),
             root_mask=root_mask, mlm_targets=mlm, mnm_targets=mnm, neg_tail_ids=neg)
-        leafy.validate(IGNORE, vocab_size=V, num_relations=len(self.ds.relations))
+        leafy = leafy.validate(IGNORE, vocab_size=V, num_relations=len(self.ds.relations))  # fills leafy.sizes
         return DataBatch(leafy, torch.from_numpy(leaves.in_window), torch.from_numpy(leaves.head),
                          torch.from_numpy(leaves.tail), torch.from_numpy(leaves.triple),
                          torch.from_numpy(np.asarray(window_ids, dtype=np.int64)))

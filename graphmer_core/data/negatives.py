@@ -26,13 +26,15 @@ class NegativeSampler:
     @classmethod
     def build(cls, relations: tuple[str, ...], kinds: tuple[str, ...], entity_kind: np.ndarray,
               usable: np.ndarray, spelling: np.ndarray, head: np.ndarray, relation: np.ndarray,
-              tail: np.ndarray) -> NegativeSampler:
+              tail: np.ndarray, type_consistent: bool = True) -> NegativeSampler:
         """relations: id -> name (0 = none); kinds: kind id -> name; usable: (E,) bool entities that
-        can be a leaf (name fits the slots); head/relation/tail: every triple of the KG."""
+        can be a leaf (name fits the slots); head/relation/tail: every triple of the KG.
+        type_consistent=False draws from every usable entity (the ablation)."""
         pools, offsets = [], [0]
         for name in relations:
             rng = ontology.RELATIONS[name].range if name in ontology.RELATIONS else frozenset()
-            allowed = np.array([k in rng for k in kinds], dtype=bool)
+            allowed = np.array([k in rng or (not type_consistent and name in ontology.RELATIONS) for k in kinds],
+                               dtype=bool)
             members = np.flatnonzero(allowed[entity_kind] & usable)
             pools.append(members)
             offsets.append(offsets[-1] + len(members))

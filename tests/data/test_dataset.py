@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import EMAIL_CONFIG, SHOP_CONFIG, email_corpora, kg_lake
+from lakes import EMAIL_CONFIG, SHOP_CONFIG, email_corpora, kg_lake
 
 from graphmer_core.data import store
 from graphmer_core.data.build import build_dataset, open_stage

@@ -1,0 +1,64 @@
+"""DDP under torchrun: who this process is, and the few collective calls the loop needs.
+
+The same entry point runs alone (world 1: every call here is a no-op) or as one of K torchrun
+processes: gloo on CPU, nccl on CUDA. Only rank 0 writes checkpoints, metrics and reports.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as td
+from torch.nn.parallel import DistributedDataParallel
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> Distributed:
+        """Join the torchrun process group when WORLD_SIZE > 1 (the launcher sets it)."""
+        world = int(os.environ.get("WORLD_SIZE", 1))
+        if world == 1:
+            return cls()
+        rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", 0))
+        if not td.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            if backend == "nccl":
+                torch.cuda.set_device(local)
+            td.init_process_group(backend)
+        return cls(rank, world, local)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cuda", self.local_rank) if torch.cuda.is_available() else torch.device("cpu")
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        if self.world == 1:
+            return model
+        ids = [self.local_rank] if torch.cuda.is_available() else None
+        # some heads see no items in a given batch (no antisymmetric triple, say): their parameters
+        # get no gradient on that rank, which DDP must be told to expect
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+
+    def no_sync(self, model: torch.nn.Module, sync: bool):
+        """Skip the gradient all-reduce on all but the last micro-batch of a step."""
+        return model.no_sync() if self.world > 1 and not sync else nullcontext()
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            td.barrier()
+
+    def close(self) -> None:
+        if self.world > 1 and td.is_initialized():
+            td.destroy_process_group()
