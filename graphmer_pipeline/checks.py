@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from graphmer_pipeline.resources import DataLake, QualityGates
+from graphmer_pipeline.resources import DataLake, QualityGates, TrainingProfile
 
 # suite name -> (check name, asset it gates)
 SUITES = {
@@ -27,27 +27,45 @@ def kg_gates(context: dg.AssetCheckExecutionContext, lake: DataLake, gates: Qual
         raise FileNotFoundError("no staged KG candidate to check")
     for outcome in run_gates(candidate, gates.thresholds()):
         name, asset = SUITES[outcome.suite]
-        failed = outcome.failed
-        table = "\n".join(
-            f"| {'pass' if e['success'] else '**FAIL**'} | `{e['type']}` | "
-            f"{e['kwargs'].get('column') or e['kwargs'].get('column_list') or ''} | "
-            f"{'' if e['unexpected_count'] is None else e['unexpected_count']} |"
-            for e in outcome.expectations)
-        yield dg.AssetCheckResult(
-            check_name=name, asset_key=asset, passed=outcome.success,
-            metadata={
-                "kg_version": candidate.name,
-                "rows_evaluated": outcome.evaluated,
-                "expectations": len(outcome.expectations),
-                "failed_expectations": len(failed),
-                "failures": [{"type": e["type"], "kwargs": str(e["kwargs"]),
-                              "unexpected_count": e["unexpected_count"],
-                              "observed_value": str(e["observed_value"]),
-                              "examples": [str(x) for x in e["partial_unexpected_list"]]} for e in failed],
-                "results": dg.MetadataValue.md(
-                    "| result | expectation | column | unexpected |\n|---|---|---|---:|\n" + table),
-            },
-        )
+        yield dg.AssetCheckResult(check_name=name, asset_key=asset, passed=outcome.success,
+                                  metadata={"kg_version": candidate.name, **outcome_metadata(outcome)})
+
+
+def outcome_metadata(outcome) -> dict:
+    """A GX suite's outcome as check metadata: counts, every failure, and a table of all expectations."""
+    failed = outcome.failed
+    table = "\n".join(
+        f"| {'pass' if e['success'] else '**FAIL**'} | `{e['type']}` | "
+        f"{e['kwargs'].get('column') or e['kwargs'].get('column_list') or ''} | "
+        f"{'' if e['unexpected_count'] is None else e['unexpected_count']} |"
+        for e in outcome.expectations)
+    return {
+        "rows_evaluated": outcome.evaluated,
+        "expectations": len(outcome.expectations),
+        "failed_expectations": len(failed),
+        "failures": [{"type": e["type"], "kwargs": str(e["kwargs"]), "unexpected_count": e["unexpected_count"],
+                      "observed_value": str(e["observed_value"]),
+                      "examples": [str(x) for x in e["partial_unexpected_list"]]} for e in failed],
+        "results": dg.MetadataValue.md("| result | expectation | column | unexpected |\n|---|---|---|---:|\n" + table),
+    }
+
+
+@dg.asset_check(asset="training_dataset", blocking=True,
+                description="The leak check rerun on the stored shards, and a Great Expectations suite on split "
+                            "and sequence statistics; the verdict is written into the dataset (gates.json).")
+def dataset_gates(lake: DataLake, profile: TrainingProfile) -> dg.AssetCheckResult:
+    from graphmer_core.data.build import open_stage
+    from graphmer_core.data.gates import record_verdict, run_dataset_gates
+
+    stage = open_stage(lake.lake, profile.load().dataset)
+    outcomes, leak = run_dataset_gates(stage.final)
+    verdict = record_verdict(stage.final, outcomes, leak)
+    metadata = {"dataset_version": stage.version, "leaked_windows": len(leak.leaks),
+                "leaks": [str(x) for x in leak.leaks[:20]], "suites": verdict["suites"]}
+    for o in outcomes:
+        metadata.update({f"{o.suite}.{k}": v for k, v in outcome_metadata(o).items()
+                         if k in ("failed_expectations", "results")})
+    return dg.AssetCheckResult(passed=verdict["passed"], metadata=metadata)
 
 
 @dg.asset_check(asset="kg_catalog", blocking=True,

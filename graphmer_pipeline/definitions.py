@@ -2,16 +2,19 @@
 
 import dagster as dg
 
-from graphmer_pipeline.assets import corpus, kg
-from graphmer_pipeline.checks import catalog_matches_manifest, kg_gates
-from graphmer_pipeline.jobs import kg_rebuild
-from graphmer_pipeline.resources import CorporaConfig, DataLake, QualityGates
+from graphmer_pipeline.assets import corpus, dataset, kg, training
+from graphmer_pipeline.checks import catalog_matches_manifest, dataset_gates, kg_gates
+from graphmer_pipeline.jobs import kg_rebuild, train_on_new_kg
+from graphmer_pipeline.resources import CorporaConfig, DataLake, QualityGates, TrainingProfile
 from graphmer_pipeline.schedules import nightly_kg_rebuild
+from graphmer_pipeline.sensors import new_kg_version
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([corpus, kg]),
-    asset_checks=[kg_gates, catalog_matches_manifest],
-    jobs=[kg_rebuild],
+    assets=dg.load_assets_from_modules([corpus, kg, dataset, training]),
+    asset_checks=[kg_gates, catalog_matches_manifest, dataset_gates, training.checkpoints_verify],
+    jobs=[kg_rebuild, train_on_new_kg],
     schedules=[nightly_kg_rebuild],
-    resources={"lake": DataLake(), "corpora": CorporaConfig(), "gates": QualityGates()},
+    sensors=[new_kg_version],
+    resources={"lake": DataLake(), "corpora": CorporaConfig(), "gates": QualityGates(),
+               "profile": TrainingProfile(), "pipes_subprocess_client": dg.PipesSubprocessClient()},
 )

@@ -1,5 +1,6 @@
-"""Typed resources: where the lake is and which corpora to read."""
+"""Typed resources: where the lake is, which corpora to read, which training profile to follow."""
 
+import os
 
 import dagster as dg
 
@@ -7,6 +8,7 @@ from graphmer_core.corpus.config import DEFAULT_CONFIG, load_corpora
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.kg.quality import DEFAULT_GATES, GateThresholds
 from graphmer_core.lake import Lake, default_lake_root
+from graphmer_core.train.profiles import DEFAULT_PROFILES, Profile, load_profile
 
 
 class DataLake(dg.ConfigurableResource):
@@ -47,3 +49,14 @@ class QualityGates(dg.ConfigurableResource):
 
     def thresholds(self) -> GateThresholds:
         return GateThresholds(**self.model_dump())
+
+
+class TrainingProfile(dg.ConfigurableResource):
+    """The training profile the dataset, training and evaluation assets follow (one setting for the
+    whole chain): `name` in `path` (configs/profiles.yaml). Default cpu-small, or $GRAPHMER_PROFILE."""
+
+    name: str = os.environ.get("GRAPHMER_PROFILE", "cpu-small")
+    path: str = str(DEFAULT_PROFILES)
+
+    def load(self) -> Profile:
+        return load_profile(self.name, self.path)
