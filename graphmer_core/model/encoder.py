@@ -35,12 +35,19 @@ class EncoderOutput:
     leaf_valid: Tensor  # (B, N) bool: False = padding in the compact list / an empty slot
 
 
+def first_n(flags: Tensor, n: int) -> Tensor:
+    """Indices (..., n) of the set entries along the last dim of flags (..., L), in order, then of
+    unset ones. n comes from the batch's sizes: unlike nonzero() this needs no host sync and gives
+    torch.compile a known shape."""
+    return torch.argsort((~flags).to(torch.int8), dim=-1, stable=True)[..., :n]
+
+
 def compact_leaf_index(leaf_mask: Tensor, n_leaves: int) -> tuple[Tensor, Tensor]:
     """(B, R, 7) bool -> index (B, N) of real leaves in flat R*7 order and valid (B, N), where
     N = n_leaves is the largest real-leaf count in the batch (BatchSizes.leaves).
     Padding entries point at distinct empty slots."""
     flat = leaf_mask.flatten(1)  # (B, 7R)
-    index = torch.argsort((~flat).to(torch.int8), dim=1, stable=True)[:, :n_leaves]  # real slots first, in order
+    index = first_n(flat, n_leaves)
     return index, flat.gather(1, index)
 
 

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from graphmer_core.model.batch import LeafyBatch
 from graphmer_core.model.config import ModelConfig
-from graphmer_core.model.encoder import EncoderOutput, GraphMEREncoder
+from graphmer_core.model.encoder import EncoderOutput, GraphMEREncoder, first_n
 from graphmer_core.model.heads import LMHead, NameEncoder, TripleScorer
 from graphmer_core.model.losses import acyclicity_loss, antisymmetry_loss, info_nce, token_loss
 
@@ -65,15 +65,9 @@ def is_member(rel: Tensor, ids: tuple[int, ...]) -> Tensor:
     return out
 
 
-def first_n(flags: Tensor, n: int) -> Tensor:
-    """Flat indices (n,) of the set entries of flags (B, L), in order: n comes from the batch's
-    sizes, so unlike nonzero() this needs no host sync and gives torch.compile a known shape."""
-    return torch.argsort((~flags.flatten()).to(torch.int8), stable=True)[:n]
-
-
 def take_targets(hidden: Tensor, targets: Tensor, n: int, ignore_index: int) -> tuple[Tensor, Tensor]:
     """hidden (B, L, D), targets (B, L) -> the n target positions' states (n, D) and targets (n,)."""
-    idx = first_n(targets != ignore_index, n)
+    idx = first_n((targets != ignore_index).flatten(), n)
     return hidden.flatten(0, 1)[idx], targets.flatten()[idx]
 
 
@@ -129,7 +123,7 @@ class GraphMERForPretraining(nn.Module):
                        values: dict[str, Tensor]) -> None:
         cfg, ign, pad = self.cfg, self.cfg.ignore_index, self.cfg.pad_token_id
         R, S = batch.num_roots, cfg.max_head_span
-        idx = first_n(batch.relation_ids > 0, batch.sizes.triples)  # T triples
+        idx = first_n((batch.relation_ids > 0).flatten(), batch.sizes.triples)  # T triples
         b, r = idx // R, idx % R
         rel = batch.relation_ids[b, r]
         # unmasked token ids: the tail's name, and the head's span of root tokens
