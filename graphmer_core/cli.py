@@ -210,6 +210,36 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from pathlib import Path as _P
+
+    from graphmer_core.eval.gates import promote
+    from graphmer_core.eval.report import EvalOptions, evaluate, summary_lines
+
+    lake = Lake(args.lake)
+    options = EvalOptions(windows=args.windows, per_relation=args.per_relation, kge_budget_s=args.kge_budget,
+                          kge=() if args.no_kge else EvalOptions.kge)
+    ev = evaluate(lake, args.run_ids, options, log=lambda m: print(f"graphmer: {m}", file=sys.stderr, flush=True))
+    print("\n".join(summary_lines(ev.report)))
+    print(f"  report: {ev.paths['report.md']}  (and report.json, plots/, completions.parquet)")
+    if not ev.passed:
+        print("graphmer: the model failed its quality gates; models/current is unchanged", file=sys.stderr)
+        return 3
+    pointer = promote(lake, _P(ev.report["runs"][args.run_ids[0]]["checkpoint"]))
+    print(f"  promoted: {pointer} -> {pointer.read_text().strip()}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from graphmer_core.eval.completion import predict
+
+    table, stats, path = predict(Lake(args.lake), args.run, args.top_k)
+    k = stats["k"]
+    print(f"{table.num_rows:,} predictions for {stats['pairs']:,} (test head, relation) pairs: {path}")
+    print(f"  precision@{k} against the held-out extracted triples: {stats[f'precision@{k}']:.3f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="graphmer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -242,6 +272,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="override the profile's device")
     p.add_argument("--lake", type=Path, default=default_lake_root())
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate runs on the test split beside baselines; promote if the gates pass")
+    p.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="one run, or one per seed of the same profile")
+    p.add_argument("--windows", type=int, default=2048, help="held-out windows for MLM/MNM")
+    p.add_argument("--per-relation", type=int, default=300, help="test triples per relation for link prediction")
+    p.add_argument("--kge-budget", type=float, default=60.0, help="seconds of training per PyKEEN baseline")
+    p.add_argument("--no-kge", action="store_true", help="skip the PyKEEN baselines")
+    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="the model's top-k tails for the test split's entities (KG completion)")
+    p.add_argument("--run", required=True, metavar="RUN_ID")
+    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("query", help="run SQL on the DuckDB catalogue (views entities, triples, files)")
     p.add_argument("sql")

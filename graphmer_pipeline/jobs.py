@@ -7,9 +7,9 @@ kg_rebuild = dg.define_asset_job(
     description="Rebuild the KG from the configured corpora, gate it, and promote it if the gates pass.",
 )
 
-# What follows a new KG version: its dataset, a training run, the checkpoint assets.
+# What follows a new KG version: its dataset, a training run, its evaluation and promotion.
 train_on_new_kg = dg.define_asset_job(
     "train_on_new_kg",
-    selection=dg.AssetSelection.groups("dataset", "training"),
-    description="Build the profile's dataset from the current KG, train on it and verify the checkpoints.",
+    selection=dg.AssetSelection.groups("dataset", "training", "evaluation"),
+    description="Build the profile's dataset from the current KG, train and evaluate on it, promote if it passes.",
 )

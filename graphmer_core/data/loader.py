@@ -52,6 +52,7 @@ class DataBatch:
     tail: Tensor  # (B, R) long entity index of the attached tail, -1 = none
     triple: Tensor  # (B, R) long row of the attached triple in triples.parquet, -1 = none
     window: Tensor  # (B,) long window index within the split at this R
+    word: Tensor  # (B, R) int32 identifier word id of each root, -1 = none (for copy baselines)
 
     def to(self, device: torch.device | str) -> DataBatch:
         moved = {f.name: getattr(self, f.name).to(device) for f in fields(self)}
@@ -131,7 +132,7 @@ class SplitView:
         leafy = leafy.validate(IGNORE, vocab_size=V, num_relations=len(self.ds.relations))  # fills leafy.sizes
         return DataBatch(leafy, torch.from_numpy(leaves.in_window), torch.from_numpy(leaves.head),
                          torch.from_numpy(leaves.tail), torch.from_numpy(leaves.triple),
-                         torch.from_numpy(np.asarray(window_ids, dtype=np.int64)))
+                         torch.from_numpy(np.asarray(window_ids, dtype=np.int64)), torch.from_numpy(win.word))
 
     def _negatives(self, leaves, masked: np.ndarray, rng: np.random.Generator) -> Tensor | None:
         """(B, R, K, 7) leaf tokens of type-consistent negatives for a `negatives_ratio` share of the
@@ -205,8 +206,13 @@ def eval_windows(view: SplitView, limit: int | None = None) -> np.ndarray:
 
 
 def eval_batches(view: SplitView, limit: int | None = None):
-    """Batches over `eval_windows`, with masks and draws fixed by EVAL_SEED."""
+    """Batches over `eval_windows`, with masks and draws fixed by EVAL_SEED. Every target is
+    [MASK] in the input (no 10% kept, no 10% random): no held-out answer is ever visible."""
     ids = eval_windows(view, limit)
     B = view.spec.batch_size
     for i in range(0, len(ids), B):
-        yield view.batch(ids[i:i + B], EVAL_SEED, i)
+        batch = view.batch(ids[i:i + B], EVAL_SEED, i)
+        lb = batch.leafy
+        lb.root_ids = torch.where(lb.mlm_targets != IGNORE, MASK_ID, lb.root_ids)
+        lb.leaf_ids = torch.where(lb.mnm_targets != IGNORE, MASK_ID, lb.leaf_ids)
+        yield batch
