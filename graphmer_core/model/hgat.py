@@ -33,7 +33,7 @@ def grouped_matmul(x: Tensor, group: Tensor, W: Tensor, chunk: int = 64) -> Tens
     cid = (chunk_end - per_group)[group] + rank // chunk  # (M,) chunk of each row
     slot = rank % chunk
     n_chunks = (M + G * (chunk - 1)) // chunk
-    packed = x.new_zeros(n_chunks, chunk, x.shape[1]).index_put((cid, slot), x)  # (n_chunks, chunk, D)
+    packed = x.new_zeros(n_chunks, chunk, x.shape[1]).index_put_((cid, slot), x)  # (n_chunks, chunk, D)
     owner = torch.searchsorted(chunk_end, torch.arange(n_chunks, device=x.device), right=True).clamp(max=G - 1)
     return torch.bmm(packed, W[owner])[cid, slot]  # (M, E)
 
@@ -54,8 +54,7 @@ class HGAT(nn.Module):
         (B, N, D), R = leaves.shape, roots.shape[1]
         W = F.dropout(self.W, self.relation_dropout, self.training)
         a = F.dropout(self.a, self.relation_dropout, self.training)
-        u = torch.einsum("rio,ro->ri", W, a[:, 0])  # (nrel, D): tail score vector W_r a_r
-        v = torch.einsum("rio,ro->ri", W, a[:, 1])  # (nrel, D): head score vector
+        u, v = torch.bmm(W, a.transpose(1, 2)).unbind(-1)  # (nrel, D) each: tail / head score vectors W_r a_r
 
         rel = relation_ids.gather(1, leaf_root)  # (B, N)
         offs = torch.arange(self.max_span, device=roots.device)
