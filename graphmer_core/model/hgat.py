@@ -23,7 +23,8 @@ def grouped_matmul(x: Tensor, group: Tensor, W: Tensor, chunk: int = 64) -> Tens
 
     Each group's rows are packed into chunks of `chunk` rows that share one matrix, then one bmm.
     At most M/chunk + G chunks are ever needed, a bound known from the shapes alone, so no host sync;
-    the price is up to G * chunk rows of zero padding (against G x the work for x @ every W_r).
+    the price is up to G * chunk rows of zero padding and a copy of W_r per chunk (against G x the
+    work for x @ every W_r, or a sync to learn each group's size and split on it).
     """
     M, G = x.shape[0], W.shape[0]
     onehot = (group[:, None] == torch.arange(G, device=x.device)).long()  # (M, G)
