@@ -26,7 +26,7 @@ from graphmer_core.data import store
 from graphmer_core.data.annotate import (KINDS, RELATIONS, Entities, Streams, find_occurrences,
                                          load_entities, tokenize_sources)
 from graphmer_core.data.config import DatasetConfig
-from graphmer_core.data.leafy_chain import cut_windows, occurrences_in, words_in_windows
+from graphmer_core.data.leafy_chain import cut_windows
 from graphmer_core.data.leaks import SplitStream, check_leaks
 from graphmer_core.data.sources import Sources, read_sources, unit_hash
 from graphmer_core.data.splits import SPLITS, assign_splits, split_counts
@@ -37,14 +37,17 @@ from graphmer_core.lake import Lake
 SCHEMA_VERSION = "1.0"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 SHARD_TOKENS = 1 << 24  # a new shard after this many tokens (whole files per shard)
+CONTENT_CODE = tuple(f"data/{m}.py" for m in ("annotate", "build", "config", "leafy_chain", "leaks", "sources",
+                                               "splits", "store", "tokenizer", "words")) + ("kg/ontology.py",)
 
 Log = Callable[[str], None]
 
 
 @functools.cache
 def code_version() -> str:
-    """The code a dataset's content depends on: this package and the ontology."""
-    return code_digest(PACKAGE_ROOT, ("data", "kg/ontology.py"))
+    """The code a dataset's files depend on (not the loader, which reads them): change any of it and
+    the version changes."""
+    return code_digest(PACKAGE_ROOT, CONTENT_CODE)
 
 
 def dataset_version(kg_version: str, config: DatasetConfig) -> str:
@@ -412,13 +415,12 @@ def _in_window_shares(streams, occ, entities, head, rel, tail, placed, R) -> dic
     pair_occ = np.repeat(np.arange(len(occ.pos)), counts)
     pair_t = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
     win = np.searchsorted(starts, occ.pos[pair_occ], side="right") - 1
-    # words of each window that holds a pair
-    used = np.unique(win)
-    w_of = np.searchsorted(used, win)
-    widx, tok = occurrences_in(np.arange(len(streams.tokens)), starts[used], ends[used])
-    word_tab = np.full((len(used), R), -1, dtype=np.int32)
-    word_tab[widx, tok - starts[used][widx]] = streams.word[tok]
-    hit = words_in_windows(word_tab, w_of, entities.name_word[pt[pair_t]])
+    # does the tail's word start inside the window? (word id, position) keys, sorted once
+    keys = np.sort((streams.w_id.astype(np.int64) << 40) | streams.w_tok)
+    tail_word = entities.name_word[pt[pair_t]].astype(np.int64)
+    first = np.searchsorted(keys, (tail_word << 40) | starts[win])
+    hit = (tail_word >= 0) & (first < len(keys))
+    hit[hit] = keys[first[hit]] < ((tail_word[hit] << 40) | ends[win][hit])
     out = {}
     for r_id, r_name in enumerate(RELATIONS[1:], start=1):
         m = pr[pair_t] == r_id

@@ -36,6 +36,9 @@ class DatasetConfig(BaseModel):
     split_by: Literal["file", "corpus"] = "file"  # "corpus": each corpus whole in one split
     # files sharing a run of lines with this many non-space characters share a split (0 = off)
     near_duplicate_chars: int = Field(200, ge=0)
+    # a group of copies holding more than this share of the bytes stays in train: one family of
+    # generated files (charset tables, say) must not make up a held-out split
+    max_heldout_group_share: float = Field(0.01, gt=0, le=1)
     vocab_size: int = Field(16384, ge=300)  # BPE vocabulary including the 5 special tokens
     tokenizer_sample_bytes: int = Field(8_000_000, ge=1)  # cap on training-split bytes the BPE learns from
     leak_check_roots: int = Field(128, ge=8)  # R of the windows the leak check and the manifest use

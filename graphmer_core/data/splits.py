@@ -7,6 +7,8 @@ first member (by corpus, path), so copied code can never sit on both sides:
   - near-duplicates: files that share a shingle, a run of consecutive lines holding at least
     `near_duplicate_chars` non-space characters (generated families such as java.nio's
     X-Buffer classes, or a file copied and edited).
+A group of several files holding more than `max_heldout_group_share` of the bytes stays in train,
+so that no held-out split is one family of generated files.
 """
 
 from __future__ import annotations
@@ -96,11 +98,14 @@ def assign_splits(files: list[Source], config: DatasetConfig) -> pa.Table:
     """One row per file with its split (SCHEMA), in the files' (corpus, path) order."""
     keys = [content_key(f.text) for f in files]
     group = duplicate_groups(files, keys, config.near_duplicate_chars)
+    sizes = np.bincount(group, weights=[len(f.text) for f in files], minlength=len(files))
+    members = np.bincount(group, minlength=len(files))
+    too_big = (members > 1) & (sizes > config.max_heldout_group_share * max(sizes.sum(), 1))
     splits = []
     for g in group.tolist():
         first = files[g]  # files are sorted by (corpus, path): the group's root is its first
         u = unit_hash(first.corpus) if config.split_by == "corpus" else unit_hash(first.corpus, first.path)
-        splits.append(bucket(u, config))
+        splits.append("train" if too_big[g] and config.split_by == "file" else bucket(u, config))
     return pa.table({
         "corpus": [f.corpus for f in files], "path": [f.path for f in files],
         "language": [f.language for f in files], "file_sha256": [f.sha256 for f in files],

@@ -135,9 +135,9 @@ def test_dataset_without_passing_gates_is_refused(shop_dataset, tmp_path):
 
 
 def test_planted_duplicates_are_kept_in_one_split_or_caught(tmp_path):
-    """A copy of an email module under another name, in another corpus, lands in its original's
-    split. With near-duplicate grouping off, an edited copy that lands elsewhere is caught by the
-    leak check, which names both files."""
+    """Copies of a held-out email module under other names, in another corpus, share one split
+    with it. With near-duplicate grouping off, an extended copy that lands in train is caught by
+    the leak check, which names both files."""
     src = tmp_path / "src"
     corpora = email_corpora(src)
     base = DatasetConfig(vocab_size=1000, shares=EMAIL_CONFIG.shares, leak_check_roots=64)
@@ -160,12 +160,15 @@ def test_planted_duplicates_are_kept_in_one_split_or_caught(tmp_path):
     lake2 = kg_lake(tmp_path / "lake2", [*corpora, Corpus("planted", src / "planted")])
     kept = build_dataset(lake2, base)
     t = store.open_dataset(kept.path).splits_table
-    planted = {p: s for c, p, s in zip(t.column("corpus").to_pylist(), t.column("path").to_pylist(),
-                                       t.column("split").to_pylist(), strict=True) if c == "planted"}
-    assert set(planted.values()) == {split_of[victim]}
+    now = {(c, p): s for c, p, s in zip(t.column("corpus").to_pylist(), t.column("path").to_pylist(),
+                                        t.column("split").to_pylist(), strict=True)}
+    copies = {s for (c, p), s in now.items() if c == "planted" and p.startswith("copy_")}
+    assert copies == {now[("email", victim)]}  # the original and its 12 copies: one split
 
     ungrouped = base.model_copy(update={"near_duplicate_chars": 0})
-    with pytest.raises(LeakError, match=rf"email:{re.escape(victim)} repeats training file planted:edited_"):
+    v = re.escape(victim)
+    with pytest.raises(LeakError, match=rf"email:{v} repeats training file planted:edited_|"
+                                        rf"planted:edited_\d+\.py repeats training file email:{v}"):
         build_dataset(lake2, ungrouped)
 
 
@@ -185,3 +188,32 @@ def test_build_dataset_cli_prints_a_summary(shop_lake, capsys, tmp_path):
                  "--lake", str(shop_lake.root)]) == 0
     out = capsys.readouterr().out
     assert "dataset" in out and "placed" in out and "train" in out
+
+
+@pytest.mark.parametrize("change", ["corpora", "max_files", "max_tail_tokens", "strip_headers",
+                                    "tokenizer_sample_bytes"])
+def test_each_dataset_setting_changes_the_dataset(email_lake, email_dataset, change):
+    base = store.open_dataset(email_dataset.path).manifest
+    update = {"corpora": ["shop"], "max_files": 5, "max_tail_tokens": 2, "strip_headers": False,
+              "tokenizer_sample_bytes": 20_000}[change]
+    config = EMAIL_CONFIG.model_copy(update={change: update})
+    if change in ("corpora", "max_files"):  # a held-out split of a handful of files may be empty
+        config = config.model_copy(update={"shares": SHOP_CONFIG.shares})
+    if change == "strip_headers":  # email's modules open with one licence block: kept, it leaks
+        with pytest.raises(LeakError, match="repeats training file"):
+            build_dataset(email_lake, config, gates=False)
+        return
+    m = build_dataset(email_lake, config, gates=False).info
+    assert m["dataset_version"] != base["dataset_version"]
+    if change == "corpora":
+        files = store.open_dataset(open_stage(email_lake, config).final, require_gates=False).splits_table
+        assert set(files.column("corpus").to_pylist()) == {"shop"}
+    elif change == "max_files":
+        files = store.open_dataset(open_stage(email_lake, config).final, require_gates=False).splits_table
+        per = files.group_by("corpus").aggregate([("path", "count")]).column("path_count").to_pylist()
+        assert max(per) == 5 and sum(base["files"].values()) > 10
+    elif change == "max_tail_tokens":
+        too_long = sum(r["train"]["tail_too_long"] for r in m["triples"].values())
+        assert too_long > sum(r["train"]["tail_too_long"] for r in base["triples"].values())
+    else:
+        assert m["tokenizer"]["sample_bytes"] < base["tokenizer"]["sample_bytes"]

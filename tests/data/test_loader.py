@@ -96,3 +96,23 @@ def test_eval_batches_are_fixed(email_dataset):
     view = SplitView(ds, "valid", 64, SPEC)
     a, b = list(eval_batches(view, limit=12)), list(eval_batches(view, limit=12))
     assert len(a) == 3 and all(same(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_max_samples_and_type_consistency_change_the_batches(email_dataset):
+    ds = store.open_dataset(email_dataset.path)
+    full = SplitView(ds, "train", 64, SPEC)
+    capped = SplitView(ds, "train", 64, BatchSpec(**{**SPEC.__dict__, "max_samples": 40}))
+    assert len(capped) == 40 < len(full)
+    assert set(zip(capped.starts, capped.ends, strict=True)) <= set(zip(full.starts, full.ends, strict=True))
+    loose = SplitView(ds, "train", 64, BatchSpec(**{**SPEC.__dict__, "type_consistent": False}))
+    kinds = ds.column("entities", "kind_id")
+    t = ds.triples
+    head, rel, tail = (t.column(c).to_numpy().astype(np.int64) for c in ("head", "relation", "tail"))
+    calls = ds.relations.index("calls")
+    pick = np.flatnonzero(rel == calls)[:200]
+    rng = np.random.default_rng(0)
+    strict = full.negatives.sample(head[pick], rel[pick], tail[pick], 5, rng)
+    any_kind = loose.negatives.sample(head[pick], rel[pick], tail[pick], 5, rng)
+    allowed = ontology.RELATIONS["calls"].range
+    assert all(ds.kinds[kinds[n]] in allowed for n in strict[strict >= 0])
+    assert any(ds.kinds[kinds[n]] not in allowed for n in any_kind[any_kind >= 0])

@@ -105,3 +105,15 @@ def test_licence_header_is_stripped_and_docs_kept():
 def test_bad_shares_are_one_clear_error():
     with pytest.raises(ValueError, match="must sum to 1"):
         Shares(train=0.9, valid=0.2, test=0.0)
+
+
+@pytest.mark.parametrize("cap", [0.01, 1.0])
+def test_a_large_family_of_copies_stays_in_train_unless_allowed(cap):
+    base = files(300)
+    family = [source("gen", f"tables/table_{i}.py", module(999, "gen") + f"X_{i} = {i}\n") for i in range(20)]
+    leader = min(family, key=lambda f: f.path)
+    config = DatasetConfig(max_heldout_group_share=cap, shares=Shares(train=0.0, valid=0.5, test=0.5))
+    splits = by_path(assign_splits(sorted(base + family, key=lambda f: (f.corpus, f.path)), config))
+    fam = {splits[("gen", f.path)] for f in family}
+    assert len(fam) == 1 and (fam == {"train"}) == (cap < 1.0)
+    assert splits[("gen", leader.path)] in fam
