@@ -17,7 +17,8 @@ from lakes import EMAIL_CONFIG
 from graphmer_core.data import store
 from graphmer_core.lake import Lake
 from graphmer_core.train import checkpoint as ckpt
-from graphmer_pipeline.assets import dataset, training
+from graphmer_core.eval.gates import current_model
+from graphmer_pipeline.assets import dataset, evaluation, training
 from graphmer_pipeline.checks import dataset_gates
 from graphmer_pipeline.definitions import defs
 from graphmer_pipeline.resources import DataLake, TrainingProfile
@@ -25,6 +26,8 @@ from graphmer_pipeline.sensors import new_kg_version
 
 ASSETS = [dataset.data_splits, dataset.tokenizer, dataset.training_dataset, dataset_gates,
           training.training_run, training.checkpoints, training.checkpoints_verify]
+EVALUATION = [evaluation.evaluation_report, evaluation.model_gates, evaluation.kg_completions,
+              evaluation.promoted_model]
 TEST_PROFILE = {"dataset": EMAIL_CONFIG.model_dump(mode="json"), "model": {"size": "tiny"}, "steps": 4,
                 "micro_batch_size": 4, "save_every_steps": 2, "curriculum": [{"step": 0, "roots": 64}],
                 "validation": {"every_steps": 2, "windows": 8, "batch_size": 4}, "log_every_steps": 1}
@@ -32,9 +35,9 @@ TEST_PROFILE = {"dataset": EMAIL_CONFIG.model_dump(mode="json"), "model": {"size
 
 @pytest.fixture
 def lake(email_lake, tmp_path) -> Lake:
-    """A private copy of the email KG, without datasets or runs."""
+    """A private copy of the email KG, without datasets, runs or models."""
     root = tmp_path / "lake"
-    shutil.copytree(email_lake.root, root, ignore=shutil.ignore_patterns("datasets", "runs"))
+    shutil.copytree(email_lake.root, root, ignore=shutil.ignore_patterns("datasets", "runs", "models"))
     return Lake(root)
 
 
@@ -73,6 +76,18 @@ def test_dataset_and_training_groups_materialize_through_pipes(lake, tmp_path):
 
     again = dg.materialize(ASSETS[:4], resources=resources, instance=dg.DagsterInstance.ephemeral())
     assert meta(again, "training_dataset")["reused"] is True  # unchanged KG: nothing rebuilt
+
+    evaluated = dg.materialize(EVALUATION, resources=resources, instance=instance, raise_on_error=False,
+                               run_config={"ops": {"evaluation_report": {"config": {
+                                   "windows": 32, "per_relation": 10, "kge": []}}}})
+    report = meta(evaluated, "evaluation_report")
+    assert report["run_ids"] == run["run_ids"] and "mrr" in report and "![losses]" in report["plots"]
+    [gates] = [e.passed for e in evaluated.get_asset_check_evaluations() if e.check_name == "model_gates"]
+    promoted = [m for m in evaluated.get_asset_materialization_events() if m.asset_key.path[-1] == "promoted_model"]
+    assert gates == bool(promoted) == (current_model(lake) is not None)  # promoted exactly when the gates pass
+    published = [m for m in evaluated.get_asset_materialization_events() if m.asset_key.path[-1] == "kg_completions"]
+    assert bool(published) == gates  # a model that failed its gates publishes no completions asset
+    assert (lake.run_dir(run["run_ids"][0]) / "completions.parquet").exists()  # they stay in the run folder
 
 
 def test_freshness_sensor_requests_one_run_per_new_kg_version(lake):

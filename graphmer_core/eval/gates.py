@@ -30,7 +30,7 @@ class Gate:
 def loss_reduction(metrics_csv: Path) -> tuple[float, float, int]:
     """(loss at the start, loss at the end, steps): means over the first and last 10% of steps."""
     with open(metrics_csv, newline="") as fh:
-        losses = [float(r["loss"]) for r in csv.DictReader(fh)]
+        losses = [float(r["loss"]) for r in csv.DictReader(fh) if r["loss"]]  # step 0 holds only valid figures
     k = max(1, len(losses) // 10)
     return sum(losses[:k]) / k, sum(losses[-k:]) / k, len(losses)
 

@@ -248,6 +248,13 @@ def train(lake: Lake, ds: Dataset, profile: Profile, seed: int, *, run_id: str |
     valid_view: SplitView | None = None
     accum = profile.grad_accum_steps
     end = stop_at or total
+    if start == 0 and dist.is_main:  # where held-out loss starts, for the curves and the gates
+        valid_view = SplitView(ds, "valid", profile.roots_at(0, total),
+                               batch_spec(profile, seed, profile.validation.batch_size))
+        row0 = {"step": 0, "lr": sched.get_last_lr()[0], "roots": valid_view.roots,
+                **validate(model, valid_view, profile.validation.windows, device, autocast)}
+        metrics_csv.append(row0)
+        reporter.log(_line(row0))
     bar = _progress(reporter, start, end, run_id, dist)
     pos = start
     model.train()
@@ -262,20 +269,22 @@ def train(lake: Lake, ds: Dataset, profile: Profile, seed: int, *, run_id: str |
                 t0 = time.perf_counter()
                 m, tokens, loss_sum = Metrics(), 0, 0.0
                 log_now = (step + 1) % profile.log_every_steps == 0 or step + 1 == end
+                norms_now = profile.gradnorm_every_steps is not None and (step + 1) % profile.gradnorm_every_steps == 0
                 gradnorms: dict[str, float] = {}
                 for k in range(accum):
-                    batch = next(batches).to(device)
-                    tokens += batch.tokens
+                    batch = next(batches)
+                    tokens += batch.tokens  # counted on the host, before the copy to the device
+                    batch = batch.to(device)
                     sync = k == accum - 1
                     with dist.no_sync(net, sync), autocast():
                         out = net(batch.leafy)
                         loss = out.loss / accum
-                    loss_value = float(out.loss)
+                    loss_value = float(out.loss.detach())
                     if not math.isfinite(loss_value):
                         raise NonFiniteError(f"step {step + 1}: loss is {loss_value} "
                                              f"({ {n: float(v) for n, v in out.metrics.items()} })")
                     loss_sum += loss_value / accum
-                    if log_now and sync and dist.world == 1:  # extra backward passes DDP must not see
+                    if norms_now and sync and dist.world == 1:  # extra backward passes DDP must not see
                         gradnorms = {f"gradnorm_{n}": v for n, v in model.term_grad_norms(out).items()}
                     with dist.no_sync(net, sync):
                         (scaler.scale(loss) if scaler else loss).backward()
@@ -332,10 +341,11 @@ def train(lake: Lake, ds: Dataset, profile: Profile, seed: int, *, run_id: str |
 
 
 def _line(row: dict) -> str:
-    parts = [f"step {row['step']}", f"lr {row['lr']:.2e}", f"R {row['roots']}", f"loss {row['loss']:.4f}"]
+    parts = [f"step {row['step']}", f"lr {row['lr']:.2e}", f"R {row['roots']}"]
+    parts += [f"loss {row['loss']:.4f}"] if "loss" in row else []
     parts += [f"{k} {row[k]:.4f}" for k in (*LOSS_PARTS, "mlm_acc", "mnm_acc") if k in row]
     parts += [f"{k} {row[k]:.4f}" for k in VALID if k in row]
-    parts.append(f"{row['tokens_per_s']:,.0f} tok/s")
+    parts += [f"{row['tokens_per_s']:,.0f} tok/s"] if "tokens_per_s" in row else []
     return "  ".join(parts)
 
 

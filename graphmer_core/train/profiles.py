@@ -121,6 +121,8 @@ class Profile(_Strict):
     validation: Validation = Validation()
     gates: Gates = Gates()
     log_every_steps: int = Field(10, ge=1)
+    # per-term gradient norms on the blocks (one extra backward pass per loss term): every N steps
+    gradnorm_every_steps: int | None = Field(100, ge=1)
     loader_workers: int = Field(0, ge=0)
     processes: int = Field(1, ge=1)  # > 1: torchrun --nproc_per_node (DDP)
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -29,7 +29,8 @@ def profile(**kw) -> Profile:
             "steps": 8, "micro_batch_size": 4, "grad_accum_steps": 2, "save_every_steps": 4,
             "optimizer": {"lr": 0.003}, "schedule": {"warmup_steps": 2},
             "curriculum": [{"step": 0, "roots": 32}, {"step": 4, "roots": 64}],
-            "validation": {"every_steps": 4, "windows": 8, "batch_size": 4}, "log_every_steps": 2}
+            "validation": {"every_steps": 4, "windows": 8, "batch_size": 4}, "log_every_steps": 2,
+            "gradnorm_every_steps": 2}
     return Profile.model_validate(base | kw)
 
 
@@ -57,7 +58,8 @@ def test_checkpoints_metadata_curriculum_and_metrics(email_lake, ds):
     assert meta.dataset_version == ds.version and meta.kg_version == ds.manifest["kg_version"]
     assert meta.tokenizer_sha256 == ds.tokenizer_sha256 and meta.relation_vocab == ds.relations
     assert meta.config["profile"]["steps"] == 8 and meta.config["model"]["vocab_size"] == ds.vocab_size
-    table = rows(result.run_dir)
+    start, *table = rows(result.run_dir)
+    assert start["step"] == "0" and start["valid_loss"] and not start["loss"]  # held-out loss before training
     assert [int(r["roots"]) for r in table] == [32] * 4 + [64] * 4  # R by step
     assert all(math.isfinite(float(r["loss"])) and float(r["tokens_per_s"]) > 0 for r in table)
     assert table[3]["valid_loss"] and table[7]["valid_mlm_acc"] and not table[2]["valid_loss"]
@@ -100,11 +102,12 @@ def test_each_regularizer_and_the_negatives_enter_the_loss(email_lake, ds, switc
         else:
             kw["regularizers"] = {switch: on, f"{switch}_weight": 1.0}
         r = train(email_lake, ds, profile(**kw), seed=5, run_id=f"{switch}-{on}", reporter=QUIET)
-        row = rows(r.run_dir)[0]
+        row = rows(r.run_dir)[1]
         return float(row["loss"]), row
 
     (on, row_on), (off, row_off) = first_loss(True), first_loss(False)
     assert on != pytest.approx(off)
+    assert not row_on["gradnorm_mlm"]  # gradnorm_every_steps (100) not reached: no extra backward passes
     if switch != "negatives":
         assert row_on[switch] and not row_off[switch]
 
@@ -151,5 +154,13 @@ def test_two_process_ddp_writes_one_set_of_checkpoints(email_lake, tmp_path):
     assert [s for s, _ in ckpt.list_checkpoints(run_dir)] == [2, 4]
     meta = ckpt.verify_checkpoint(run_dir / "checkpoints" / "step_000004")
     assert meta.device.endswith("x2")
-    assert len(rows(run_dir)) == 4  # one metrics row per step: rank 0 alone writes
+    assert len(rows(run_dir)) == 5  # step 0 and one row per step: rank 0 alone writes
     assert out.stdout.count("run ") == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine: AMP paths untested here")
+@pytest.mark.parametrize("amp", [True, False])
+def test_cuda_training_with_and_without_amp(email_lake, ds, amp):
+    result = train(email_lake, ds, profile(device="cuda", amp=amp), seed=1, run_id=f"cuda-{amp}", reporter=QUIET)
+    meta = ckpt.verify_checkpoint(result.checkpoint)
+    assert meta.device.startswith("cuda") and all(math.isfinite(v) for v in meta.metrics.values())
