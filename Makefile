@@ -26,15 +26,19 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
+# Everything, from the corpora to an evaluated (and, if its gates pass, promoted) cpu-small model.
+DEMO_CONFIG := {"loggers": {"console": {"config": {"log_level": "INFO"}}}, \
+	"resources": {"profile": {"config": {"name": "cpu-small"}}}, \
+	"ops": {"evaluation_report": {"config": {"kge_budget_s": 30}}}}
+
 demo: $(STAMP) corpora $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster asset materialize -m graphmer_pipeline.definitions --select 'group:kg' \
-		--config-json '{"loggers": {"console": {"config": {"log_level": "INFO"}}}}'
-	@echo
-	$(BIN)/graphmer summary --lake data_lake
-	@echo
-	@echo "Results: data_lake/kg/current (Parquet + manifest.json), catalogue data_lake/graphmer.duckdb"
-	@echo "Query:   .venv/bin/graphmer query \"SELECT relation, count(*) FROM triples GROUP BY 1\""
-	@echo "UI:      make ui, then open http://localhost:3000 (runs are kept in $(DAGSTER_HOME))"
+	$(BIN)/dagster asset materialize -m graphmer_pipeline.definitions \
+		--select 'group:kg or group:dataset or group:training or group:evaluation' \
+		--config-json '$(DEMO_CONFIG)'; rc=$$?; \
+	echo; $(BIN)/graphmer summary --lake data_lake; \
+	echo; $(BIN)/graphmer report --lake data_lake; \
+	echo; echo "UI: make ui, then open http://localhost:3000 (runs are kept in $(DAGSTER_HOME))"; \
+	exit $$rc
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml

@@ -230,6 +230,39 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    import json
+
+    from graphmer_core.eval.report import summary_lines
+
+    lake = Lake(args.lake)
+    run_id = args.run_id
+    if run_id is None:
+        latest = lake.runs_root / "latest.json"
+        if not latest.exists():
+            print(f"graphmer: no runs recorded under {lake.runs_root}", file=sys.stderr)
+            return 1
+        run_id = json.loads(latest.read_text())["run_ids"][0]
+    run_dir = lake.run_dir(run_id)
+    from graphmer_core.train.checkpoint import read_run
+
+    record = read_run(run_dir)
+    print(f"run {run_id}: {record.status}, step {record.checkpoint_step} of {record.planned_steps} "
+          f"(profile {record.profile}, seed {record.seed})")
+    print(f"  metrics:     {run_dir / 'metrics.csv'}")
+    print(f"  checkpoints: {run_dir / 'checkpoints'}  (newest: {record.checkpoint})")
+    report = run_dir / "report.json"
+    if report.exists():
+        print("\n".join(summary_lines(json.loads(report.read_text()))))
+        print(f"  report:      {run_dir / 'report.md'}  (plots in {run_dir / 'plots'})")
+    else:
+        print(f"  no evaluation yet: graphmer eval {run_id}")
+    current = lake.models_root / "current"
+    if current.exists():
+        print(f"  models/current -> {current.read_text().strip()}")
+    return 0
+
+
 def cmd_predict(args) -> int:
     from graphmer_core.eval.completion import predict
 
@@ -281,6 +314,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-kge", action="store_true", help="skip the PyKEEN baselines")
     p.add_argument("--lake", type=Path, default=default_lake_root())
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("report", help="a run's status, where its files are, and its evaluation summary")
+    p.add_argument("run_id", nargs="?", default=None, help="default: the newest training_run's first run")
+    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("predict", help="the model's top-k tails for the test split's entities (KG completion)")
     p.add_argument("--run", required=True, metavar="RUN_ID")
