@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graphmer_core.data.sources import Source
-from graphmer_core.data.tokenizer import TokenTables, encode, word_starts
+from graphmer_core.data.tokenizer import IDENT, TokenTables, encode
 from graphmer_core.data.words import file_words, is_identifier, name_hash
 from graphmer_core.kg import ontology
 
@@ -56,58 +56,76 @@ class Streams:
         return np.where(self.word_hashes[i] == hashes, i, -1).astype(np.int32)
 
 
-def tokenize_sources(tok, files: list[Source]) -> Streams:
-    tables = TokenTables.of(tok)
-    texts = [f.text for f in files]
-    ids_per_file = encode(tok, texts)
-    toks, wss, nls, offsets = [], [], [], [0]
-    w_file, w_hash, w_line, w_tok, w_span, tok_word_local, tok_word_file = [], [], [], [], [], [], []
-    base = n_words = 0
-    for fi, (f, ids) in enumerate(zip(files, ids_per_file, strict=True)):
-        data = f.text.encode()
-        blen = tables.byte_len[ids].astype(np.int64)
-        ends = np.cumsum(blen)
-        if (ends[-1] if len(ends) else 0) != len(data):
-            raise RuntimeError(f"{f.corpus}:{f.path}: tokens do not spell the file back (byte-level BPE broken?)")
-        starts = ends - blen
-        core = starts + tables.lead_ws[ids]
-        buf = np.frombuffer(data, dtype=np.uint8)
-        newline_bytes = np.flatnonzero(buf == 10)
-        words = file_words(data)
-        # token -> the word holding its first non-space byte
-        wi = np.searchsorted(words.start, core, side="right") - 1
-        inside = (wi >= 0) & (core < words.end[wi.clip(min=0)] if len(words.start) else False)
-        tok_word_local.append(np.where(inside, wi, -1))
-        tok_word_file.append(n_words)  # offset of this file's words in the global list
-        n_words += len(words.start)
-        # word -> first token, last token, line (1-based, in the file before header stripping)
-        t0 = np.searchsorted(ends, words.start, side="right")
-        t1 = np.searchsorted(ends, words.end - 1, side="right")
-        w_file.append(np.full(len(t0), fi, dtype=np.int32))
-        w_hash.append(words.hash)
-        w_line.append(f.header_lines + 1 + np.searchsorted(newline_bytes, words.start))
-        w_tok.append(base + t0)
-        w_span.append(t1 - t0 + 1)
-        toks.append(ids)
-        wss.append(word_starts(ids, data, tables))
-        nls.append(tables.newline[ids])
-        base += len(ids)
-        offsets.append(base)
+BATCH_BYTES = 16 << 20  # files are annotated in batches of this many bytes: few numpy passes, bounded memory
 
-    cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
-    all_hash = cat(w_hash, np.int64)
-    uniq, inverse = np.unique(all_hash, return_inverse=True)
-    # per token: local word index -> global word id through this file's offset into all_hash
-    word = np.full(base, -1, dtype=np.int32)
-    for fi, (local, off) in enumerate(zip(tok_word_local, tok_word_file, strict=True)):
-        has = local >= 0
-        word[offsets[fi]:offsets[fi + 1]][has] = inverse[off + local[has]]
+
+def tokenize_sources(tok, files: list[Source]) -> Streams:
+    """Encode every file, then annotate the token streams batch by batch (files joined by a newline,
+    which no identifier crosses), so the numpy work is a few passes, not one per file."""
+    tables = TokenTables.of(tok)
+    ids_per_file = encode(tok, [f.text for f in files])
+    parts: list[dict] = []
+    lo = tok_base = 0
+    while lo < len(files):
+        hi, size = lo, 0
+        while hi < len(files) and (hi == lo or size < BATCH_BYTES):
+            size += len(files[hi].text)
+            hi += 1
+        part = _annotate(files[lo:hi], ids_per_file[lo:hi], tables, lo, tok_base)
+        tok_base += len(part["tokens"])
+        parts.append(part)
+        lo = hi
+
+    def cat(key: str, dtype) -> np.ndarray:
+        return np.concatenate([p[key] for p in parts]).astype(dtype) if parts else np.zeros(0, dtype)
+
+    w_hash = cat("w_hash", np.int64)
+    uniq, inverse = np.unique(w_hash, return_inverse=True)
+    # per token: its word's index in the batch -> in all words -> global word id
+    local, word_base = cat("tok_word", np.int64), np.repeat(
+        np.cumsum([0] + [len(p["w_hash"]) for p in parts[:-1]]), [len(p["tokens"]) for p in parts])
+    word = np.where(local >= 0, inverse[(local + word_base).clip(min=0)] if len(inverse) else -1, -1)
+    counts = [len(x) for x in ids_per_file]
     return Streams(
-        tokens=cat(toks, np.int32), word_start=cat(wss, bool), newline=cat(nls, bool), word=word,
-        file_offsets=np.asarray(offsets, dtype=np.int64), word_hashes=uniq,
-        w_file=cat(w_file, np.int32), w_id=inverse.astype(np.int32), w_line=cat(w_line, np.int64),
-        w_tok=cat(w_tok, np.int64), w_span=cat(w_span, np.int64),
+        tokens=cat("tokens", np.int32), word_start=cat("word_start", bool), newline=cat("newline", bool),
+        word=word.astype(np.int32), file_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        word_hashes=uniq, w_file=cat("w_file", np.int32), w_id=inverse.astype(np.int32),
+        w_line=cat("w_line", np.int64), w_tok=cat("w_tok", np.int64), w_span=cat("w_span", np.int64),
     )
+
+
+def _annotate(files: list[Source], ids_per_file: list[np.ndarray], tables: TokenTables, file_base: int,
+              tok_base: int) -> dict:
+    datas = [f.text.encode() for f in files]
+    sizes = np.array([len(d) for d in datas], dtype=np.int64)
+    buf = np.frombuffer(b"\n".join(datas), dtype=np.uint8)
+    fstart = np.concatenate([[0], np.cumsum(sizes + 1)[:-1]])  # byte offset of each file in buf
+    ids = np.concatenate(ids_per_file) if ids_per_file else np.zeros(0, np.int32)
+    tok_file = np.repeat(np.arange(len(files)), [len(x) for x in ids_per_file])
+    blen = tables.byte_len[ids].astype(np.int64)
+    spelled = np.bincount(tok_file, weights=blen, minlength=len(files))
+    if (bad := np.flatnonzero(spelled != sizes)).size:
+        f = files[bad[0]]
+        raise RuntimeError(f"{f.corpus}:{f.path}: tokens do not spell the file back (byte-level BPE broken?)")
+    starts = np.cumsum(blen) - blen + tok_file  # each earlier file adds its bytes and one separator
+    ends = starts + blen
+    core = starts + tables.lead_ws[ids]  # first non-space byte of each token
+    first = tables.first[ids]
+    prev = np.where(core > 0, buf[(core - 1).clip(min=0)], 32) if len(buf) else core
+    continues = (first >= 0) & IDENT[first.clip(0, 255)] & IDENT[prev] & (tables.lead_ws[ids] == 0)
+    words = file_words(buf.tobytes())
+    wi = np.searchsorted(words.start, core, side="right") - 1  # the word holding each token's first byte
+    inside = (wi >= 0) & (core < words.end[wi.clip(min=0)]) if len(words.start) else np.zeros(len(ids), bool)
+    t0 = np.searchsorted(ends, words.start, side="right")  # a word's first and last token
+    t1 = np.searchsorted(ends, words.end - 1, side="right")
+    w_file = np.searchsorted(fstart, words.start, side="right") - 1
+    newline_bytes = np.flatnonzero(buf == 10)
+    header = np.array([f.header_lines for f in files], dtype=np.int64)
+    line = (np.searchsorted(newline_bytes, words.start) - np.searchsorted(newline_bytes, fstart)[w_file]
+            + header[w_file] + 1)  # 1-based, in the file before its header was stripped
+    return {"tokens": ids, "word_start": ~continues, "newline": tables.newline[ids],
+            "tok_word": np.where(inside, wi, -1), "w_hash": words.hash, "w_file": w_file + file_base,
+            "w_line": line, "w_tok": t0 + tok_base, "w_span": t1 - t0 + 1}
 
 
 # --- entities ---------------------------------------------------------------------------------

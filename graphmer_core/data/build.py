@@ -8,9 +8,11 @@ config and this package's code, so an unchanged KG and config rebuild nothing.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -431,11 +433,18 @@ def _in_window_shares(streams, occ, entities, head, rel, tail, placed, R) -> dic
 # --- the whole build (CLI path) ---------------------------------------------------------------
 
 
+def _import_gx() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    importlib.import_module("great_expectations")
+
+
 def build_dataset(lake: Lake, config: DatasetConfig, log: Log | None = None,
                   gates: bool = True) -> StageResult:
     """All three stages, then the gates (unless told not to). Reuses a finished version."""
     stage = open_stage(lake, config)
     t = time.perf_counter()
+    if gates and store.read_gates(stage.final) is None:  # GX takes seconds to import: overlap it with the build
+        threading.Thread(target=_import_gx, daemon=True).start()
     if stage.done:
         result = StageResult(stage.version, stage.final, True, stage_manifest(stage))
     else:

@@ -92,59 +92,6 @@ class TokenTables:
         return b"".join(self.token_bytes[i] for i in ids)
 
 
-def word_starts(ids: np.ndarray, text: bytes, tables: TokenTables) -> np.ndarray:
-    """(T,) bool: the token begins a new word. An identifier (a run of identifier bytes) is one
-    word however many tokens it takes; every other token is a word of its own. MLM masks whole
-    words. `text` is the exact byte string `ids` encodes."""
-    ends = np.cumsum(tables.byte_len[ids])
-    starts = ends - tables.byte_len[ids]
-    core = starts + tables.lead_ws[ids]  # first non-whitespace byte of each token
-    first = tables.first[ids]
-    buf = np.frombuffer(text, dtype=np.uint8)
-    prev = np.where(core > 0, buf[np.clip(core - 1, 0, max(len(buf) - 1, 0))], 32) if len(buf) else core
-    continues = (first >= 0) & IDENT[np.clip(first, 0, 255)] & IDENT[prev] & (tables.lead_ws[ids] == 0)
-    return ~continues
-
-
-POOL_MIN_CHARS = 4_000_000  # below this, one process encodes faster than a pool starts
-
-
-def encode(tok, texts: list[str], workers: int | None = None) -> list[np.ndarray]:
-    """Token ids of each text (int32). The `tokenizers` batch encoder runs on one core here, so
-    large inputs are spread over a process pool, longest texts first."""
-    from graphmer_core.parsing.batch import default_workers, pool_context
-
-    workers = workers or default_workers()
-    if workers < 2 or sum(map(len, texts)) < POOL_MIN_CHARS:
-        return _encode(tok, texts)
-    from concurrent.futures import ProcessPoolExecutor
-
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    chunks = [order[k::workers * 4] for k in range(workers * 4)]
-    out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
-    with ProcessPoolExecutor(workers, mp_context=pool_context(("graphmer_core.data.tokenizer",)),
-                             initializer=_worker_init, initargs=(tok.to_str(),)) as pool:
-        for chunk, ids in zip(chunks, pool.map(_worker_encode, [[texts[i] for i in c] for c in chunks]),
-                              strict=True):
-            for i, arr in zip(chunk, ids, strict=True):
-                out[i] = arr
-    return out
-
-
-def _encode(tok, texts: list[str]) -> list[np.ndarray]:
+def encode(tok, texts: list[str]) -> list[np.ndarray]:
+    """Token ids of each text (int32); the batch encoder spreads the texts over every core."""
     return [np.asarray(e.ids, dtype=np.int32) for e in tok.encode_batch_fast(texts)]
-
-
-_WORKER_TOKENIZER = None
-
-
-def _worker_init(spec: str) -> None:
-    global _WORKER_TOKENIZER
-    from tokenizers import Tokenizer
-
-    _WORKER_TOKENIZER = Tokenizer.from_str(spec)
-    _WORKER_TOKENIZER.encode_special_tokens = True
-
-
-def _worker_encode(texts: list[str]) -> list[np.ndarray]:
-    return _encode(_WORKER_TOKENIZER, texts)

@@ -49,7 +49,15 @@ def file_words(text: bytes) -> Words:
     nxt = np.concatenate([ident[1:], [False]])
     start = np.flatnonzero(ident & ~prev)
     end = np.flatnonzero(ident & ~nxt) + 1
-    return Words(start.astype(np.int64), end.astype(np.int64), span_hashes(buf, start, end))
+    # hash = sum (byte + 1) * B^k over a word's bytes: powers up to the longest word, one reduceat
+    lengths = end - start
+    k = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    with np.errstate(over="ignore"):
+        n = int(lengths.max(initial=1))
+        powers = np.concatenate([[np.uint64(1)], np.cumprod(np.full(n - 1, _BASE, dtype=np.uint64))])
+        terms = (buf[ident].astype(np.uint64) + 1) * powers[k]
+    h = np.add.reduceat(terms, np.cumsum(lengths) - lengths) if len(lengths) else np.zeros(0, np.uint64)
+    return Words(start.astype(np.int64), end.astype(np.int64), h.view(np.int64))
 
 
 def span_hashes(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:

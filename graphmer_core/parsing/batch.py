@@ -66,13 +66,12 @@ class ParseOutcome:
     cache_hits: int = 0
 
 
-def pool_context(preload: tuple[str, ...] = ("graphmer_core.parsing.batch",)) -> mp.context.BaseContext:
-    """fork is cheapest but unsafe once other threads run (a Dagster step has some): then forkserver,
-    with the workers' module imported once in the server."""
+def _pool_context() -> mp.context.BaseContext:
+    """fork is cheapest but unsafe once other threads run (a Dagster step has some): then forkserver."""
     if threading.active_count() == 1 and "fork" in mp.get_all_start_methods():
         return mp.get_context("fork")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(list(preload))
+    ctx.set_forkserver_preload(["graphmer_core.parsing.batch"])
     return ctx
 
 
@@ -125,7 +124,7 @@ def _extract_all(records, cache: ParseCache | None, workers: int, progress) -> d
     if workers > 1 and len(todo) >= POOL_MIN_FILES:
         # Largest files first, so the last chunks are small and no worker idles at the end.
         todo.sort(key=lambda r: -r.size_bytes)
-        pool = ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=gc.disable)
+        pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=gc.disable)
         chunk = max(1, min(64, len(todo) // (workers * 8)))
         encoded = pool.map(_extract_encoded, [(r.abspath, r.language, r.sha256) for r in todo], chunksize=chunk)
         done = ((None if p is None else decode(p), p, reason) for p, reason in encoded)
