@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("eval", help="evaluate runs on the test split beside baselines; promote if the gates pass")
     p.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="one run, or one per seed of the same profile")
     p.add_argument("--windows", type=int, default=2048, help="held-out windows for MLM/MNM")
-    p.add_argument("--per-relation", type=int, default=300, help="test triples per relation for link prediction")
+    p.add_argument("--per-relation", type=int, default=100, help="test triples per relation for link prediction")
     p.add_argument("--kge-budget", type=float, default=60.0, help="seconds of training per PyKEEN baseline")
     p.add_argument("--no-kge", action="store_true", help="skip the PyKEEN baselines")
     p.add_argument("--lake", type=Path, default=default_lake_root())

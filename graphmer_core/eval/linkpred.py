@@ -2,10 +2,11 @@
 tail, in the filtered setting (other known true tails of (h, r), in any split, are removed).
 
 How the model scores a candidate t: the encoder reads the test window where h occurs, with h's
-leaf block set to [MASK] x (the median tail length of r in training) and relation id r, and no
-other leaves in the window (so no tail of h is in view); the score is its triple scorer's cosine
-between the head occurrence's query for r and t's name vector. The true tail's tokens never enter.
-Rank ties count half (the expected rank under random tie-breaking).
+leaf block set to [MASK] x len(t) and relation id r, and no other leaves in the window (so no tail
+of h is in view); the score is the mean log-probability its MNM head gives t's leaf tokens in
+those slots, the way GraphMERT distils triples. The true tail's tokens never enter. Its triple
+scorer (the contrastive objective's cosine) is reported beside it. Rank ties count half (the
+expected rank under random tie-breaking).
 """
 
 from __future__ import annotations
@@ -125,34 +126,79 @@ class Ranker:
                                  for r in sorted(self.candidates)}}
 
 
+def query_batch(run: LoadedRun, queries: Queries, idx: np.ndarray, lengths: np.ndarray) -> LeafyBatch:
+    """Windows of the queries `idx`, each with only its head's leaf block: [MASK] x lengths[i] at
+    relation r. No other leaf is attached, so no tail of the head is in view."""
+    ds, R = run.ds, run.roots
+    data = ds.split("test")
+    wa = window_arrays(data.tokens, data.word_start, data.word, queries.window[idx, 0], queries.window[idx, 1], R)
+    B = len(idx)
+    root = queries.pos[idx] - queries.window[idx, 0]
+    leaf_mask = np.zeros((B, R, 7), dtype=bool)
+    leaf_mask[np.arange(B), root] = np.arange(7)[None, :] < lengths[:, None]
+    rel = np.zeros((B, R), dtype=np.int64)
+    rel[np.arange(B), root] = queries.relation[idx]
+    span = np.zeros((B, R), dtype=np.int64)
+    span[np.arange(B), root] = np.minimum(queries.span[idx], queries.window[idx, 1] - queries.pos[idx])
+    lm = torch.from_numpy(leaf_mask)
+    batch = LeafyBatch(torch.from_numpy(wa.root_ids), torch.where(lm, MASK_ID, PAD_ID), lm, torch.from_numpy(rel),
+                       torch.from_numpy(span), root_mask=torch.from_numpy(wa.root_mask))
+    return batch.validate(IGNORE, ds.vocab_size, len(ds.relations))
+
+
+def mnm_scores(run: LoadedRun, queries: Queries, batch_size: int = 8):
+    """The model's score for (h, r, t): the mean log-probability its MNM head gives t's leaf tokens
+    when h's block is [MASK] x len(t) (GraphMERT distils triples through these predictions)."""
+    model, ds = run.model, run.ds
+    emb = model.encoder.tok_emb.weight
+    tails, lens = ds.tail_tokens, ds.column("entities", "tail_len")
+
+    @torch.no_grad()
+    def logprobs(idx: np.ndarray) -> dict[int, np.ndarray]:
+        out = {k: np.zeros((len(idx), k, ds.vocab_size), dtype=np.float32) for k in range(1, 8)}
+        for lo in range(0, len(idx), batch_size):
+            part = idx[lo:lo + batch_size]
+            rows = np.repeat(part, 7)
+            k = np.tile(np.arange(1, 8), len(part))
+            enc = model.encoder(query_batch(run, queries, rows, k))
+            for i, (kk, row) in enumerate(zip(k.tolist(), np.repeat(np.arange(lo, lo + len(part)), 7), strict=True)):
+                logits = model.mnm_head(enc.leaves[i, :kk], emb)  # the block's slots come first
+                out[kk][row] = torch.log_softmax(logits.float(), -1).numpy()
+        return out
+
+    rows: dict[tuple[int, int], np.ndarray] = {}  # (query, len(cands)) -> its scores: 7 forwards each, once
+
+    def score(idx: np.ndarray, r: int, cands: np.ndarray) -> np.ndarray:
+        todo = np.array([i for i in idx.tolist() if (i, len(cands)) not in rows], dtype=np.int64)
+        if len(todo):
+            lp = logprobs(todo)
+            scores = np.full((len(todo), len(cands)), -np.inf, dtype=np.float32)
+            for k in range(1, 8):
+                cols = np.flatnonzero(lens[cands] == k)
+                if len(cols):
+                    tok = tails[cands[cols], :k]  # (m, k)
+                    scores[:, cols] = np.mean([lp[k][:, j, tok[:, j]] for j in range(k)], axis=0)
+            rows.update({(i, len(cands)): row for i, row in zip(todo.tolist(), scores, strict=True)})
+        return np.stack([rows[(i, len(cands))] for i in idx.tolist()])
+
+    return score
+
+
 @torch.no_grad()
 def model_scores(run: LoadedRun, counts: TrainCounts, queries: Queries, batch_size: int = 32):
-    """A score function for Ranker: the model's triple scorer, as the module docstring says."""
+    """A second score function: the model's triple scorer (the contrastive objective's cosine
+    between the head occurrence's query for r, its block [MASK] x the median tail length of r in
+    training, and t's name vector)."""
     model, ds = run.model, run.ds
-    data = ds.split("test")
     emb = model.encoder.tok_emb.weight
     tokens = torch.from_numpy(ds.tail_tokens)
     keys = torch.cat([model.scorer.key(model.names(tokens[i:i + 8192], tokens[i:i + 8192] != PAD_ID, emb))
                       for i in range(0, len(tokens), 8192)])  # (E, D) every entity's key
-    R = run.roots
     queries_out = np.zeros((len(queries.head), keys.shape[1]), dtype=np.float32)
     for lo in range(0, len(queries.head), batch_size):
         idx = np.arange(lo, min(lo + batch_size, len(queries.head)))
-        wa = window_arrays(data.tokens, data.word_start, data.word, queries.window[idx, 0], queries.window[idx, 1], R)
-        B = len(idx)
-        root = queries.pos[idx] - queries.window[idx, 0]
-        k = counts.median_tail_len[queries.relation[idx]]
-        leaf_mask = np.zeros((B, R, 7), dtype=bool)
-        leaf_mask[np.arange(B), root] = np.arange(7)[None, :] < k[:, None]
-        rel = np.zeros((B, R), dtype=np.int64)
-        rel[np.arange(B), root] = queries.relation[idx]
-        span = np.zeros((B, R), dtype=np.int64)
-        span[np.arange(B), root] = np.minimum(queries.span[idx], queries.window[idx, 1] - queries.pos[idx])
-        lm = torch.from_numpy(leaf_mask)
-        batch = LeafyBatch(torch.from_numpy(wa.root_ids), torch.where(lm, MASK_ID, PAD_ID), lm,
-                           torch.from_numpy(rel), torch.from_numpy(span), root_mask=torch.from_numpy(wa.root_mask))
-        enc = model.encoder(batch.validate(IGNORE, ds.vocab_size, len(ds.relations)))
-        h = enc.roots[torch.arange(B), torch.from_numpy(root)]
+        enc = model.encoder(query_batch(run, queries, idx, counts.median_tail_len[queries.relation[idx]]))
+        h = enc.roots[torch.arange(len(idx)), torch.from_numpy(queries.pos[idx] - queries.window[idx, 0])]
         queries_out[idx] = model.scorer.query(h, torch.from_numpy(queries.relation[idx])).numpy()
 
     def score(idx: np.ndarray, r: int, cands: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from graphmer_pipeline.resources import DataLake
 
 class EvalConfig(dg.Config):
     windows: int = 2048  # held-out windows for MLM/MNM
-    per_relation: int = 300  # test triples per relation for link prediction
+    per_relation: int = 100  # test triples per relation for link prediction
     kge: list[str] = ["DistMult", "RotatE", "TransE", "NodePiece"]  # PyKEEN baselines ([] = none)
     kge_budget_s: float = 60.0  # training seconds per PyKEEN baseline
 
