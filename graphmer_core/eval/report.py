@@ -266,6 +266,13 @@ def _series(metrics_csv: Path) -> dict[str, np.ndarray]:
     return {c: np.array([float(r[c]) if r[c] not in ("", None) else np.nan for r in rows]) for c in cols}
 
 
+def _smooth(x: np.ndarray, window: int = 20) -> np.ndarray:
+    """Trailing mean over `window` steps (fewer at the start)."""
+    c = np.cumsum(np.insert(x, 0, 0.0))
+    n = np.minimum(np.arange(1, len(x) + 1), window)
+    return (c[1:] - c[np.arange(len(x)) + 1 - n]) / n
+
+
 def make_plots(run: LoadedRun, report: dict, folder: Path) -> dict[str, Path]:
     import matplotlib
 
@@ -286,10 +293,11 @@ def make_plots(run: LoadedRun, report: dict, folder: Path) -> dict[str, Path]:
         out[name] = path
 
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-    for k in ("loss", "mlm_loss", "mnm_loss", "contrastive", "antisymmetry", "acyclicity"):
+    for i, k in enumerate(("loss", "mlm_loss", "mnm_loss", "contrastive", "antisymmetry", "acyclicity")):
         m = ~np.isnan(s[k])
-        ax[0].plot(step[m], s[k][m], label=k, lw=1)
-    ax[0].set(xlabel="step", ylabel="loss", title="loss parts")
+        ax[0].plot(step[m], s[k][m], color=f"C{i}", lw=0.6, alpha=0.3)  # per step (MNM targets are few)
+        ax[0].plot(step[m], _smooth(s[k][m]), color=f"C{i}", lw=1.5, label=k)
+    ax[0].set(xlabel="step", ylabel="loss", title="loss parts (mean over 20 steps)")
     ax[0].legend(fontsize=8)
     ax[1].plot(step, s["lr"], color="k")
     ax[1].set(xlabel="step", ylabel="learning rate", title="schedule")
