@@ -1,6 +1,7 @@
 """Syntax facts of a corpus -> entities and triples, dispatched per language.
 
-Each language has a resolver module `graphmer_core.kg.resolve_<language>` with
+Each language has a resolver: the package `graphmer_core.kg.<language>` where there is one, else
+the module `graphmer_core.kg.resolve_<language>`, with
 `resolve(corpus: str, files: list[ParsedFile]) -> Resolved`.
 """
 
@@ -42,6 +43,16 @@ class Resolved:
         return [dict(zip(names, r, strict=True)) for r in self.triples]
 
 
+def resolver_module(language: str):
+    name = f"graphmer_core.kg.{language}"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        return importlib.import_module(f"graphmer_core.kg.resolve_{language}")
+
+
 def resolve(files: list[ParsedFile]) -> Resolved:
     """Resolve every corpus and language in `files` on its own (ids never cross corpora)."""
     groups: dict[tuple[str, str], list[ParsedFile]] = {}
@@ -49,6 +60,6 @@ def resolve(files: list[ParsedFile]) -> Resolved:
         groups.setdefault((f.corpus, f.language), []).append(f)
     out = Resolved()
     for (corpus, language), group in sorted(groups.items()):
-        module = importlib.import_module(f"graphmer_core.kg.resolve_{language}")
+        module = resolver_module(language)
         out.extend(module.resolve(corpus, sorted(group, key=lambda f: f.path)))
     return out
