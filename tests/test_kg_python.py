@@ -10,7 +10,7 @@ import pytest
 
 from graphmer_core.kg import ontology as O
 from graphmer_core.kg import schemas
-from graphmer_core.kg.resolve_python import annotation_names, module_name, receiver_annotation
+from graphmer_core.kg.python import annotation_names, module_name, receiver_annotation
 from graphmer_core.parsing import extractor, extractor_version
 from graphmer_core.parsing.python import EXTRACTOR_VERSION, extract
 

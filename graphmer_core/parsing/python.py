@@ -2,7 +2,7 @@
 
 `extract(source)` depends only on the bytes: no module name, no other file. Names are kept as
 source text (dotted chains such as `self.parser.parse`); resolution happens in
-`graphmer_core.kg.resolve_python`.
+`graphmer_core.kg.python`.
 
 Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
 

@@ -1,0 +1,85 @@
+"""Python resolution: syntax facts (graphmer_core.parsing.python) -> entities and triples, across files.
+
+Naming: a module is its dotted path under the corpus root (`pkg/mod.py` -> `pkg.mod`,
+`pkg/__init__.py` -> Package `pkg`, a folder of modules without `__init__.py` -> namespace Package
+with the folder as path). Definitions follow `__qualname__` without `<locals>`, prefixed by the
+module: `pkg.mod.Class.method`, `pkg.mod.func.inner`. entity_id = `py:<corpus>:<qualified_name>`;
+names outside the corpus are `py:ext:<dotted name>` (builtins as `py:ext:builtins.<name>`).
+
+Resolution is static and flow-insensitive, precision first:
+
+- A name is looked up like Python does: the function's locals (parameters, assignments, imports,
+  nested defs, loop/with/except targets), enclosing functions (class bodies are skipped), the
+  module namespace (defs, assignments, imports, `from x import *` of corpus modules honouring a
+  literal `__all__`), then builtins. Every binding of the name in that scope must agree on one
+  value (a `None` assignment is ignored), otherwise the name is unknown.
+- Values are tracked for modules, classes, functions, instances of corpus classes (constructor
+  calls, parameter/return/variable annotations, `Optional[X]`, `X | None`) and externals.
+  Attribute access follows modules (re-exports and submodules), classes and instances through the
+  C3 MRO of corpus classes, stopping at the first external or unknown base (except `object`,
+  `abc.ABC`, `typing.Generic`, `typing.Protocol`, which add nothing), and instance attributes
+  assigned through `self.x = ...` in any method.
+- `super().m()` looks up `m` after the enclosing class in its MRO; `self`/`cls` are the first
+  parameter of a method (none for `@staticmethod`; the class for `@classmethod` and `__new__`).
+- Unresolvable references are dropped: no `py:ext:?` entities, no name-similarity guesses.
+  Attribute calls on unknown receivers (`obj.run()` with `obj` untyped) are dropped; dotted names
+  through an external (imported module or builtin) become externals (`os.path.join` ->
+  `py:ext:os.path.join`). External kinds: builtins by introspection; `import x` -> ExternalModule;
+  bases, raised and caught names -> ExternalClass; builtin methods a corpus method overrides
+  (`py:ext:builtins.BaseException.__str__`) -> ExternalFunction; the rest ExternalSymbol. A call of an
+  ExternalClass is `instantiates`, of any other external `calls`.
+- Module-level code of a package `__init__.py` has the Package as head, which the ontology does
+  not allow for calls/instantiates/raises/catches: those triples are dropped (as is any triple whose
+  head and tail kinds break `ontology.allowed`).
+
+Resolution labels: syntax (contains), exact (same module), import (reached through an import),
+external (builtins and external imports), local (`x = helper; x()`), self (`self.m()`,
+`cls.m()`), inherited (found up the MRO; overrides), super, assigned (receiver typed by a
+constructor assignment), type_hint (receiver typed by an annotation or a return type).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphmer_core.kg.python.bindings import Bindings, _Class, _Module, _Scope
+from graphmer_core.kg.python.calls import Calls
+from graphmer_core.kg.python.entities import LANG, Entities
+from graphmer_core.kg.python.modules import module_name
+from graphmer_core.kg.python.types import Types, annotation_names, receiver_annotation
+from graphmer_core.kg.resolution import ParsedFile, Resolved
+from graphmer_core.parsing.batch import paused_gc
+
+__all__ = ["annotation_names", "module_name", "receiver_annotation", "resolve"]
+
+
+class Resolver(Entities, Bindings, Types, Calls):
+    """One corpus's resolution state; the mixins hold the steps, in the order they run."""
+
+    def __init__(self, corpus: str, files: list[ParsedFile]):
+        self.corpus = corpus
+        self.prefix = f"py:{corpus}:"
+        self.modules: dict[str, _Module] = {}
+        self.classes: dict[str, _Class] = {}
+        self.fns: dict[str, _Scope] = {}
+        self.entities: list[tuple] = []
+        self.triples: list[tuple] = []       # (head, relation, tail, path, line, resolution)
+        self.kinds: dict[str, str] = {}      # internal entity kinds
+        self.ext: dict[str, int] = {}  # external name -> evidence rank (3 module, 2 class, 1 function, 0 symbol)
+        self.fn_module: dict[str, str] = {}    # function eid -> module name
+        self.cache: dict[tuple, Any] = {}
+        self.active: set[tuple] = set()
+        self.files = files
+
+def resolve(corpus: str, files: list[ParsedFile]) -> Resolved:
+    # The facts of a large corpus are millions of small lists: with the cyclic GC on, its full
+    # collections (triggered by our allocations, finding nothing) cost more than resolving itself.
+    r = Resolver(corpus, [f for f in files if f.language == LANG])
+    try:
+        with paused_gc():
+            r.index()
+            r.emit()
+            r.externals()
+            return Resolved(entities=r.entities, triples=r.rows())
+    finally:
+        r.release()
