@@ -83,6 +83,9 @@ RELATION_NAMES: tuple[str, ...] = tuple(RELATIONS)
 RESOLUTIONS = (
     "syntax", "exact", "import", "self", "super", "inherited", "type_hint", "assigned",
     "local", "same_package", "overload", "unique_name", "external", "unresolved",
+    # Python value flow (issue 13): a callee found by the points-to analysis; a decorator's
+    # application (a call where the decorated def runs); an import of another corpus's module.
+    "points_to", "decorator", "cross_corpus",
 )
 
 
