@@ -1,0 +1,227 @@
+"""Call sites of one Java file: the type of each receiver, then the method the call reaches.
+
+An unqualified ``m()`` looks in the current type's hierarchy (superclasses, then interfaces) then
+in the enclosing types, then in static imports ("exact" when found in the type itself,
+"inherited" above it, "import" through a static import). ``this.m()`` is "self", ``super.m()``
+"super", a receiver with a declared type (field, parameter, local, cast) "type_hint", ``var x =
+new T()`` "assigned", ``Type.m()`` and ``new T().m()`` "exact", a chain ``a().b()`` only when
+``a`` resolves to an internal method whose declared return type resolves ("type_hint");
+"overload" marks an edge chosen among several overloads. A receiver of unknown type gives no
+edge (untyped lambda parameters, names declared with different types in one method, results of
+unresolved calls). Inside an anonymous class an unqualified call looks in its (internal)
+supertype first, then in the enclosing types; when that supertype is external the call is
+dropped. Methods not found in an internal hierarchy go to its single explicit external ancestor
+(ExternalFunction), to the single external static on-demand import, to ``java.lang.Object`` for
+its methods, or are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphmer_core.kg.java.model import MethodDecl, TypeDecl
+
+AMBIGUOUS = object()  # a local name declared with different types in one scope
+
+
+class CallSites:
+    """Resolution of the calls of one file; mixed into FileEmitter, which provides ``r`` (the
+    Resolver), ``f`` (the Unit), ``locals``, ``calls``, ``call_memo``, ``scope()`` and ``triple()``."""
+
+    def local_type(self, s: int, name: str) -> tuple[str, str] | None:
+        d = self.locals.get(s)
+        if d is None:
+            return None
+        v = d.get(name)
+        return v  # (type, var_new_type), AMBIGUOUS or None
+
+    def receiver_type(self, k: int, sc: tuple[str, TypeDecl, MethodDecl | None, frozenset[str]],
+                      rk: str, rv: Any, s: int) -> tuple[Any, str] | None:
+        """(type ref, resolution) of a call's receiver; None when unknown."""
+        r, f = self.r, self.f
+        head, t, m, tp = sc
+        if rk == "id" or rk == "q":
+            parts = rv.split(".") if rk == "q" else [rv]
+            first = parts[0]
+            ref, res = None, "type_hint"
+            lv = self.local_type(s, first)
+            if lv is AMBIGUOUS:
+                return None
+            if lv is not None:
+                if lv[0] == "?":
+                    return None  # an untyped lambda parameter
+                if lv[0] == "var":
+                    if not lv[1]:
+                        return None
+                    ref, res = r.type_ref(lv[1], f, t, tp), "assigned"
+                else:
+                    ref = r.type_ref(lv[0], f, t, tp)
+            else:
+                c: TypeDecl | None = t
+                while c is not None and ref is None:
+                    ft = r.field_type(c, first)
+                    if ft is not None:
+                        ref = r.type_ref(ft[0], f, ft[1], frozenset())
+                        if ref is None:
+                            return None
+                    c = c.outer
+            if ref is None:
+                # a type name: Type.m(), Outer.Inner.m(), java.util.Objects.m(), System.out.m()
+                for i in range(len(parts), 0, -1):
+                    name = ".".join(parts[:i])
+                    if i == 1 and first[:1].islower():
+                        return None
+                    tr = r.type_ref(name, f, t, tp)
+                    if tr is not None and tr[0] != "u":
+                        ref, res = tr, "exact"
+                        parts = parts[i - 1:]
+                        break
+                else:
+                    return None
+                if ref is None:
+                    return None
+            for seg in parts[1:]:
+                if ref is None or ref[0] != "i":
+                    return None
+                ft = r.field_type(ref[1], seg)
+                if ft is None:
+                    return None
+                ref, res = r.type_ref(ft[0], f, ft[1], frozenset()), "type_hint"
+            return (ref, res) if ref is not None else None
+        if rk == "tf":
+            c = t
+            ft = r.field_type(c, rv)
+            if ft is None:
+                return None
+            ref = r.type_ref(ft[0], f, ft[1], frozenset())
+            return (ref, "type_hint") if ref is not None else None
+        if rk == "new":
+            ref = r.type_ref(rv, f, t, tp)
+            return (ref, "exact") if ref is not None else None
+        if rk == "cast":
+            ref = r.type_ref(rv, f, t, tp)
+            return (ref, "type_hint") if ref is not None else None
+        if rk == "str":
+            it = r.types.get("java.lang.String")
+            return (("i", it, "exact") if it is not None else ("e", "java.lang.String", "external"),
+                    "exact")
+        if rk == "call" and isinstance(rv, int):
+            target = self.call_memo.get(rv)
+            if target is None or not target.ret:
+                return None
+            ref = r.type_ref(target.ret, target.owner.file, target.owner, target.tparams)
+            return (ref, "type_hint") if ref is not None else None
+        return None
+
+    def call(self, k: int) -> None:
+        s, name, rk, rv, argc, kinds, line, anon = self.calls[k]
+        sc = self.scope(s)
+        if sc is None:
+            return
+        r = self.r
+        head, t, m, tp = sc
+        target = None
+        how = "none"
+        res = ""
+        if anon and anon != "<enum>" and rk in ("", "this", "super"):
+            # inside an anonymous class: its own supertype first, the enclosing type after
+            aref = r.type_ref(anon, self.f, t, tp)
+            if aref is None or aref[0] != "i":
+                return
+            target, how = r.find_method(aref[1], name, argc, kinds)
+            if target is not None:
+                res = "super" if rk == "super" else "inherited"
+            elif how != "none" or rk != "":
+                return
+        if target is not None:
+            pass
+        elif name == "<init>":
+            if rk == "this":
+                target, how = r.find_method(t, "<init>", argc, kinds, inherit=False)
+                res = "self"
+            elif rk == "super":
+                sup = r.supers(t)[0]
+                if sup is None or sup[0] != "i":
+                    return
+                target, how = r.find_method(sup[1], "<init>", argc, kinds, inherit=False)
+                res = "super"
+            else:
+                return
+        elif rk == "":
+            c: TypeDecl | None = t
+            guess = ""  # an external ancestor that may declare the method
+            while c is not None:
+                target, how = r.find_method(c, name, argc, kinds)
+                if how.startswith("external:"):
+                    guess = guess or how[9:]
+                elif how != "none":
+                    break  # Java stops at the innermost type that has a method of that name
+                c = c.outer
+            if target is None and how in ("none", "") or how.startswith("external:"):
+                target = None
+                owners = self.f.static_single.get(name)
+                if owners:
+                    if len(owners) > 1:
+                        return
+                    ot = r.types.get(owners[0])
+                    if ot is None:
+                        self.triple(head, "calls", r.ext_method(owners[0], name), line, "external")
+                        return
+                    target, how = r.find_method(ot, name, argc, kinds)
+                    res = "import"
+                else:
+                    hits = [r.types[o] for o in self.f.static_ondemand
+                            if o in r.types and name in r.types[o].methods]
+                    if len(hits) == 1:
+                        target, how = r.find_method(hits[0], name, argc, kinds)
+                        res = "import"
+                    elif guess and not hits:
+                        self.triple(head, "calls", r.ext_method(guess, name), line, "external")
+                        return
+                    elif not hits:
+                        ext = [o for o in self.f.static_ondemand if o not in r.types]
+                        if len(ext) == 1:  # `import static org.junit.Assert.*; assertEquals(..)`
+                            self.triple(head, "calls", r.ext_method(ext[0], name), line, "external")
+                        return
+            if target is None:
+                return
+            if not res:
+                res = "inherited" if how == "inherited" else "exact"
+        elif rk == "this":
+            target, how = r.find_method(t, name, argc, kinds)
+            res = "self"
+            if target is None and how.startswith("external:"):
+                self.triple(head, "calls", r.ext_method(how[9:], name), line, "external")
+                return
+        elif rk == "super":
+            sup = r.supers(t)[0]
+            if sup is None:
+                return
+            if sup[0] == "e":
+                self.triple(head, "calls", r.ext_method(sup[1], name), line, "external")
+                return
+            if sup[0] != "i":
+                return
+            target, how = r.find_method(sup[1], name, argc, kinds)
+            res = "super"
+        else:
+            rt = self.receiver_type(k, sc, rk, rv, s)
+            if rt is None:
+                return
+            ref, res = rt
+            if ref is None or ref[0] == "u":
+                return
+            if ref[0] == "e":
+                self.triple(head, "calls", r.ext_method(ref[1], name), line, "external")
+                return
+            target, how = r.find_method(ref[1], name, argc, kinds)
+            if target is None:
+                if how.startswith("external:"):
+                    self.triple(head, "calls", r.ext_method(how[9:], name), line, "external")
+                return
+        if target is None:
+            return
+        if how == "overload":
+            res = "overload"
+        self.call_memo[k] = target
+        self.triple(head, "calls", target.id, line, res)

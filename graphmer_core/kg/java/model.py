@@ -1,0 +1,130 @@
+"""What the Java resolver knows of a corpus: its compilation units, type and method declarations.
+
+Plain records built from the syntax facts (graphmer_core.parsing.java), with the constants of the
+language the resolver needs (primitives, java.lang's simple names, java.lang.Object's methods).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphmer_core.kg.resolution import ParsedFile
+
+LANG = "java"
+
+PRIMITIVES = frozenset({"int", "long", "short", "byte", "char", "boolean", "float", "double",
+                        "void", "var"})
+JAVA_LANG = frozenset("""
+    AbstractMethodError Appendable ArithmeticException ArrayIndexOutOfBoundsException
+    ArrayStoreException AssertionError AutoCloseable Boolean BootstrapMethodError Byte
+    CharSequence Character Class ClassCastException ClassCircularityError ClassFormatError
+    ClassLoader ClassNotFoundException ClassValue CloneNotSupportedException Cloneable Comparable
+    Compiler Deprecated Double Enum EnumConstantNotPresentException Error Exception
+    ExceptionInInitializerError Float FunctionalInterface IllegalAccessError
+    IllegalAccessException IllegalArgumentException IllegalCallerException
+    IllegalMonitorStateException IllegalStateException IllegalThreadStateException
+    IncompatibleClassChangeError IndexOutOfBoundsException InheritableThreadLocal
+    InstantiationError InstantiationException Integer InternalError InterruptedException
+    Iterable LayerInstantiationException LinkageError Long MatchException Math Module ModuleLayer
+    NegativeArraySizeException NoClassDefFoundError NoSuchFieldError NoSuchFieldException
+    NoSuchMethodError NoSuchMethodException NullPointerException Number NumberFormatException
+    Object OutOfMemoryError Override Package Process ProcessBuilder ProcessHandle Readable
+    Record ReflectiveOperationException Runnable Runtime RuntimeException RuntimePermission
+    SafeVarargs SecurityException SecurityManager Short StackOverflowError StackTraceElement
+    StackWalker StrictMath String StringBuffer StringBuilder StringIndexOutOfBoundsException
+    SuppressWarnings System Thread ThreadDeath ThreadGroup ThreadLocal Throwable
+    TypeNotPresentException UnknownError UnsatisfiedLinkError UnsupportedClassVersionError
+    UnsupportedOperationException VerifyError VirtualMachineError Void
+""".split())
+OBJECT_METHODS = frozenset({"equals", "hashCode", "toString", "getClass", "clone", "finalize",
+                            "notify", "notifyAll", "wait"})
+TYPE_KIND = {"class": "Class", "record": "Class", "interface": "Interface",
+              "annotation": "Interface", "enum": "Enum"}
+IMPLICIT_SUPER = {"class": "java.lang.Object", "enum": "java.lang.Enum",
+                   "record": "java.lang.Record"}
+
+
+def base(t: str) -> str:
+    """`a.b.C[][]` -> `a.b.C`."""
+    i = t.find("[")
+    return t if i < 0 else t[:i]
+
+
+def simple(t: str) -> str:
+    """`java.util.Map.Entry[]` -> `Entry[]` (the erased simple type of a parameter)."""
+    i = t.rfind(".", 0, t.find("[") if "[" in t else len(t))
+    return t if i < 0 else t[i + 1:]
+
+
+def field_id(corpus: str, t: TypeDecl, name: str) -> str:
+    """A field's id; `#field` is appended when a member type of the same class has its name."""
+    base = f"java:{corpus}:{t.fqn}.{name}"
+    return f"{base}#field" if name in t.nested else base
+
+
+class Unit:
+    __slots__ = ("pf", "package", "single", "ondemand", "static_single", "static_ondemand", "top")
+
+    def __init__(self, pf: ParsedFile) -> None:
+        self.pf = pf
+        self.package: str = pf.facts.get("package", "") or ""
+        self.single: dict[str, str] = {}
+        self.ondemand: list[str] = []
+        self.static_single: dict[str, list[str]] = {}
+        self.static_ondemand: list[str] = []
+        self.top: dict[str, TypeDecl] = {}
+        for name, static, on_demand, _line in pf.facts.get("imports", ()):
+            if static:
+                if on_demand:
+                    self.static_ondemand.append(name)
+                elif "." in name:
+                    owner, _, member = name.rpartition(".")
+                    self.static_single.setdefault(member, []).append(owner)
+            elif on_demand:
+                self.ondemand.append(name)
+            else:
+                self.single[name.rpartition(".")[2]] = name
+
+
+class TypeDecl:
+    __slots__ = ("fqn", "id", "kind", "decl", "name", "file", "outer", "tparams", "row", "nested",
+                 "methods", "fields", "cache", "_supers", "_members", "_anc")
+
+    def __init__(self, fqn: str, corpus: str, row: list[Any], f: Unit, outer: TypeDecl | None):
+        self.fqn = fqn
+        self.id = f"java:{corpus}:{fqn}"
+        self.decl = row[0]
+        self.kind = TYPE_KIND.get(row[0], "Class")
+        self.name = row[1]
+        self.file = f
+        self.outer = outer
+        self.tparams = frozenset(row[5]) | (outer.tparams if outer is not None else frozenset())
+        self.row = row
+        self.nested: dict[str, TypeDecl] = {}
+        self.methods: dict[str, list[MethodDecl]] = {}
+        self.fields: dict[str, str] = {}
+        self.cache: dict[str, Any] = {}
+        self._supers: Any = None
+        self._members: dict[str, Any] = {}
+        self._anc: Any = None
+
+
+class MethodDecl:
+    __slots__ = ("id", "name", "owner", "params", "ptypes", "arity", "varargs", "ret", "static",
+                 "private", "tparams", "row", "simple")
+
+    def __init__(self, owner: TypeDecl, corpus: str, row: list[Any]):
+        self.owner = owner
+        self.name = row[1]
+        self.params = row[4]
+        self.ptypes = [p[0] for p in row[4]]
+        self.arity = len(row[4])
+        flags = row[9]
+        self.varargs = "v" in flags
+        self.static = "s" in flags
+        self.private = "p" in flags
+        self.ret = row[5]
+        self.tparams = frozenset(row[7])
+        self.row = row
+        self.simple = tuple(simple(p) for p in self.ptypes)
+        self.id = f"java:{corpus}:{owner.fqn}.{self.name}({','.join(self.ptypes)})"
