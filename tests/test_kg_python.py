@@ -331,8 +331,10 @@ def std():
     if not all((STDLIB / f).is_file() for f in STD_FILES):
         pytest.skip("CPython stdlib sources not available")
     r = build_python(STDLIB, corpus="std", paths=STD_FILES)
-    return r, {e["entity_id"]: e for e in r.entity_dicts()}, {(t["head_id"], t["relation"], t["tail_id"]): t
-                                                         for t in r.triple_dicts()}
+    edges: dict = {}
+    for t in sorted(r.triple_dicts(), key=lambda t: (t["path"] or "", t["line"] or 0)):
+        edges.setdefault((t["head_id"], t["relation"], t["tail_id"]), t)  # first evidence, as the store keeps
+    return r, {e["entity_id"]: e for e in r.entity_dicts()}, edges
 
 
 def test_stdlib_facts(std):

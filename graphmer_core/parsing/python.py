@@ -23,6 +23,22 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
              names [["a.b", "c"]]; `from ..m import x as y, *` -> module "m" ("" for `from .`),
              level 2, names [["x", "y"], ["*", None]].
 - `raises`, `catches`: `[scope, line, dotted expression]` (the callee for `raise X(...)`).
+- value flow, for the points-to analysis (`graphmer_core.kg.python.points_to`); `expr` is a value
+  expression (below) and never None:
+  - `flows`:    `[scope, line, target, expr]` an assignment whose right side is no plain dotted name
+                or call of one (those are in `asg`); target `x` or `self.x`, or `x[]` for a store
+                into the container `x` (`x[k] = v`);
+  - `rets`:     `[scope, expr]` returned expressions;
+  - `pcalls`:   `[scope, line, callee, args, kwargs]` call sites with their argument expressions
+                (args: expr or None per position, cut at the first `*x`; kwargs: `[[name, expr]]`);
+                callee is a value expression (also for shapes `calls` leaves out: `f()()`, `d[k]()`);
+  - `fors`:     `[scope, target, expr]` `for target in expr` (a plain name target);
+  - `defaults`: `[scope, param, expr]` parameter defaults (scope: the def's own).
+  Value expressions are nested lists: `["n", dotted]` a name or attribute chain; `["c", callee]` a
+  call's result; `["a", expr, attr]` an attribute of another expression (also `getattr(x, "lit")`);
+  `["i", expr]` an element (`x[k]`); `["o", [expr, ...]]` any one of (`a or b`, `a if c else b`);
+  `["l", [expr, ...]]` a list, tuple, set or dict (its values); `["t", expr]` `type(expr)`;
+  `["S"]` `super()`.
 - `lines`: number of lines; `errors`: count of ERROR and MISSING nodes.
 """
 
@@ -34,7 +50,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "py-3"
+EXTRACTOR_VERSION = "py-4"
 
 _QUERY_PATH = Path(__file__).with_name("queries") / "python.scm"
 _STATE: dict[str, Any] = {}
@@ -84,6 +100,11 @@ def extract(source: bytes) -> dict[str, Any]:
         "imports": ex.imports,
         "raises": ex.raises,
         "catches": ex.catches,
+        "flows": ex.flows,
+        "rets": ex.rets,
+        "pcalls": ex.pcalls,
+        "fors": ex.fors,
+        "defaults": ex.defaults,
     }
 
 
@@ -97,6 +118,11 @@ class _Extractor:
         self.imports: list[list[Any]] = []
         self.raises: list[list[Any]] = []
         self.catches: list[list[Any]] = []
+        self.flows: list[list[Any]] = []
+        self.rets: list[list[Any]] = []
+        self.pcalls: list[list[Any]] = []
+        self.fors: list[list[Any]] = []
+        self.defaults: list[list[Any]] = []
         # scope intervals [body_start, end) in document order, for `_scopes`
         self.starts: list[int] = []
         self.ends: list[int] = []
@@ -134,6 +160,7 @@ class _Extractor:
             nodes = caps.get(name)
             if nodes:
                 getattr(self, "_" + name)(nodes, self._scopes(nodes))
+        self._flow(caps)
 
     def _defs(self, caps: dict[str, list]) -> None:
         nodes = caps.get("def", [])
@@ -247,6 +274,7 @@ class _Extractor:
         starts: list[int] = []
         rows: list[list[Any] | None] = []
         chained: list[int] = []
+        self.stores: list[tuple] = []
         for node in lefts:
             pos = node.start_byte
             starts.append(pos)
@@ -258,6 +286,11 @@ class _Extractor:
                 row = [scope, node.start_point[0] + 1, text, "", None, None]
                 self.asg.append(row)
                 rows.append(row)
+            elif node.type == "subscript":  # `x[k] = v` stores into x: it binds no name
+                rows.append(None)
+                obj = node.child_by_field_name("value")
+                if obj is not None and dotted(self.text(obj)):
+                    self.stores.append((pos, scope, node.start_point[0] + 1, self.text(obj) + "[]"))
             else:
                 self._unpack(node, scope, node.start_point[0] + 1)
                 rows.append(None)
@@ -297,10 +330,148 @@ class _Extractor:
                 if text is not None:
                     row[3], row[4] = "c", text
         chained.sort()
+        chained_set = set(chained)
         for i in reversed(chained):
             inner = rows[i + 1] if i + 1 < len(rows) else None
             if inner is not None:
                 rows[i][3], rows[i][4] = inner[3], inner[4]
+        stores = {pos: (scope, line, target) for pos, scope, line, target in self.stores}
+        for node in caps.get("asg.value", ()):
+            i = bisect_left(starts, node.start_byte) - 1
+            row = rows[i]
+            if node.type == "assignment":
+                continue  # a chain: the innermost assignment carries the value
+            if row is None:
+                store = stores.get(starts[i])
+                if store is None:
+                    continue
+                scope, line, target = store
+            elif row[3] == "":
+                scope, line, target = row[0], row[1], row[2]
+            else:
+                continue
+            value = self._value(node)
+            if value is not None:
+                self.flows.append([scope, line, target, value])
+                # `a = b = <value>`: every left side of the chain gets it
+                j = i - 1
+                while j >= 0 and j in chained_set and rows[j] is not None and rows[j][3] == "":
+                    self.flows.append([rows[j][0], rows[j][1], rows[j][2], value])
+                    j -= 1
+
+    # --- value flow -------------------------------------------------------------------------------
+    def _value(self, node, depth: int = 0):
+        """The value expression of `node` (see the module docstring), None when it is of no use."""
+        t = node.type
+        if t == "identifier" or t == "attribute":
+            text = self.src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+            if text.isidentifier() or _DOTTED.fullmatch(text):
+                return ["n", text]
+            if t == "identifier" or depth > 4:
+                return None
+            obj = self._value(node.child_by_field_name("object"), depth + 1)
+            attr = node.child_by_field_name("attribute")
+            return None if obj is None or attr is None else ["a", obj, self.text(attr)]
+        if depth > 4:
+            return None
+        if t == "call":
+            fn = node.child_by_field_name("function")
+            if fn is None:
+                return None
+            if fn.type == "identifier":
+                name = self.text(fn)
+                if name in ("super", "getattr", "type"):
+                    args = node.child_by_field_name("arguments")
+                    items = [c for c in args.named_children if c.type != "comment"] if args is not None else []
+                    if name == "super":
+                        return ["S"]
+                    if name == "type" and len(items) == 1:
+                        inner = self._value(items[0], depth + 1)
+                        return None if inner is None else ["t", inner]
+                    if name == "getattr" and len(items) == 2 and items[1].type == "string":
+                        lit = self.text(items[1])[1:-1]
+                        inner = self._value(items[0], depth + 1)
+                        if inner is not None and lit.isidentifier():
+                            return ["a", inner, lit]
+                        return None
+            callee = self._value(fn, depth + 1)
+            return None if callee is None else ["c", callee]
+        if t == "subscript":
+            inner = self._value(node.child_by_field_name("value"), depth + 1)
+            return None if inner is None else ["i", inner]
+        if t in ("conditional_expression", "boolean_operator"):
+            kids = node.named_children
+            if t == "conditional_expression":
+                kids = kids[:1] + kids[2:]
+            items = [v for v in (self._value(c, depth + 1) for c in kids) if v is not None]
+            return ["o", items] if items else None
+        if t in ("list", "tuple", "set", "expression_list"):
+            items = [v for v in (self._value(c, depth + 1) for c in node.named_children) if v is not None]
+            return ["l", items] if items else None
+        if t == "dictionary":
+            items = []
+            for pair in node.named_children:
+                if pair.type == "pair":
+                    v = pair.child_by_field_name("value")
+                    v = self._value(v, depth + 1) if v is not None else None
+                    if v is not None:
+                        items.append(v)
+            return ["l", items] if items else None
+        if t == "parenthesized_expression" and node.named_child_count == 1:
+            return self._value(node.named_children[0], depth)
+        return None
+
+    def _flow(self, caps: dict[str, list]) -> None:
+        value = self._value
+        nodes = caps.get("ret", ())
+        for node, scope in zip(nodes, self._scopes(nodes), strict=True):
+            v = value(node)
+            if v is not None and scope >= 0:
+                self.rets.append([scope, v])
+        lefts, rights = caps.get("for.left", ()), caps.get("for.right", ())
+        if len(lefts) == len(rights):
+            for left, right, scope in zip(lefts, rights, self._scopes(lefts), strict=True):
+                if left.type == "identifier":
+                    v = value(right)
+                    if v is not None:
+                        self.fors.append([scope, self.text(left), v])
+        names, values = caps.get("default.name", ()), caps.get("default.value", ())
+        if len(names) == len(values):
+            def_starts = [d for d in self.starts]
+            for name, node in zip(names, values, strict=True):
+                v = value(node)
+                if v is None:
+                    continue
+                # the def whose signature holds the default: the last scope starting before its body
+                scope = bisect_right(def_starts, name.start_byte)
+                self.defaults.append([scope, self.text(name), v])
+        nodes = caps.get("call.args", ())
+        for node, scope in zip(nodes, self._scopes(nodes), strict=True):
+            call = node.parent
+            fn = call.child_by_field_name("function") if call is not None else None
+            if fn is None:
+                continue
+            callee = value(fn)
+            if callee is None:
+                continue
+            args: list = []
+            kwargs: list = []
+            positional = True
+            for c in node.named_children:
+                t = c.type
+                if t == "keyword_argument":
+                    k, v = c.child_by_field_name("name"), c.child_by_field_name("value")
+                    v = value(v) if v is not None else None
+                    if v is not None and k is not None:
+                        kwargs.append([self.text(k), v])
+                elif t in ("list_splat", "dictionary_splat"):
+                    positional = False
+                elif t != "comment" and positional:
+                    args.append(value(c))
+            while args and args[-1] is None:
+                args.pop()
+            if args or kwargs or callee[0] != "n":
+                self.pcalls.append([scope, call.start_point[0] + 1, callee, args, kwargs])
 
     def _unpack(self, node, scope: int, line: int, kind: str = "") -> None:
         for c in node.named_children:

@@ -46,6 +46,7 @@ from graphmer_core.kg.python.bindings import Bindings, _Class, _Module, _Scope
 from graphmer_core.kg.python.calls import Calls
 from graphmer_core.kg.python.entities import LANG, Entities
 from graphmer_core.kg.python.modules import module_name
+from graphmer_core.kg.python.points_to import DEFAULT_BOUND, PointsTo
 from graphmer_core.kg.python.types import Types, annotation_names, receiver_annotation
 from graphmer_core.kg.resolution import ParsedFile, Resolved
 from graphmer_core.parsing.batch import paused_gc
@@ -53,11 +54,12 @@ from graphmer_core.parsing.batch import paused_gc
 __all__ = ["annotation_names", "module_name", "receiver_annotation", "resolve"]
 
 
-class Resolver(Entities, Bindings, Types, Calls):
+class Resolver(Entities, Bindings, Types, PointsTo, Calls):
     """One corpus's resolution state; the mixins hold the steps, in the order they run."""
 
-    def __init__(self, corpus: str, files: list[ParsedFile]):
+    def __init__(self, corpus: str, files: list[ParsedFile], bound: int = DEFAULT_BOUND):
         self.corpus = corpus
+        self.bound = bound  # points-to: a call reaching more callables than this gets no edge
         self.prefix = f"py:{corpus}:"
         self.modules: dict[str, _Module] = {}
         self.classes: dict[str, _Class] = {}
@@ -71,13 +73,15 @@ class Resolver(Entities, Bindings, Types, Calls):
         self.active: set[tuple] = set()
         self.files = files
 
-def resolve(corpus: str, files: list[ParsedFile]) -> Resolved:
+def resolve(corpus: str, files: list[ParsedFile], bound: int = DEFAULT_BOUND) -> Resolved:
     # The facts of a large corpus are millions of small lists: with the cyclic GC on, its full
     # collections (triggered by our allocations, finding nothing) cost more than resolving itself.
-    r = Resolver(corpus, [f for f in files if f.language == LANG])
+    r = Resolver(corpus, [f for f in files if f.language == LANG], bound)
     try:
         with paused_gc():
             r.index()
+            r.pt_index()
+            r.link_arguments()
             r.emit()
             r.externals()
             return Resolved(entities=r.entities, triples=r.rows())

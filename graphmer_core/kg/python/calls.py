@@ -28,6 +28,31 @@ class Calls:
             return None, ""
         return self.attribute(v, attr, label)
 
+    def emit_points_to(self, mod: _Module, unresolved: list[tuple]) -> None:
+        """Calls the name and type lookup left unresolved, and callee shapes it does not read
+        (`f()()`, `d[k]()`, `(a or b)()`, `type(x)()`), through the points-to analysis."""
+        sites = []
+        for scope, line, text in unresolved:
+            if "()." in text:
+                inner, _, attr = text.rpartition("().")
+                e = ("S",) if inner == "super" else ("c", ("n", inner))
+                sites.append((scope, line, ("a", e, attr)))
+            else:
+                sites.append((scope, line, ("n", text)))
+        for scope, line, callee, _args, _kwargs in mod.file.facts.get("pcalls", ()):
+            if callee[0] == "n" or (callee[0] == "a" and (callee[1] == ["S"] or (
+                    callee[1][0] == "c" and callee[1][1][0] == "n"))):
+                continue  # shapes the `calls` facts hold: done above
+            sites.append((scope, line, callee))
+        n = len(mod.scopes)
+        for scope, line, e in sites:
+            if not -1 <= scope < n:
+                continue
+            head = self.head_of(mod, scope)
+            for v in self.points_to_callees(mod, scope, e):
+                rel = "instantiates" if v[0] == "cls" else "calls"
+                self.triples.append((head, rel, v[1], mod.file.path, line, "points_to"))
+
     def head_of(self, mod: _Module, scope: int) -> str:
         return mod.eid if scope < 0 else mod.scopes[scope].eid
 
@@ -45,6 +70,8 @@ class Calls:
                 v, label = self.expr(mod, sc.parent, text.replace(" ", ""))
                 if v is not None and v[0] in ("fn", "cls", "ext"):
                     self.triple(sc.eid, "decorated_by", self.value_tail(v), f, line, label)
+                    if v[0] == "fn":  # applying the decorator calls it, where the def runs
+                        self.triple(self.head_of(mod, sc.parent), "calls", v[1], f, line, "decorator")
             if sc.kind == "c":
                 for base in self.class_bases(self.classes[sc.eid]):
                     if base is not None:
@@ -83,11 +110,13 @@ class Calls:
                 tail = self.symbol(base, name) or self.prefix + base
                 self.triple(mod.eid, "imports", tail, f, line, "external" if tail.startswith("py:ext:") else "import")
         append, path, scopes, callee = self.triples.append, f.path, mod.scopes, self.callee  # the hottest loop
+        unresolved: list[tuple] = []
         for scope, line, text in facts.get("calls", ()):
             if not -1 <= scope < n or text == "super":
                 continue
             v, label = callee(mod, scope, text)
             if v is None:
+                unresolved.append((scope, line, text))
                 continue
             head = mod.eid if scope < 0 else scopes[scope].eid
             tag = v[0]
@@ -97,6 +126,7 @@ class Calls:
                 append((head, "calls", v[1], path, line, label))
             elif tag == "ext":
                 append((head, "calls?", self.ext_ref(v[1]), path, line, label))
+        self.emit_points_to(mod, unresolved)
         for rel, rows in (("raises", facts.get("raises", ())), ("catches", facts.get("catches", ()))):
             for scope, line, text in rows:
                 if not -1 <= scope < n:

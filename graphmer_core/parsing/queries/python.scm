@@ -25,6 +25,16 @@
 
 ; call sites: the callee expression (identifier, attribute chain, super().m, f().m, ...)
 (call function: (_) @call)
+; arguments of call sites, for value flow into parameters
+(call arguments: (argument_list) @call.args)
+
+; value flow: returned expressions, loop iterables, parameter defaults
+(return_statement (_) @ret)
+(for_statement left: (_) @for.left right: (_) @for.right)
+(parameters (default_parameter name: (identifier) @default.name value: (_) @default.value))
+(parameters (typed_default_parameter name: (identifier) @default.name value: (_) @default.value))
+; the right side of an assignment, whatever its shape
+(assignment right: (_) @asg.value)
 
 ; assignments, annotated or not (`x = ...`, `x: T = ...`, `x: T`, `self.x = ...`, `a = b = c()`)
 (assignment left: (_) @asg)
