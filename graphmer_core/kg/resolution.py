@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphmer_core.kg import schemas
+from graphmer_core.kg.ontology import EXTERNAL_KINDS
 from graphmer_core.parsing import ParsedFile
 
-__all__ = ["ParsedFile", "Resolved", "resolve"]
+__all__ = ["EXTERNAL_CORPUS", "ParsedFile", "Resolved", "resolve"]
+
+# The `corpus` of external entities (a corpus name cannot contain "<" or ">").
+EXTERNAL_CORPUS = "<external>"
 
 
 @dataclass
@@ -54,12 +58,24 @@ def resolver_module(language: str):
 
 
 def resolve(files: list[ParsedFile]) -> Resolved:
-    """Resolve every corpus and language in `files` on its own (ids never cross corpora)."""
+    """Resolve every corpus and language in `files`: on its own, or, where the language's resolver
+    has `resolve_corpora`, all corpora of that language together (internal ids may then cross
+    corpora, each edge labelled as such)."""
     groups: dict[tuple[str, str], list[ParsedFile]] = {}
     for f in files:
         groups.setdefault((f.corpus, f.language), []).append(f)
     out = Resolved()
+    together: dict[str, dict[str, list[ParsedFile]]] = {}
     for (corpus, language), group in sorted(groups.items()):
         module = resolver_module(language)
-        out.extend(module.resolve(corpus, sorted(group, key=lambda f: f.path)))
+        group = sorted(group, key=lambda f: f.path)
+        if hasattr(module, "resolve_corpora"):  # links references across the corpora of a build
+            together.setdefault(language, {})[corpus] = group
+        else:
+            out.extend(module.resolve(corpus, group))
+    for language, by_corpus in sorted(together.items()):
+        out.extend(resolver_module(language).resolve_corpora(by_corpus))
+    # An external symbol is one entity whatever corpora refer to it: its corpus is its own, so
+    # the entity row no longer depends on which corpus happened to be resolved first.
+    out.entities = [e[:5] + (EXTERNAL_CORPUS,) + e[6:] if e[1] in EXTERNAL_KINDS else e for e in out.entities]
     return out
