@@ -139,7 +139,8 @@ def test_entities_kinds_and_columns(kg):
     cols = [f.name for f in schemas.ENTITIES]
     for e in r.entity_dicts():
         assert list(e) == cols
-        assert e["language"] == "python" and e["corpus"] == "fx"
+        assert e["language"] == "python"
+        assert e["corpus"] == ("<external>" if e["entity_id"].startswith("py:ext:") else "fx")
     e = entities[P + "pkg.impl.Parser"]
     assert (e["path"], e["start_line"], e["end_line"], e["name"]) == ("pkg/impl.py", 29, 67, "Parser")
     assert len(e["file_sha256"]) == 64

@@ -45,13 +45,14 @@ from typing import Any
 from graphmer_core.kg.python.bindings import Bindings, _Class, _Module, _Scope
 from graphmer_core.kg.python.calls import Calls
 from graphmer_core.kg.python.entities import LANG, Entities
-from graphmer_core.kg.python.modules import module_name
+from graphmer_core.kg.python.modules import module_name, package_roots
 from graphmer_core.kg.python.points_to import DEFAULT_BOUND, PointsTo
 from graphmer_core.kg.python.types import Types, annotation_names, receiver_annotation
 from graphmer_core.kg.resolution import ParsedFile, Resolved
 from graphmer_core.parsing.batch import paused_gc
 
-__all__ = ["annotation_names", "module_name", "receiver_annotation", "resolve"]
+__all__ = ["annotation_names", "module_name", "package_roots", "receiver_annotation", "resolve",
+           "resolve_corpora"]
 
 
 class Resolver(Entities, Bindings, Types, PointsTo, Calls):
@@ -74,16 +75,54 @@ class Resolver(Entities, Bindings, Types, PointsTo, Calls):
         self.files = files
 
 def resolve(corpus: str, files: list[ParsedFile], bound: int = DEFAULT_BOUND) -> Resolved:
+    return resolve_corpora({corpus: files}, bound)
+
+
+def resolve_corpora(groups: dict[str, list[ParsedFile]], bound: int = DEFAULT_BOUND) -> Resolved:
+    """Resolve the Python corpora of one build together: each on its own, then an external name
+    that another corpus defines (`import flask` in an application built beside flask) becomes that
+    corpus's entity, with resolution `cross_corpus`."""
+    resolvers = []
     # The facts of a large corpus are millions of small lists: with the cyclic GC on, its full
     # collections (triggered by our allocations, finding nothing) cost more than resolving itself.
-    r = Resolver(corpus, [f for f in files if f.language == LANG], bound)
     try:
         with paused_gc():
-            r.index()
-            r.pt_index()
-            r.link_arguments()
-            r.emit()
-            r.externals()
-            return Resolved(entities=r.entities, triples=r.rows())
+            for corpus, files in sorted(groups.items()):
+                r = Resolver(corpus, [f for f in files if f.language == LANG], bound)
+                resolvers.append(r)
+                r.index()
+                r.pt_index()
+                r.link_arguments()
+                r.emit()
+            out = Resolved()
+            if len(resolvers) > 1:
+                link_corpora(resolvers)
+            for r in resolvers:
+                r.externals()
+                out.extend(Resolved(entities=r.entities, triples=r.rows()))
+            return out
     finally:
-        r.release()
+        for r in resolvers:
+            r.release()
+
+
+def link_corpora(resolvers: list[Resolver]) -> None:
+    """Point each corpus's external references at the entities other corpora define."""
+    defined: dict[str, tuple[str, str]] = {}  # qualified name -> (entity id, kind), first corpus wins
+    for r in resolvers:
+        for eid, kind in r.kinds.items():
+            qname = eid[len(r.prefix):]
+            defined.setdefault(qname, (eid, kind))
+    for r in resolvers:
+        mapped = {}
+        for dotted in list(r.ext):
+            hit = defined.get(dotted)
+            if hit is not None and not hit[0].startswith(r.prefix):
+                mapped["py:ext:" + dotted] = hit
+                del r.ext[dotted]
+        if not mapped:
+            continue
+        for eid, kind in mapped.values():
+            r.kinds[eid] = kind
+        r.triples = [(h, rel, mapped[t][0], path, line, "cross_corpus") if t in mapped else
+                     (h, rel, t, path, line, res) for h, rel, t, path, line, res in r.triples]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 
 from graphmer_core.kg import ontology as O
-from graphmer_core.kg.python.modules import module_name
+from graphmer_core.kg.python.modules import module_name, package_roots
 from graphmer_core.kg.resolution import ParsedFile
 
 _BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("__") or n == "__import__")
@@ -63,8 +63,9 @@ class Bindings:
     """Indexing of a corpus's facts into namespaces, and name lookup over them (a mixin of Resolver)."""
 
     def index(self) -> None:
+        roots = package_roots([f.path for f in self.files])
         for f in self.files:
-            name, is_pkg = module_name(f.path)
+            name, is_pkg = module_name(f.path, roots)
             self.modules[name] = _Module(name, f, is_pkg, self.prefix + name)
         for mod in self.modules.values():
             self.index_module(mod)

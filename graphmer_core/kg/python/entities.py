@@ -58,11 +58,12 @@ class Entities:
             if len(parts) > 1:
                 parent = ".".join(parts[:-1])
                 self.triple(self.prefix + parent, "contains", mod.eid, f, 1, "syntax")
-            # ancestors without an __init__.py are namespace packages
+            # ancestors without an __init__.py are namespace packages (folders under the package root)
+            base = len(folders) - (len(parts) - (0 if mod.is_pkg else 1))
             for depth in range(1, len(parts)):
                 name = ".".join(parts[:depth])
                 if name not in self.modules:
-                    namespace.setdefault(name, "/".join(folders[:depth]))
+                    namespace.setdefault(name, "/".join(folders[:base + depth]))
         for name, folder in sorted(namespace.items()):
             self.entity(self.prefix + name, O.PACKAGE, name, folder, None, None, None)
             if "." in name:
