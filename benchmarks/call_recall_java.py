@@ -551,7 +551,8 @@ def facts_category(facts_cache: dict, src_root: Path, path: str, line: int, name
     labels = {"id": "receiver: a name", "q": "receiver: a dotted name", "tf": "receiver: this.field",
               "call": "receiver: a call (chain)", "new": "receiver: new T()", "cast": "receiver: a cast",
               "str": "receiver: a string", "?": "receiver: other expression", "this": "this.m()",
-              "super": "super.m()", "unqualified": "unqualified m()"}
+              "super": "super.m()", "unqualified": "unqualified m()", "ai": "receiver: an array element",
+              "cls": "receiver: a class literal"}
     label = labels.get(rk, rk)
     if c[7]:
         label += " (in an anonymous class)"

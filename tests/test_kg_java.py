@@ -26,7 +26,7 @@ def kg() -> KG:
 
 def test_dispatch_and_version():
     assert extractor("java") is extract
-    assert extractor_version("java") == EXTRACTOR_VERSION == "java-2"
+    assert extractor_version("java") == EXTRACTOR_VERSION == "java-3"
 
 
 def test_facts_are_json_and_depend_only_on_bytes():

@@ -40,7 +40,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "java-2"
+EXTRACTOR_VERSION = "java-3"
 
 _QUERY_FILE = Path(__file__).with_name("queries") / "java.scm"
 _STATE: dict[str, Any] = {}
@@ -312,6 +312,7 @@ def _extract(source: bytes) -> dict[str, Any]:
     # `a.b()` of a chained call `a.b().c()` at row k is row k - 1.
     calls: list[list[Any]] = []
     call_nodes = caps.get("call", ())
+    call_rows = {(n.start_byte, n.end_byte): k for k, n in enumerate(call_nodes)}
     for k, n in enumerate(call_nodes):
         start = n.start_byte
         i = bisect_right(bounds, start) - 1
@@ -349,6 +350,11 @@ def _extract(source: bytes) -> dict[str, Any]:
                     rk = "?"
             elif ot == "string_literal" or ot == "text_block":
                 rk = "str"
+            elif ot == "class_literal":
+                rk = "cls"
+            elif ot == "array_access":
+                a = obj.child_by_field_name("array")
+                rk, rv = ("ai", tx(a)) if a is not None and a.type == "identifier" else ("?", "")
             elif ot == "parenthesized_expression":
                 c = obj.named_child(0)
                 ty = c.child_by_field_name("type") if c is not None and c.type == "cast_expression" else None
@@ -356,7 +362,7 @@ def _extract(source: bytes) -> dict[str, Any]:
             else:
                 rk = "?"
         args = n.child_by_field_name("arguments")
-        argc, akinds = _args(args, tx) if args is not None else (0, [])
+        argc, akinds = _args(args, tx, call_rows) if args is not None else (0, [])
         calls.append([scope, tx(name_n) if name_n is not None else "?", rk, rv, argc, akinds,
                       n.start_point[0] + 1, anons[i]])
     for n in caps.get("ctor_call", ()):
@@ -365,7 +371,7 @@ def _extract(source: bytes) -> dict[str, Any]:
             continue
         c = n.child_by_field_name("constructor")
         rk = c.type if c is not None and c.type in ("this", "super") else "?"
-        argc, akinds = _args(n.child_by_field_name("arguments"), tx)
+        argc, akinds = _args(n.child_by_field_name("arguments"), tx, call_rows)
         calls.append([scope, "<init>", rk, "", argc, akinds, n.start_point[0] + 1, ""])
 
     news: list[list[Any]] = []
@@ -374,9 +380,9 @@ def _extract(source: bytes) -> dict[str, Any]:
         ty = n.child_by_field_name("type")
         if scope is None or ty is None or n.child(0).type != "new":
             continue  # `outer.new Inner()`: the type is relative to an expression
-        argc, _kinds = _args(n.child_by_field_name("arguments"), tx)
+        argc, akinds = _args(n.child_by_field_name("arguments"), tx, call_rows)
         anon = 1 if source[n.end_byte - 1] == 125 else 0  # ends with `}`: a class body
-        news.append([scope, norm_type(tx(ty)), argc, n.start_point[0] + 1, anon])
+        news.append([scope, norm_type(tx(ty)), argc, n.start_point[0] + 1, anon, akinds])
 
     throw_news: list[list[Any]] = []
     for n in caps.get("throw", ()):
@@ -407,7 +413,7 @@ def _extract(source: bytes) -> dict[str, Any]:
     for n in caps.get("local", ()):
         scope = codes[bisect_right(bounds, n.start_byte) - 1]
         ty = n.child_by_field_name("type")
-        if scope is None or ty is None or ty.type in _PRIMITIVE_NODES:
+        if scope is None or ty is None:
             continue
         tyt = norm_type(tx(ty))
         for d in n.children_by_field_name("declarator"):
@@ -425,7 +431,7 @@ def _extract(source: bytes) -> dict[str, Any]:
     for n in caps.get("foreach", ()):
         scope = codes[bisect_right(bounds, n.start_byte) - 1]
         ty, dn = n.child_by_field_name("type"), n.child_by_field_name("name")
-        if scope is not None and ty is not None and dn is not None and ty.type not in _PRIMITIVE_NODES:
+        if scope is not None and ty is not None and dn is not None:
             locals_.append([scope, tx(dn), norm_type(tx(ty)), ""])
 
     for n in caps.get("lambda", ()):
@@ -664,31 +670,96 @@ def _params(text: str) -> tuple[list[list[str]], bool]:
     return out, varargs
 
 
-def _args(args: Any, tx: Any) -> tuple[int, list[str]]:
-    """Argument count and literal kinds ([] when no argument is a literal) of an argument_list."""
+def _args(args: Any, tx: Any, call_rows: dict[tuple[int, int], int]) -> tuple[int, list[str]]:
+    """Argument count and what each argument evidently is ([] when nothing is known): a literal
+    kind, ``n:x`` a name, ``q:a.b`` a dotted name, ``this``, ``c:T`` an expression of type T (a
+    cast, ``T.class``, an array creation), ``new:T``, ``k:<row>`` the result of that call row,
+    ``ai:x`` an element of array x, ``fn`` a lambda or method reference, "" unknown."""
     at = tx(args)[1:-1]
     if not at or at.isspace():
         return 0, []
     if _COMPLEX_ARGS.search(at) is None:  # plain names, numbers, operators: split on commas
         parts = at.split(",")
-        if _LITERAL_ARG.search(at) is None:
-            return len(parts), []
-        return len(parts), [_literal_kind(p.strip()) for p in parts]
+        kinds = [_simple_arg(p.strip()) for p in parts]
+        return len(parts), kinds if any(kinds) else []
     kinds = []
-    lit = False
     for a in args.named_children:
-        t = a.type
-        if t in _COMMENTS:
+        if a.type in _COMMENTS:
             continue
-        k = _LITERALS.get(t, "")
-        if k:
-            lit = True
-            if k == "int" and tx(a)[-1:] in ("l", "L"):
-                k = "long"
-            elif k == "double" and tx(a)[-1:] in ("f", "F"):
-                k = "float"
-        kinds.append(k)
-    return len(kinds), kinds if lit else []
+        kinds.append(_arg(a, tx, call_rows))
+    return len(kinds), kinds if any(kinds) else []
+
+
+_NAME = re.compile(r"[A-Za-z_$][\w$]*")
+_DOTTED_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")
+_BOOLEAN_OPS = frozenset({"==", "!=", "<", ">", "<=", ">=", "&&", "||"})
+
+
+def _simple_arg(p: str) -> str:
+    if _NAME.fullmatch(p):
+        return "this" if p == "this" else (_literal_kind(p) or f"n:{p}")
+    if _DOTTED_NAME.fullmatch(p):
+        return f"q:{p}"
+    return _literal_kind(p)
+
+
+def _arg(a: Any, tx: Any, call_rows: dict[tuple[int, int], int]) -> str:
+    t = a.type
+    k = _LITERALS.get(t)
+    if k is not None:
+        if k == "int" and tx(a)[-1:] in ("l", "L"):
+            return "long"
+        if k == "double" and tx(a)[-1:] in ("f", "F"):
+            return "float"
+        return k
+    if t == "identifier":
+        return f"n:{tx(a)}"
+    if t == "this":
+        return "this"
+    if t == "field_access":
+        ft = tx(a)
+        return f"q:{ft}" if _DOTTED_NAME.fullmatch(ft) else ""
+    if t == "method_invocation":
+        row = call_rows.get((a.start_byte, a.end_byte))
+        return "" if row is None else f"k:{row}"
+    if t == "cast_expression":
+        ty = a.child_by_field_name("type")
+        return f"c:{norm_type(tx(ty))}" if ty is not None else ""
+    if t == "object_creation_expression":
+        ty = a.child_by_field_name("type")
+        return f"new:{norm_type(tx(ty))}" if ty is not None and a.child(0).type == "new" else ""
+    if t == "class_literal":
+        return "c:Class"
+    if t == "array_creation_expression":
+        ty = a.child_by_field_name("type")
+        if ty is None:
+            return ""
+        dims = sum(1 for c in a.children if c.type == "dimensions_expr")
+        d = a.child_by_field_name("dimensions")
+        dims += tx(d).count("[") if d is not None else 0
+        return f"c:{norm_type(tx(ty))}{'[]' * dims}" if dims else ""
+    if t == "array_access":
+        arr = a.child_by_field_name("array")
+        return f"ai:{tx(arr)}" if arr is not None and arr.type == "identifier" else ""
+    if t in ("lambda_expression", "method_reference"):
+        return "fn"
+    if t == "binary_expression":
+        op = a.child_by_field_name("operator")
+        o = op.type if op is not None else ""
+        if o in _BOOLEAN_OPS:
+            return "boolean"
+        if o == "+":
+            left, right = a.child_by_field_name("left"), a.child_by_field_name("right")
+            if any(x is not None and x.type in ("string_literal", "text_block") for x in (left, right)):
+                return "String"
+        return ""
+    if t == "instanceof_expression":
+        return "boolean"
+    if t == "unary_expression" and tx(a)[:1] == "!":
+        return "boolean"
+    if t == "parenthesized_expression" and a.named_child_count == 1:
+        return _arg(a.named_child(0), tx, call_rows)
+    return ""
 
 
 def _literal_kind(p: str) -> str:

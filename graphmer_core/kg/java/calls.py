@@ -22,11 +22,105 @@ from typing import Any
 from graphmer_core.kg.java.model import MethodDecl, TypeDecl
 
 AMBIGUOUS = object()  # a local name declared with different types in one scope
+_PRIMITIVE_KINDS = frozenset({"int", "long", "double", "float", "char", "boolean"})
 
 
 class CallSites:
     """Resolution of the calls of one file; mixed into FileEmitter, which provides ``r`` (the
     Resolver), ``f`` (the Unit), ``locals``, ``calls``, ``call_memo``, ``scope()`` and ``triple()``."""
+
+    # --- what an argument is ------------------------------------------------------------------
+    def arg_types(self, kinds: list[str], sc: Any, s: int, anon: str) -> list[Any]:
+        """Types of a call's arguments (see MemberIndex.assignable), None where not evident."""
+        return [self.arg_type(k, sc, s, anon) for k in kinds]
+
+    def arg_type(self, k: str, sc: Any, s: int, anon: str) -> Any:
+        if not k:
+            return None
+        r = self.r
+        t = sc[1]
+        if k in _PRIMITIVE_KINDS:
+            return ("p", k, 0)
+        if k == "String":
+            it = r.types.get("java.lang.String")
+            return ("i", it, 0) if it is not None else ("e", "java.lang.String", 0)
+        if k == "null" or k == "fn":
+            return (k,)
+        if k == "this":
+            return None if anon else ("i", t, 0)
+        kind, _, v = k.partition(":")
+        if kind == "n":
+            return self.name_type(v, sc, s)
+        if kind == "q":
+            return self.dotted_type(v, sc, s)
+        if kind == "c" or kind == "new":
+            return r.type_of(v, t, sc[3] | t.tparams)
+        if kind == "k":
+            return self.result_type(int(v))
+        if kind == "ai":
+            ty = self.name_type(v, sc, s)
+            if ty is None or ty[0] not in ("p", "i", "e") or not ty[2]:
+                return None
+            return (ty[0], ty[1], ty[2] - 1)
+        return None
+
+    def name_type(self, name: str, sc: Any, s: int) -> Any:
+        """The declared type of a local, parameter or field name."""
+        r = self.r
+        t = sc[1]
+        lv = self.local_type(s, name)
+        if lv is AMBIGUOUS:
+            return None
+        if lv is not None:
+            ty = lv[1] if lv[0] == "var" else lv[0]
+            return r.type_of(ty, t, sc[3] | t.tparams) if ty and ty != "?" else None
+        c: TypeDecl | None = t
+        while c is not None:
+            ft = r.field_type(c, name)
+            if ft is not None:
+                return r.type_of(ft[0], ft[1], ft[1].tparams)
+            c = c.outer
+        return None
+
+    def dotted_type(self, text: str, sc: Any, s: int) -> Any:
+        """`a.b.c`, `this.f`, `Type.FIELD`, `arr.length`: the type of the last field."""
+        r = self.r
+        parts = text.split(".")
+        first = parts[0]
+        if first == "this":
+            ty: Any = ("i", sc[1], 0)
+        else:
+            ty = self.name_type(first, sc, s)
+            if ty is None and first[:1].isupper():
+                ref = r.type_ref(first, self.f, sc[1], sc[3])
+                ty = ("i", ref[1], 0) if ref is not None and ref[0] == "i" else None
+        for seg in parts[1:]:
+            if ty is None:
+                return None
+            if ty[0] != "null" and ty[0] != "fn" and ty[2]:
+                return ("p", "int", 0) if seg == "length" else None
+            if ty[0] != "i":
+                return None
+            ft = r.field_type(ty[1], seg)
+            ty = r.type_of(ft[0], ft[1], ft[1].tparams) if ft is not None else None
+        return ty
+
+    def result_type(self, j: int) -> Any:
+        """The declared return type of the method call row j reaches (resolved first)."""
+        self.call(j)
+        target = self.call_memo.get(j)
+        if target is None or not target.ret:
+            return None
+        ty = self.r.type_of(target.ret, target.owner, target.tparams | target.owner.tparams)
+        return None if ty is None or ty[0] == "v" else ty
+
+    # --- receivers and calls --------------------------------------------------------------------
+    def value_ref(self, text: str, f: Any, ctx: TypeDecl | None, tp: frozenset[str]) -> Any:
+        """The type ref of a value declared `text`: an array's methods are java.lang.Object's."""
+        if text.endswith("]"):
+            it = self.r.types.get("java.lang.Object")
+            return ("i", it, "exact") if it is not None else ("e", "java.lang.Object", "external")
+        return self.r.type_ref(text, f, ctx, tp)
 
     def local_type(self, s: int, name: str) -> tuple[str, str] | None:
         d = self.locals.get(s)
@@ -55,13 +149,13 @@ class CallSites:
                         return None
                     ref, res = r.type_ref(lv[1], f, t, tp), "assigned"
                 else:
-                    ref = r.type_ref(lv[0], f, t, tp)
+                    ref = self.value_ref(lv[0], f, t, tp)
             else:
                 c: TypeDecl | None = t
                 while c is not None and ref is None:
                     ft = r.field_type(c, first)
                     if ft is not None:
-                        ref = r.type_ref(ft[0], f, ft[1], frozenset())
+                        ref = self.value_ref(ft[0], f, ft[1], frozenset())
                         if ref is None:
                             return None
                     c = c.outer
@@ -86,39 +180,53 @@ class CallSites:
                 ft = r.field_type(ref[1], seg)
                 if ft is None:
                     return None
-                ref, res = r.type_ref(ft[0], f, ft[1], frozenset()), "type_hint"
+                ref, res = self.value_ref(ft[0], f, ft[1], frozenset()), "type_hint"
             return (ref, res) if ref is not None else None
         if rk == "tf":
             c = t
             ft = r.field_type(c, rv)
             if ft is None:
                 return None
-            ref = r.type_ref(ft[0], f, ft[1], frozenset())
+            ref = self.value_ref(ft[0], f, ft[1], frozenset())
             return (ref, "type_hint") if ref is not None else None
         if rk == "new":
             ref = r.type_ref(rv, f, t, tp)
             return (ref, "exact") if ref is not None else None
         if rk == "cast":
-            ref = r.type_ref(rv, f, t, tp)
+            ref = self.value_ref(rv, f, t, tp)
             return (ref, "type_hint") if ref is not None else None
         if rk == "str":
             it = r.types.get("java.lang.String")
             return (("i", it, "exact") if it is not None else ("e", "java.lang.String", "external"),
                     "exact")
+        if rk == "cls":
+            it = r.types.get("java.lang.Class")
+            return (("i", it, "exact") if it is not None else ("e", "java.lang.Class", "external"), "exact")
+        if rk == "ai":
+            ty = self.name_type(rv, sc, s)
+            if ty is None or ty[0] not in ("i", "e") or ty[2] != 1:
+                return None
+            return (("i", ty[1], "exact") if ty[0] == "i" else ("e", ty[1], "external"), "type_hint")
         if rk == "call" and isinstance(rv, int):
+            self.call(rv)
             target = self.call_memo.get(rv)
             if target is None or not target.ret:
                 return None
-            ref = r.type_ref(target.ret, target.owner.file, target.owner, target.tparams)
+            ref = self.value_ref(target.ret, target.owner.file, target.owner, target.tparams)
             return (ref, "type_hint") if ref is not None else None
         return None
 
     def call(self, k: int) -> None:
+        """Resolve call row k once (a receiver or argument call row is resolved first)."""
+        if k in self.done:
+            return
+        self.done.add(k)
         s, name, rk, rv, argc, kinds, line, anon = self.calls[k]
         sc = self.scope(s)
         if sc is None:
             return
         r = self.r
+        args = (lambda: self.arg_types(kinds, sc, s, anon)) if kinds else None
         head, t, m, tp = sc
         target = None
         how = "none"
@@ -128,7 +236,7 @@ class CallSites:
             aref = r.type_ref(anon, self.f, t, tp)
             if aref is None or aref[0] != "i":
                 return
-            target, how = r.find_method(aref[1], name, argc, kinds)
+            target, how = r.find_method(aref[1], name, argc, args)
             if target is not None:
                 res = "super" if rk == "super" else "inherited"
             elif how != "none" or rk != "":
@@ -137,13 +245,13 @@ class CallSites:
             pass
         elif name == "<init>":
             if rk == "this":
-                target, how = r.find_method(t, "<init>", argc, kinds, inherit=False)
+                target, how = r.find_method(t, "<init>", argc, args, inherit=False)
                 res = "self"
             elif rk == "super":
                 sup = r.supers(t)[0]
                 if sup is None or sup[0] != "i":
                     return
-                target, how = r.find_method(sup[1], "<init>", argc, kinds, inherit=False)
+                target, how = r.find_method(sup[1], "<init>", argc, args, inherit=False)
                 res = "super"
             else:
                 return
@@ -151,7 +259,7 @@ class CallSites:
             c: TypeDecl | None = t
             guess = ""  # an external ancestor that may declare the method
             while c is not None:
-                target, how = r.find_method(c, name, argc, kinds)
+                target, how = r.find_method(c, name, argc, args)
                 if how.startswith("external:"):
                     guess = guess or how[9:]
                 elif how != "none":
@@ -167,13 +275,13 @@ class CallSites:
                     if ot is None:
                         self.triple(head, "calls", r.ext_method(owners[0], name), line, "external")
                         return
-                    target, how = r.find_method(ot, name, argc, kinds)
+                    target, how = r.find_method(ot, name, argc, args)
                     res = "import"
                 else:
                     hits = [r.types[o] for o in self.f.static_ondemand
                             if o in r.types and name in r.types[o].methods]
                     if len(hits) == 1:
-                        target, how = r.find_method(hits[0], name, argc, kinds)
+                        target, how = r.find_method(hits[0], name, argc, args)
                         res = "import"
                     elif guess and not hits:
                         self.triple(head, "calls", r.ext_method(guess, name), line, "external")
@@ -188,7 +296,7 @@ class CallSites:
             if not res:
                 res = "inherited" if how == "inherited" else "exact"
         elif rk == "this":
-            target, how = r.find_method(t, name, argc, kinds)
+            target, how = r.find_method(t, name, argc, args)
             res = "self"
             if target is None and how.startswith("external:"):
                 self.triple(head, "calls", r.ext_method(how[9:], name), line, "external")
@@ -202,7 +310,7 @@ class CallSites:
                 return
             if sup[0] != "i":
                 return
-            target, how = r.find_method(sup[1], name, argc, kinds)
+            target, how = r.find_method(sup[1], name, argc, args)
             res = "super"
         else:
             rt = self.receiver_type(k, sc, rk, rv, s)
@@ -214,7 +322,7 @@ class CallSites:
             if ref[0] == "e":
                 self.triple(head, "calls", r.ext_method(ref[1], name), line, "external")
                 return
-            target, how = r.find_method(ref[1], name, argc, kinds)
+            target, how = r.find_method(ref[1], name, argc, args)
             if target is None:
                 if how.startswith("external:"):
                     self.triple(head, "calls", r.ext_method(how[9:], name), line, "external")

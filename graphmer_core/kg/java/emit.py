@@ -74,6 +74,7 @@ class Resolver(MemberIndex):
                 t._members.clear()
                 t._supers = t._anc = t.outer = None
         self.types.clear()
+        self._ptypes.clear()
         self.pkg_types.clear()
 
 
@@ -89,6 +90,8 @@ class FileEmitter(CallSites):
         self.triples = r.out.triples
         self.locals: dict[int, dict[str, Any]] = {}
         self.call_memo: dict[int, Any] = {}
+        self.done: set[int] = set()
+        self.calls = f.pf.facts.get("calls", ())
 
     def triple(self, head: str, rel: str, tail: str, line: int, res: str) -> None:
         self.triples.append((head, rel, tail, LANG, self.corpus, self.path, line, res))
@@ -237,7 +240,7 @@ class FileEmitter(CallSites):
                     v = (ty, "")
                     d[name] = AMBIGUOUS if d.get(name, v) != v else v
         # code references
-        for s, ty, argc, line, anon in facts.get("news", ()):
+        for s, ty, argc, line, anon, akinds in facts.get("news", ()):
             sc = self.scope(s)
             if sc is None:
                 continue
@@ -250,7 +253,8 @@ class FileEmitter(CallSites):
             tail, _k, res = r.ref_id(ref)
             self.triple(head, "instantiates", tail, line, res)
             if ref[0] == "i" and not anon:
-                ctor, how = r.find_method(ref[1], "<init>", argc, [], inherit=False)
+                args = (lambda k=akinds, sc=sc, s=s: self.arg_types(k, sc, s, "")) if akinds else None
+                ctor, how = r.find_method(ref[1], "<init>", argc, args, inherit=False)
                 if ctor is not None:
                     self.triple(head, "calls", ctor.id, line, "overload" if how == "overload" else res)
         for s, ty, line in facts.get("throw_news", ()):
@@ -264,9 +268,7 @@ class FileEmitter(CallSites):
                 continue
             for ty in tys:
                 self.type_triple(sc[0], "catches", ty, line, sc[1], sc[3])
-        calls = facts.get("calls", ())
-        self.calls = calls
-        for k in range(len(calls)):  # a chained call's receiver call comes first
+        for k in range(len(self.calls)):  # a chained call's receiver call comes first
             self.call(k)
 
     def overrides(self, m: MethodDecl) -> None:

@@ -34,6 +34,7 @@ class TypeIndex:
         self.out = Resolved()
         self.ext_seen: set[str] = set()
         self.files: list[tuple[Unit, list[TypeDecl], list[MethodDecl | None]]] = []
+        self._ptypes: dict[str, list[Any]] = {}  # parameter types of methods, once resolved
         for pf in files:
             self._index(pf)
 
