@@ -86,6 +86,8 @@ RESOLUTIONS = (
     # Python value flow (issue 13): a callee found by the points-to analysis; a decorator's
     # application (a call where the decorated def runs); an import of another corpus's module.
     "points_to", "decorator", "cross_corpus",
+    # Java (issue 13): a method reference `T::m` / `T::new` naming a single method.
+    "method_ref",
 )
 
 
