@@ -362,3 +362,108 @@ def test_stdlib_facts(std):
     assert has("http.client.HTTPConnection.getresponse", "calls", "http.client.HTTPResponse.begin", "assigned")
     assert entities[S + "collections.OrderedDict"]["kind"] == O.CLASS
     assert entities[S + "json"]["kind"] == O.PACKAGE
+
+
+# --- value flow (issue 13) ----------------------------------------------------------------------------
+
+FLOW = FIXTURES / "python" / "flow"
+F = "py:fx:patterns."
+
+
+@pytest.fixture(scope="module")
+def flow():
+    r = build_python(FLOW)
+    edges: dict = {}
+    for t in sorted(r.triple_dicts(), key=lambda t: t["line"] or 0):
+        edges.setdefault((t["head_id"], t["relation"], t["tail_id"]), t)
+    return edges
+
+
+def calls_of(flow, head: str) -> set[str]:
+    return {t[len(F):] for (h, r, t) in flow if h == F + head and r in ("calls", "instantiates")
+            and t.startswith(F)}
+
+
+@pytest.mark.parametrize("head,tail,resolution", [
+    ("Registry.put", "Registry.touch", "self"),            # self[k] = v no longer hides self
+    ("Registry.put", "Mixin.mixed", "points_to"),          # a builtin base (dict) lacks `mixed`
+    ("Registry.clone", "Registry", "points_to"),           # type(self)() and self.__class__()
+    ("SubRegistry.touch", "Registry.touch", "points_to"),  # base = super(); base.touch()
+    ("patterns", "register", "decorator"),                 # @register applies register
+    ("Holder.fire", "Handler.handle", "points_to"),        # self.target = target or Handler()
+    ("Holder.fire", "Other.handle", "points_to"),          # self.choice = Handler() if c else Other()
+    ("use", "Handler.handle", "points_to"),                # a parameter: use(Handler())
+    ("apply", "func", "points_to"),                        # a function passed as an argument
+    ("run", "func", "points_to"),                          # a parameter default
+    ("outer.inner", "func", "points_to"),                  # a closure over outer's parameter
+    ("dispatch", "func", "local"),                         # a = b = func; b()
+    ("dispatch", "Handler.handle", "points_to"),           # make().handle(), loops, getattr
+    ("dispatch", "Other.handle", "points_to"),             # for h in [Handler(), Other()]
+    ("dispatch", "op_a", "points_to"),                     # OPS[key]() and for fn in (op_a, op_b)
+    ("dispatch", "op_b", "points_to"),
+    ("dispatch", "outer.inner", "points_to"),              # outer(func)()
+    ("branches", "op_a", "points_to"),                     # two branches: both edges
+    ("branches", "op_b", "points_to"),
+])
+def test_points_to_patterns(flow, head, tail, resolution):
+    rel = "instantiates" if tail[:1].isupper() and "." not in tail else "calls"
+    e = flow.get((F + head if head != "patterns" else "py:fx:patterns", rel, F + tail))
+    assert e is not None, (head, tail)
+    assert e["resolution"] == resolution
+
+
+def test_points_to_lines(flow):
+    lines = {(t["head_id"][len(F):], t["tail_id"][len(F):], t["line"]) for t in build_python(FLOW).triple_dicts()}
+    assert ("dispatch", "func", 110) in lines          # make_cb()()
+    assert ("dispatch", "Handler.handle", 118) in lines  # getattr(Handler(), "handle")()
+
+
+def test_points_to_negatives(flow):
+    # a value set over the bound (9 functions > 8) gives no edge at all
+    assert not calls_of(flow, "too_many")
+    # nothing reaches the same-named method of an unrelated class; an untyped receiver stays unknown
+    assert not any(t == F + "Unrelated.handle" for (_, r, t) in flow if r == "calls")
+    assert not calls_of(flow, "untyped")
+
+
+def test_points_to_bound_is_configurable():
+    from graphmer_core.kg.python import resolve
+
+    from kg_helpers import parsed_python
+    tight = {(t[0], t[2]) for t in resolve("fx", parsed_python(FLOW), bound=1).triples if t[1] == "calls"}
+    assert (F + "branches", F + "op_a") not in tight        # two values > 1: nothing
+    assert (F + "use", F + "Handler.handle") in tight       # one value: still there
+
+
+# --- package roots and corpora built together -----------------------------------------------------------
+
+def test_src_layout_tests_link_to_own_code():
+    from kg_helpers import parsed_python
+    from graphmer_core.kg.resolution import resolve
+
+    r = resolve(parsed_python(FIXTURES / "python" / "srcproj", corpus="mini"))
+    ids = {e["entity_id"]: e for e in r.entity_dicts()}
+    assert ids["py:mini:minilib.core.Engine"]["path"] == "src/minilib/core.py"
+    assert not any(i.startswith("py:mini:src") for i in ids)
+    edges = {(t["head_id"], t["relation"], t["tail_id"]) for t in r.triple_dicts()}
+    head = "py:mini:tests.test_core.test_engine"
+    assert (head, "instantiates", "py:mini:minilib.core.Engine") in edges
+    assert (head, "calls", "py:mini:minilib.core.helper") in edges
+    assert (head, "calls", "py:mini:minilib.core.Engine.run") in edges
+    assert not any(t.startswith("py:ext:minilib") for (_, _, t) in edges)
+
+
+def test_imports_across_corpora_and_one_external_entity():
+    from kg_helpers import parsed_python
+    from graphmer_core.kg.resolution import resolve
+
+    files = parsed_python(FIXTURES / "python" / "srcproj", corpus="mini") + \
+        parsed_python(FIXTURES / "python" / "srcapp", corpus="app")
+    r = resolve(files)
+    edges = {(t["head_id"], t["relation"], t["tail_id"]): t for t in r.triple_dicts()}
+    e = edges[("py:app:app.main", "calls", "py:mini:minilib.core.helper")]
+    assert e["resolution"] == "cross_corpus" and e["corpus"] == "app"
+    assert ("py:app:app", "imports", "py:mini:minilib") in edges
+    assert ("py:app:app.main", "instantiates", "py:mini:minilib.core.Engine") in edges
+    ext = [e for e in r.entity_dicts() if e["entity_id"] == "py:ext:os.getcwd"]
+    assert ext and all(e["corpus"] == "<external>" for e in ext)

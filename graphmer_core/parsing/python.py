@@ -35,7 +35,8 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
   - `fors`:     `[scope, target, expr]` `for target in expr` (a plain name target);
   - `defaults`: `[scope, param, expr]` parameter defaults (scope: the def's own).
   Value expressions are nested lists: `["n", dotted]` a name or attribute chain; `["c", callee]` a
-  call's result; `["a", expr, attr]` an attribute of another expression (also `getattr(x, "lit")`);
+  call's result; `["a", expr, attr]` an attribute of another expression, `["g", expr, attr]` the same
+  written `getattr(expr, "attr")`;
   `["i", expr]` an element (`x[k]`); `["o", [expr, ...]]` any one of (`a or b`, `a if c else b`);
   `["l", [expr, ...]]` a list, tuple, set or dict (its values); `["t", expr]` `type(expr)`;
   `["S"]` `super()`.
@@ -392,7 +393,7 @@ class _Extractor:
                         lit = self.text(items[1])[1:-1]
                         inner = self._value(items[0], depth + 1)
                         if inner is not None and lit.isidentifier():
-                            return ["a", inner, lit]
+                            return ["g", inner, lit]
                         return None
             callee = self._value(fn, depth + 1)
             return None if callee is None else ["c", callee]

@@ -106,6 +106,17 @@ def resolve_corpora(groups: dict[str, list[ParsedFile]], bound: int = DEFAULT_BO
             r.release()
 
 
+def reexported(resolvers: list[Resolver], dotted: str) -> tuple[str, str] | None:
+    """`pkg.Name` that a corpus's module `pkg` imports from elsewhere (`from pkg.core import Name`)."""
+    base, _, name = dotted.rpartition(".")
+    for r in resolvers:
+        if base in r.modules:
+            eid = r.symbol(base, name)
+            if eid is not None and eid in r.kinds:
+                return eid, r.kinds[eid]
+    return None
+
+
 def link_corpora(resolvers: list[Resolver]) -> None:
     """Point each corpus's external references at the entities other corpora define."""
     defined: dict[str, tuple[str, str]] = {}  # qualified name -> (entity id, kind), first corpus wins
@@ -116,7 +127,7 @@ def link_corpora(resolvers: list[Resolver]) -> None:
     for r in resolvers:
         mapped = {}
         for dotted in list(r.ext):
-            hit = defined.get(dotted)
+            hit = defined.get(dotted) or reexported(resolvers, dotted)
             if hit is not None and not hit[0].startswith(r.prefix):
                 mapped["py:ext:" + dotted] = hit
                 del r.ext[dotted]

@@ -10,6 +10,7 @@ from graphmer_core.kg.python.types import annotation_names
 from graphmer_core.parsing import ParsedFile
 
 LANG = "python"
+_CLASS_KINDS = frozenset({O.EXTERNAL_CLASS, O.CLASS, O.ENUM})  # another corpus's class, too
 
 
 class Entities:
@@ -162,7 +163,7 @@ class Entities:
         allowed: dict[tuple, bool] = {}
         for head, rel, tail, path, line, resolution in self.triples:
             if rel == "calls?":
-                rel = "instantiates" if kinds.get(tail) == O.EXTERNAL_CLASS else "calls"
+                rel = "instantiates" if kinds.get(tail) in _CLASS_KINDS else "calls"
             key = (rel, kinds.get(head), kinds.get(tail))
             ok = allowed.get(key)
             if ok is None:

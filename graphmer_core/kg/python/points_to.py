@@ -94,7 +94,7 @@ class PointsTo:
         """False when `e` surely reaches no function or class: an attribute no one binds."""
         if e[0] == "n":
             return e[1].rpartition(".")[2] in self.pt_names
-        if e[0] == "a":
+        if e[0] == "a" or e[0] == "g":
             return e[2] in self.pt_names
         return True
 
@@ -206,7 +206,7 @@ class PointsTo:
                     break
                 values = self.pt_attrs(values, p)
             return values
-        if tag == "a":
+        if tag == "a" or tag == "g":
             return self.pt_attrs(self.pt(mod, scope, e[1]), e[2])
         if tag == "c":
             callees = self.pt(mod, scope, e[1])
