@@ -71,3 +71,35 @@ def test_bad_corpus_definitions_fail_clearly(tmp_path):
         discover(Corpus("c", tmp_path / "missing"))
     with pytest.raises(ValueError, match="unique"):
         index_corpora([Corpus("c", tmp_path), Corpus("c", tmp_path)])
+
+
+def test_the_index_cache_rereads_only_changed_files(make_tree, tmp_path, monkeypatch):
+    """A file whose size, mtime, ctime and inode match the recorded ones keeps its recorded sha256
+    (shown here by tampering with the record); any change to the file rereads it."""
+    import json
+
+    from graphmer_core.corpus import index
+
+    root = make_tree({"a.py": "x = 1\n", "b.py": "y = 2\n"})
+    cache = tmp_path / "cache"
+    truth = {r.path: r.sha256 for r in index_corpora([Corpus("c", root)])}
+    # Files written a moment ago are never recorded: their mtime may not tell the next write apart.
+    assert {r.path: r.sha256 for r in index_corpora([Corpus("c", root)], cache=cache)} == truth
+    assert json.loads((cache / "c.json").read_text())["files"] == {}
+
+    monkeypatch.setattr(index._StatCache, "RACY_NS", 0)  # as if the files were old
+    index_corpora([Corpus("c", root)], cache=cache)
+    record = json.loads((cache / "c.json").read_text())
+    record["files"]["a.py"][1] = "0" * 64
+    (cache / "c.json").write_text(json.dumps(record))
+    again = {r.path: r.sha256 for r in index_corpora([Corpus("c", root)], cache=cache)}
+    assert again == {**truth, "a.py": "0" * 64}  # not reread
+
+    before = (root / "a.py").stat().st_mtime_ns
+    (root / "a.py").write_text("x = 2\n")  # same size, new content (and another mtime, whatever the clock's tick)
+    os.utime(root / "a.py", ns=(before - 10**9, before - 10**9))
+    changed = {r.path: r.sha256 for r in index_corpora([Corpus("c", root)], cache=cache)}
+    assert changed["a.py"] not in (truth["a.py"], "0" * 64) and changed["b.py"] == truth["b.py"]
+    (root / "b.py").unlink()
+    assert [r.path for r in index_corpora([Corpus("c", root)], cache=cache)] == ["a.py"]
+    assert set(json.loads((cache / "c.json").read_text())["files"]) == {"a.py"}

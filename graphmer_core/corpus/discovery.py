@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +50,17 @@ class Discovery:
 
 
 def _excluded(name: str, rel: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(rel, p) for p in patterns)
+    match = _matcher(patterns)
+    return match(name) is not None or match(rel) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _matcher(patterns: tuple[str, ...]):
+    """All globs as one regex (what fnmatchcase compiles each of them to): one match per name
+    instead of one per pattern, which counted for a second on the JDK's 15,000 files."""
+    if not patterns:
+        return lambda _text: None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)).match
 
 
 def discover(corpus: Corpus) -> Discovery:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from graphmer_core.corpus.discovery import Corpus, discover
 from graphmer_core.corpus.reading import read_source
@@ -25,8 +29,13 @@ class FileRecord:
                                                "status", "reason")}
 
 
-def index_corpora(corpora: list[Corpus]) -> list[FileRecord]:
-    """Discover, read and hash every file; unusable files stay in the index with their reason."""
+def index_corpora(corpora: list[Corpus], cache: str | os.PathLike | None = None) -> list[FileRecord]:
+    """Discover, read and hash every file; unusable files stay in the index with their reason.
+
+    With `cache` (a folder), a file whose size, mtime, ctime and inode match what was recorded
+    for it is not read again: its recorded sha256 and status stand, as git's index does. Files
+    changed in the last seconds before a recording are never recorded (their mtime may not yet
+    tell a later change apart)."""
     names = [c.name for c in corpora]
     if len(set(names)) != len(names):
         raise ValueError(f"corpus names must be unique, got {names}")
@@ -35,12 +44,73 @@ def index_corpora(corpora: list[Corpus]) -> list[FileRecord]:
         found = discover(corpus)
         for rel, reason in found.skipped:
             records.append(FileRecord(corpus.name, rel, None, None, None, 0, "skipped", reason))
+        stats = _StatCache(Path(cache) / f"{corpus.name}.json", corpus) if cache is not None else None
         for c in found.candidates:
-            r = read_source(c.abspath, corpus.max_bytes)
-            records.append(FileRecord(c.corpus, c.path, c.abspath, c.language, r.sha256, r.size,
-                                      r.status, r.reason))
+            hit = stats.get(c.path, c.abspath) if stats is not None else None
+            if hit is None:
+                r = read_source(c.abspath, corpus.max_bytes)
+                hit = (r.sha256, r.size, r.status, r.reason)
+                if stats is not None:
+                    stats.put(c.path, hit)
+            sha256, size, status, reason = hit
+            records.append(FileRecord(c.corpus, c.path, c.abspath, c.language, sha256, size, status, reason))
+        if stats is not None:
+            stats.save()
     records.sort(key=lambda r: (r.corpus, r.path))
     return records
+
+
+class _StatCache:
+    """path -> (stat signature, sha256, size, status, reason) of one corpus, as a JSON file."""
+
+    RACY_NS = 2_000_000_000  # files modified this close to the recording are not recorded
+
+    def __init__(self, path: Path, corpus: Corpus):
+        self.path, self.scope = path, f"{corpus.root}\t{corpus.max_bytes}"
+        self.entries: dict[str, list] = {}
+        self.stats: dict[str, tuple] = {}
+        self.dirty = False
+        try:
+            data = json.loads(path.read_text())
+            if data.get("scope") == self.scope:
+                self.entries = data["files"]
+        except (OSError, ValueError, KeyError):
+            pass
+        self.seen: set[str] = set()
+
+    def get(self, rel: str, abspath: str) -> tuple | None:
+        self.seen.add(rel)
+        try:
+            st = os.stat(abspath)
+        except OSError:
+            return None  # read_source says why
+        sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        self.stats[rel] = sig
+        entry = self.entries.get(rel)
+        if entry is not None and tuple(entry[0]) == sig:
+            return tuple(entry[1:])
+        return None
+
+    def put(self, rel: str, result: tuple) -> None:
+        sig = self.stats.get(rel)
+        if sig is None or result[2] == "failed":
+            self.entries.pop(rel, None)
+            return
+        self.entries[rel] = [list(sig), *result]
+        self.dirty = True
+
+    def save(self) -> None:
+        gone = set(self.entries) - self.seen
+        for rel in gone:
+            del self.entries[rel]
+        if not (self.dirty or gone):
+            return
+        now = time.time_ns()
+        keep = {rel: e for rel, e in self.entries.items() if now - max(e[0][1], e[0][2]) > self.RACY_NS}
+        from graphmer_core.artifacts import write_bytes_atomic
+
+        write_bytes_atomic(self.path, json.dumps({"scope": self.scope, "files": keep},
+                                                 separators=(",", ":")).encode(), fsync=False)
 
 
 def fingerprint(records: list[FileRecord], salt: str = "") -> str:
