@@ -356,7 +356,8 @@ def main() -> None:
         for shape, rows in sorted(missed.items(), key=lambda kv: -len(kv[1])):
             print(f"\n--- missed, {shape} ({len(rows)})")
             for row in rows[:args.misses]:
-                print(f"  {row['caller']} -> {row['callee']}   [{row['caller_path']}:{row['line']}] {row['site'][:90]!r}")
+                where = f"{row['caller_path']}:{row['line']}"
+                print(f"  {row['caller']} -> {row['callee']}   [{where}] {row['site'][:90]!r}")
     if args.sample:
         sample_edges(triples, args.sample, args.sample_resolution, args.seed, result)
     if args.save:

@@ -12,6 +12,7 @@ Everything here is vectorised over all files at once with composite int64 keys.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +21,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graphmer_core.data.sources import Source
-from graphmer_core.data.tokenizer import IDENT, TokenTables, encode
-from graphmer_core.data.words import file_words, is_identifier, name_hash
+from graphmer_core.data.tokenizer import IDENT, TokenTables, encoder
+from graphmer_core.data.words import file_words, identifier_hashes
 from graphmer_core.kg import ontology
 
 # Relation vocabulary of every dataset and model: id 0 = no leaf, then the ontology's relations.
@@ -56,25 +57,36 @@ class Streams:
         return np.where(self.word_hashes[i] == hashes, i, -1).astype(np.int32)
 
 
-BATCH_BYTES = 16 << 20  # files are annotated in batches of this many bytes: few numpy passes, bounded memory
+BATCH_BYTES = 8 << 20  # files are annotated in batches of this many bytes: few numpy passes, bounded memory
 
 
 def tokenize_sources(tok, files: list[Source]) -> Streams:
-    """Encode every file, then annotate the token streams batch by batch (files joined by a newline,
-    which no identifier crosses), so the numpy work is a few passes, not one per file."""
+    """Encode and annotate the files batch by batch (files joined by a newline, which no identifier
+    crosses), so the numpy work is a few passes, not one per file. Batches run on a thread per
+    core: the encoders and numpy's large-array work release the GIL."""
+    from concurrent.futures import ThreadPoolExecutor
+
     tables = TokenTables.of(tok)
-    ids_per_file = encode(tok, [f.text for f in files])
-    parts: list[dict] = []
-    lo = tok_base = 0
+    run = encoder(tok, [f.text for f in files]).run
+    bounds, lo = [], 0
     while lo < len(files):
         hi, size = lo, 0
         while hi < len(files) and (hi == lo or size < BATCH_BYTES):
             size += len(files[hi].text)
             hi += 1
-        part = _annotate(files[lo:hi], ids_per_file[lo:hi], tables, lo, tok_base)
-        tok_base += len(part["tokens"])
-        parts.append(part)
+        bounds.append((lo, hi))
         lo = hi
+
+    def batch(lo_hi: tuple[int, int]) -> dict:
+        lo, hi = lo_hi
+        ids = run([f.text for f in files[lo:hi]])
+        return {**_annotate(files[lo:hi], ids, tables, lo), "counts": [len(x) for x in ids]}
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        parts = list(pool.map(batch, bounds))
+    tok_base = np.cumsum([0] + [len(p["tokens"]) for p in parts[:-1]])
+    for p, base in zip(parts, tok_base.tolist(), strict=True):
+        p["w_tok"] = p["w_tok"] + base
 
     def cat(key: str, dtype) -> np.ndarray:
         return np.concatenate([p[key] for p in parts]).astype(dtype) if parts else np.zeros(0, dtype)
@@ -85,7 +97,7 @@ def tokenize_sources(tok, files: list[Source]) -> Streams:
     local, word_base = cat("tok_word", np.int64), np.repeat(
         np.cumsum([0] + [len(p["w_hash"]) for p in parts[:-1]]), [len(p["tokens"]) for p in parts])
     word = np.where(local >= 0, inverse[(local + word_base).clip(min=0)] if len(inverse) else -1, -1)
-    counts = [len(x) for x in ids_per_file]
+    counts = [n for p in parts for n in p["counts"]]
     return Streams(
         tokens=cat("tokens", np.int32), word_start=cat("word_start", bool), newline=cat("newline", bool),
         word=word.astype(np.int32), file_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
@@ -94,8 +106,8 @@ def tokenize_sources(tok, files: list[Source]) -> Streams:
     )
 
 
-def _annotate(files: list[Source], ids_per_file: list[np.ndarray], tables: TokenTables, file_base: int,
-              tok_base: int) -> dict:
+def _annotate(files: list[Source], ids_per_file: list[np.ndarray], tables: TokenTables, file_base: int) -> dict:
+    """One batch's token arrays and identifier words (w_tok relative to the batch's first token)."""
     datas = [f.text.encode() for f in files]
     sizes = np.array([len(d) for d in datas], dtype=np.int64)
     buf = np.frombuffer(b"\n".join(datas), dtype=np.uint8)
@@ -114,18 +126,28 @@ def _annotate(files: list[Source], ids_per_file: list[np.ndarray], tables: Token
     prev = np.where(core > 0, buf[(core - 1).clip(min=0)], 32) if len(buf) else core
     continues = (first >= 0) & IDENT[first.clip(0, 255)] & IDENT[prev] & (tables.lead_ws[ids] == 0)
     words = file_words(buf.tobytes())
-    wi = np.searchsorted(words.start, core, side="right") - 1  # the word holding each token's first byte
+    # sorted lookups as running counts over the bytes (a cumsum and a gather beat a binary search)
+    tok_at = _count_before(len(buf), starts)  # tok_at[b + 1] - 1: the token holding byte b
+    word_at = _count_before(len(buf), words.start)
+    wi = word_at[core + 1] - 1  # the word holding each token's first byte, if any starts at or before it
     inside = (wi >= 0) & (core < words.end[wi.clip(min=0)]) if len(words.start) else np.zeros(len(ids), bool)
-    t0 = np.searchsorted(ends, words.start, side="right")  # a word's first and last token
-    t1 = np.searchsorted(ends, words.end - 1, side="right")
+    t0 = tok_at[words.start + 1] - 1  # a word's first and last token
+    t1 = tok_at[words.end] - 1
     w_file = np.searchsorted(fstart, words.start, side="right") - 1
-    newline_bytes = np.flatnonzero(buf == 10)
+    lines_before = _count_before(len(buf), np.flatnonzero(buf == 10))
     header = np.array([f.header_lines for f in files], dtype=np.int64)
-    line = (np.searchsorted(newline_bytes, words.start) - np.searchsorted(newline_bytes, fstart)[w_file]
+    line = (lines_before[words.start] - lines_before[fstart][w_file]
             + header[w_file] + 1)  # 1-based, in the file before its header was stripped
     return {"tokens": ids, "word_start": ~continues, "newline": tables.newline[ids],
             "tok_word": np.where(inside, wi, -1), "w_hash": words.hash, "w_file": w_file + file_base,
-            "w_line": line, "w_tok": t0 + tok_base, "w_span": t1 - t0 + 1}
+            "w_line": line, "w_tok": t0, "w_span": t1 - t0 + 1}
+
+
+def _count_before(n: int, marks: np.ndarray) -> np.ndarray:
+    """(n+2,) how many of the distinct byte offsets `marks` (< n) lie before each offset 0..n+1."""
+    out = np.zeros(n + 2, dtype=np.int32)
+    out[marks + 1] = 1
+    return np.cumsum(out, dtype=np.int64) if n >= 1 << 31 else np.cumsum(out, out=out)
 
 
 # --- entities ---------------------------------------------------------------------------------
@@ -159,7 +181,7 @@ def load_entities(kg_dir, files: list[Source], streams: Streams) -> Entities:
     shown = [display_and_search(k, n, q) for k, n, q in zip(kinds, names, quals, strict=True)]
     kind_id = {k: i for i, k in enumerate(KINDS)}
     search = [s for _, s in shown]
-    hashes = np.array([name_hash(s) if is_identifier(s) else 0 for s in search], dtype=np.int64)
+    hashes = identifier_hashes(search)
     word = streams.word_id_of(hashes)
     word[hashes == 0] = -1
     return Entities(

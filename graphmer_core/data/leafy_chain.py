@@ -18,30 +18,36 @@ L = 7  # leaf slots per root: model.config.LEAVES_PER_ROOT (not imported: buildi
 
 
 def cut_windows(file_offsets: np.ndarray, newline: np.ndarray, R: int) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, ends) int64 of every window of every file, in file order."""
+    """(starts, ends) int64 of every window of every file, in file order. All files advance together,
+    one window per round, so the Python loop runs as many times as the longest file has windows."""
+    a, b = np.asarray(file_offsets[:-1], np.int64), np.asarray(file_offsets[1:], np.int64)
     line_starts = np.flatnonzero(newline) + 1  # the token after a line break starts a line
-    starts, ends = [], []
-    for a, b in zip(file_offsets[:-1].tolist(), file_offsets[1:].tolist(), strict=True):
-        if b - a <= R:
-            if b > a:
-                starts.append(a)
-                ends.append(b)
-            continue
-        s = a
-        while b - s > R:
-            j = np.searchsorted(line_starts, s + R, side="right") - 1
-            e = int(line_starts[j]) if j >= 0 and line_starts[j] > s + R // 2 else s + R
-            starts.append(s)
-            ends.append(e)
-            s = e
-        last = b - R  # a full last window, moved forward to a line start if one is near
-        j = np.searchsorted(line_starts, last, side="left")
-        if j < len(line_starts) and line_starts[j] < last + R // 2:
-            last = int(line_starts[j])
-        if last > starts[-1]:
-            starts.append(last)
-            ends.append(b)
-    return np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    short = np.flatnonzero((b > a) & (b - a <= R))
+    long = np.flatnonzero(b - a > R)
+    starts, ends = [a[short]], [b[short]]
+    s, prev = a.copy(), a.copy()  # where each file's next window starts; its latest window's start
+    active = long
+    while active.size:
+        here = s[active]
+        j = np.searchsorted(line_starts, here + R, side="right") - 1
+        at = line_starts[j.clip(min=0)] if len(line_starts) else here
+        e = np.where((j >= 0) & (at > here + R // 2), at, here + R)
+        starts.append(here)
+        ends.append(e)
+        prev[active], s[active] = here, e
+        active = active[b[active] - e > R]
+    # a full last window, moved forward to a line start if one is near, unless it adds nothing
+    last = b[long] - R
+    j = np.searchsorted(line_starts, last, side="left")
+    near = j < len(line_starts)
+    at = line_starts[j.clip(max=max(len(line_starts) - 1, 0))] if len(line_starts) else last
+    last = np.where(near & (at < last + R // 2), at, last)
+    keep = last > prev[long]
+    starts.append(last[keep])
+    ends.append(b[long][keep])
+    starts_, ends_ = np.concatenate(starts), np.concatenate(ends)
+    order = np.argsort(starts_, kind="stable")  # files are disjoint ranges: start order is file order
+    return starts_[order].astype(np.int64), ends_[order].astype(np.int64)
 
 
 @dataclass

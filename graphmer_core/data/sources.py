@@ -46,14 +46,6 @@ def strip_header(text: str, language: str) -> tuple[str, int]:
     return text[end:], text.count("\n", 0, end)
 
 
-_WS = re.compile(r"\s+")
-
-
-def content_key(text: str) -> str:
-    """sha256 of the text with every whitespace run collapsed: files equal up to layout share it."""
-    return hashlib.sha256(_WS.sub(" ", text).strip().encode()).hexdigest()
-
-
 def unit_hash(*parts: str) -> float:
     """A deterministic number in [0, 1) from strings (hash order for samples and split buckets)."""
     return int(hashlib.sha256("\0".join(parts).encode()).hexdigest()[:15], 16) / 16**15

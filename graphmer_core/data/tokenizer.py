@@ -8,9 +8,11 @@ identifier boundaries with numpy, without asking the tokenizer for offsets.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -92,6 +94,69 @@ class TokenTables:
         return b"".join(self.token_bytes[i] for i in ids)
 
 
+GPT2_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+PROBE_BYTES = 1 << 20  # texts both encoders must agree on before tiktoken encodes the rest
+SHORT_TEXTS = 256  # mean characters per text below which `tokenizers` is the faster encoder
+_fast: dict[tuple, tuple[object, object]] = {}  # (id, specials as text) -> (tokenizer, encoding or None)
+
+
+def fast_encoding(tok):
+    """The same BPE as a `tiktoken` encoding (ranks = token ids, which `BpeTrainer` hands out in merge
+    order; GPT-2's split pattern), ~3x faster than `tokenizers`' encoder on code. None when `tok` is
+    not the plain byte-level BPE `train_tokenizer` makes, or when a literal special token in the text
+    would be read as the special token."""
+    import json
+
+    key = (id(tok), tok.encode_special_tokens)
+    if key in _fast and _fast[key][0] is tok:
+        return _fast[key][1]
+    spec = json.loads(tok.to_str())
+    pre = spec.get("pre_tokenizer") or {}
+    plain = (spec["model"].get("type") == "BPE" and spec.get("normalizer") is None
+             and pre.get("type") == "ByteLevel" and pre.get("use_regex", True) and not pre.get("add_prefix_space")
+             and tok.encode_special_tokens and len(spec.get("added_tokens", [])) == NUM_SPECIAL)
+    enc = None
+    if plain:
+        import tiktoken
+
+        dec = _byte_decoder()
+        ranks = {bytes(dec[c] for c in s): i for s, i in tok.get_vocab().items() if i >= NUM_SPECIAL}
+        enc = tiktoken.Encoding(f"graphmer-{id(tok)}", pat_str=GPT2_SPLIT, mergeable_ranks=ranks, special_tokens={})
+    _fast[key] = (tok, enc)
+    return enc
+
+
+class Encoder(NamedTuple):
+    run: Callable[[list[str]], list[np.ndarray]]  # texts -> int32 ids of each
+    one_thread: bool  # `run` works on the calling thread (callers spread it over threads themselves)
+
+
+def encoder(tok, texts: list[str]) -> Encoder:
+    """How to encode texts like `texts`: tiktoken's encoder (one thread per call, GIL released) when
+    it gives `tok`'s ids on a probe of them (evenly spread, PROBE_BYTES in all); else, and for short
+    texts such as names where tiktoken's per-call cost dominates, `tok`'s batch encoder, which
+    spreads over every core by itself."""
+    total = sum(len(t) for t in texts)
+    enc = fast_encoding(tok) if total > SHORT_TEXTS * max(len(texts), 1) else None
+    if enc is not None:
+        probe = texts[::max(1, round(total / PROBE_BYTES))]
+        if [e.ids for e in tok.encode_batch_fast(probe)] == enc.encode_ordinary_batch(probe):
+            return Encoder(lambda part: [np.asarray(enc.encode_ordinary(t), dtype=np.int32) for t in part], True)
+        _fast[(id(tok), tok.encode_special_tokens)] = (tok, None)
+    return Encoder(lambda part: [np.asarray(e.ids, dtype=np.int32) for e in tok.encode_batch_fast(part)], False)
+
+
 def encode(tok, texts: list[str]) -> list[np.ndarray]:
-    """Token ids of each text (int32); the batch encoder spreads the texts over every core."""
-    return [np.asarray(e.ids, dtype=np.int32) for e in tok.encode_batch_fast(texts)]
+    """Token ids of each text (int32), on every core: a one-thread encoder gets runs of texts of
+    about equal size per thread (not a task per text)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    run, one_thread = encoder(tok, texts)
+    if not one_thread:
+        return run(texts)
+    threads = os.cpu_count() or 1
+    sizes = np.cumsum([len(t) for t in texts])
+    cuts = np.searchsorted(sizes, np.linspace(0, sizes[-1], 4 * threads + 1)[1:-1], side="right")
+    runs = [texts[a:b] for a, b in zip([0, *cuts], [*cuts, len(texts)], strict=True) if b > a]
+    with ThreadPoolExecutor(threads) as pool:
+        return [ids for part in pool.map(run, runs) for ids in part]

@@ -27,9 +27,17 @@ def name_hash(name: str) -> int:
     return h - (1 << 64) if h >= 1 << 63 else h
 
 
-def is_identifier(name: str) -> bool:
-    data = name.encode()
-    return bool(data) and bool(IDENT[np.frombuffer(data, dtype=np.uint8)].all())
+def identifier_hashes(names: list[str]) -> np.ndarray:
+    """(N,) `name_hash` of each name that is one identifier word, 0 for the others; one numpy pass."""
+    data = [n.encode() for n in names]
+    lengths = np.array([len(d) for d in data], dtype=np.int64)
+    start = np.cumsum(lengths + 1) - lengths - 1  # names joined by one separator byte
+    buf = np.frombuffer(b"\0".join(data), dtype=np.uint8)
+    if not len(buf):
+        return np.zeros(len(names), dtype=np.int64)
+    non_ident = np.concatenate([[0], np.cumsum(~IDENT[buf])])
+    word = (lengths > 0) & (non_ident[start + lengths] == non_ident[start])
+    return np.where(word, span_hashes(buf, start, start + lengths), 0)
 
 
 @dataclass(frozen=True)
@@ -60,13 +68,27 @@ def file_words(text: bytes) -> Words:
     return Words(start.astype(np.int64), end.astype(np.int64), h.view(np.int64))
 
 
+_POWERS: list[np.ndarray] = [np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64)]  # B^k, B^-k
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """B^k and B^-k for k < n (at least), computed once and grown by doubling."""
+    if len(_POWERS[0]) < n:
+        size = max(n, 2 * len(_POWERS[0]))
+        with np.errstate(over="ignore"):
+            for i, base in enumerate((_BASE, _INV)):
+                p = np.empty(size, dtype=np.uint64)
+                p[0] = 1
+                np.cumprod(np.full(size - 1, base, dtype=np.uint64), out=p[1:])
+                _POWERS[i] = p
+    return _POWERS[0], _POWERS[1]
+
+
 def span_hashes(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """(N,) int64 hash of each byte span buf[start:end], equal to name_hash of its text."""
+    powers, inv = _powers(len(buf) + 1)
     with np.errstate(over="ignore"):
-        powers = np.cumprod(np.full(len(buf), _BASE, dtype=np.uint64))
-        powers = np.concatenate([[np.uint64(1)], powers[:-1]])  # B^k
-        inv = np.cumprod(np.full(len(buf), _INV, dtype=np.uint64))
-        inv = np.concatenate([[np.uint64(1)], inv[:-1]])  # B^-k
-        prefix = np.concatenate([[np.uint64(0)], np.cumsum((buf.astype(np.uint64) + 1) * powers)])
-        h = (prefix[end] - prefix[start]) * inv[start.clip(max=max(len(buf) - 1, 0))]
+        prefix = np.zeros(len(buf) + 1, dtype=np.uint64)
+        np.cumsum((buf.astype(np.uint64) + 1) * powers[:len(buf)], out=prefix[1:])
+        h = (prefix[end] - prefix[start]) * inv[start]
     return h.view(np.int64)

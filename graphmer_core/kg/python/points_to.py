@@ -144,12 +144,14 @@ class PointsTo:
 
     def link_site(self, site: tuple, values, linked: set) -> None:
         mod, scope, _line, callee, args, kwargs = site
-        receiver_is_class = False
-        if callee[0] == "n" and "." in callee[1]:
+        shift = None  # a method reached through an instance: its first parameter is the receiver
+        if callee[0] == "n" and "." not in callee[1]:
+            shift = 0  # a plain name: the function itself (a def called in its class body, too)
+        elif callee[0] == "n":
             rv, _ = self.expr(mod, scope, callee[1].rpartition(".")[0])
-            receiver_is_class = rv is not None and rv[0] == "cls"
+            shift = 0 if rv is not None and rv[0] == "cls" else None
         for v in values:
-            self.link_value_arg(v, (mod, scope, args, kwargs, 0 if receiver_is_class else None), linked)
+            self.link_value_arg(v, (mod, scope, args, kwargs, shift), linked)
 
     def link_value_arg(self, v: tuple, entry: tuple, linked: set) -> None:
         mod, scope, args, kwargs, shift = entry
