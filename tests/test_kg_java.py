@@ -26,7 +26,7 @@ def kg() -> KG:
 
 def test_dispatch_and_version():
     assert extractor("java") is extract
-    assert extractor_version("java") == EXTRACTOR_VERSION == "java-3"
+    assert extractor_version("java") == EXTRACTOR_VERSION == "java-4"
 
 
 def test_facts_are_json_and_depend_only_on_bytes():
@@ -355,3 +355,43 @@ def test_simple_name_in_other_packages_without_import_is_unresolved(kg):
     assert kg.tails(f"{P}app.NoImport.widget", "has_field_type") == {f"{EXT}?.Widget": "unresolved"}
     assert kg.tails(f"{P}app.NoImport.go(Widget)", "has_parameter_type") == {f"{EXT}?.Widget": "unresolved"}
     assert not kg.tails(f"{P}app.NoImport.go(Widget)", "calls")
+
+
+# --- calls chosen by argument types (issue 13) -------------------------------------------------
+
+OV = f"{P}calls.Overloads."
+
+
+def _lines(kg, head, tail_prefix):
+    return {t["line"]: t["tail_id"] for t in kg.triples
+            if t["head_id"] == head and t["relation"] == "calls" and t["tail_id"].startswith(tail_prefix)}
+
+
+def test_overloads_chosen_by_argument_types(kg):
+    calls = kg.tails(f"{OV}calls(Circle,Cube,int)", "calls")
+    assert calls[f"{OV}take(Shape)"] == "overload"  # subtyping: Circle -> AbstractShape -> Shape
+    assert f"{OV}take(String)" not in calls
+    assert calls[f"{OV}box(Integer)"] == "overload"  # boxing of an int literal
+    assert f"{OV}box(String)" not in calls
+    assert calls[f"{OV}num(long)"] == "overload"  # widening of an int parameter
+    assert calls[f"{OV}pick(Circle)"] == "overload"  # the most specific of two that fit
+    assert calls[f"{OV}pick(Object)"] == "overload"  # a Cube is no Circle
+    assert calls[f"{P}calls.Holder.<init>(int)"] == "overload"
+    assert calls[f"{P}calls.Holder.<init>(String)"] == "overload"
+    head = f"{OV}calls(Circle,Cube,int)"
+    take = _lines(kg, head, f"{OV}take")
+    assert set(take.values()) == {f"{OV}take(Shape)"} and len(take) == 2  # also through makeCircle()
+    pick = _lines(kg, head, f"{OV}pick")
+    assert pick == {48: f"{OV}pick(Circle)", 49: f"{OV}pick(Object)"}
+
+
+def test_an_argument_of_unknown_type_leaves_an_ambiguous_overload_without_edge(kg):
+    calls = kg.tails(f"{OV}calls(Circle,Cube,int)", "calls")
+    assert not [t for t in calls if ".amb(" in t]
+
+
+def test_method_references(kg):
+    refs = kg.tails(f"{P}calls.References.refs(java.util.List)", "calls")
+    assert refs[f"{P}calls.References.length(String)"] == "method_ref"
+    assert refs[f"{P}calls.References.make(int)"] == "method_ref"
+    assert not [t for t in refs if "Holder.<init>" in t]  # overloaded constructors: no guess

@@ -24,6 +24,8 @@
   ``catches``: ``[scope, [types], line]``; ``locals``: ``[scope, name, type, var_new_type]``
   (``var x = new T()`` gives type "var" and var_new_type "T"; lambda parameters without a
   declared type have type "?"). Locals include parameters of lambdas, catch clauses and for-each.
+- ``mrefs``: method references ``[scope, receiver_kind, receiver, name, line, anonymous]``
+  (``T::m``, ``x::m``, ``a.b::m`` as id/q, ``this::m``, ``super::m``; name ``new`` for ``T::new``).
 - ``errors``: number of ERROR/MISSING nodes.
 
 A ``scope`` is a method index (>= 0) or ``-(type index) - 1`` for code directly in a type body
@@ -40,7 +42,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "java-3"
+EXTRACTOR_VERSION = "java-4"
 
 _QUERY_FILE = Path(__file__).with_name("queries") / "java.scm"
 _STATE: dict[str, Any] = {}
@@ -121,7 +123,7 @@ def extract(source: bytes) -> dict[str, Any]:
         return _extract(source)
     except Exception as exc:  # pragma: no cover - defensive: facts must always come back
         return {"package": "", "imports": [], "types": [], "methods": [], "fields": [],
-                "calls": [], "news": [], "throw_news": [], "catches": [], "locals": [],
+                "calls": [], "news": [], "throw_news": [], "catches": [], "locals": [], "mrefs": [],
                 "errors": 1, "failure": f"{type(exc).__name__}: {exc}"}
 
 
@@ -374,6 +376,23 @@ def _extract(source: bytes) -> dict[str, Any]:
         argc, akinds = _args(n.child_by_field_name("arguments"), tx, call_rows)
         calls.append([scope, "<init>", rk, "", argc, akinds, n.start_point[0] + 1, ""])
 
+    mrefs: list[list[Any]] = []
+    for n in caps.get("mref", ()):
+        i = bisect_right(bounds, n.start_byte) - 1
+        if codes[i] is None or n.child_count < 3:
+            continue
+        obj, name_n = n.child(0), n.child(n.child_count - 1)
+        ot = obj.type
+        if ot == "identifier":
+            rk, rv = "id", tx(obj)
+        elif ot in ("field_access", "scoped_type_identifier", "scoped_identifier") and _DOTTED.fullmatch(tx(obj)):
+            rk, rv = "q", "".join(tx(obj).split())
+        elif ot in ("this", "super"):
+            rk, rv = ot, ""
+        else:
+            continue
+        mrefs.append([codes[i], rk, rv, tx(name_n), n.start_point[0] + 1, anons[i]])
+
     news: list[list[Any]] = []
     for n in news_n:
         scope = codes[bisect_right(bounds, n.start_byte) - 1]
@@ -456,7 +475,7 @@ def _extract(source: bytes) -> dict[str, Any]:
         errors = sum(len(v) for v in ec.values())
     return {"package": package, "imports": imports, "types": types, "methods": methods,
             "fields": fields, "calls": calls, "news": news, "throw_news": throw_news,
-            "catches": catches, "locals": locals_, "errors": errors}
+            "catches": catches, "locals": locals_, "mrefs": mrefs, "errors": errors}
 
 
 def _type_row(n: Any, outer: int, tx: Any, tparams: Any, modifiers: Any,

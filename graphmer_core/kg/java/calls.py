@@ -333,3 +333,32 @@ class CallSites:
             res = "overload"
         self.call_memo[k] = target
         self.triple(head, "calls", target.id, line, res)
+
+    def method_ref(self, row: list[Any]) -> None:
+        """`T::m`, `x::m`, `this::m`, `super::m`, `T::new`: a calls edge ("method_ref") when the
+        type has a single method of that name (the functional interface, which would choose
+        among overloads, is not known here)."""
+        s, rk, rv, name, line, anon = row
+        sc = self.scope(s)
+        if sc is None:
+            return
+        r = self.r
+        t = sc[1]
+        if rk == "this" or rk == "super":
+            if anon:
+                return
+            owner: TypeDecl | None = t
+            if rk == "super":
+                sup = r.supers(t)[0]
+                owner = sup[1] if sup is not None and sup[0] == "i" else None
+        else:
+            rt = self.receiver_type(-1, sc, rk, rv, s)
+            owner = rt[0][1] if rt is not None and rt[0] is not None and rt[0][0] == "i" else None
+        if owner is None:
+            return
+        if name == "new":
+            target = r.only_method(owner, "<init>", inherit=False) if owner.kind != "Interface" else None
+        else:
+            target = r.only_method(owner, name)
+        if target is not None:
+            self.triple(sc[0], "calls", target.id, line, "method_ref")

@@ -268,6 +268,8 @@ class FileEmitter(CallSites):
                 continue
             for ty in tys:
                 self.type_triple(sc[0], "catches", ty, line, sc[1], sc[3])
+        for row in facts.get("mrefs", ()):
+            self.method_ref(row)
         for k in range(len(self.calls)):  # a chained call's receiver call comes first
             self.call(k)
 

@@ -89,6 +89,22 @@ class MemberIndex(TypeIndex):
             return m, "overload"
         return m, "exact" if own else "inherited"
 
+    def only_method(self, t: TypeDecl, name: str, inherit: bool = True) -> MethodDecl | None:
+        """The one method named `name` that t declares or inherits (an override counts once);
+        None when there are overloads or an ancestor is unknown."""
+        found: dict[tuple[str, ...], MethodDecl] = {}
+        for m in t.methods.get(name, ()):
+            found.setdefault(m.simple, m)
+        if inherit:
+            chain, _ext, unknown = self.ancestors(t)
+            if unknown:
+                return None
+            for a in chain:
+                for m in a.methods.get(name, ()):
+                    if not m.private:
+                        found.setdefault(m.simple, m)
+        return next(iter(found.values())) if len(found) == 1 else None
+
     def by_arguments(self, fit: list[tuple[MethodDecl, bool]], args: list[Any] | None, argc: int
                      ) -> list[tuple[MethodDecl, bool]]:
         """The overloads a call with these argument types reaches: JLS 15.12.2's phases (subtyping,

@@ -17,6 +17,7 @@
 
 ; references inside code; `new T() { ... }` also opens an anonymous-class scope
 (method_invocation) @call
+(method_reference) @mref
 (explicit_constructor_invocation) @ctor_call
 (object_creation_expression) @new
 (throw_statement) @throw
