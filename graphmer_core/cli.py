@@ -67,6 +67,19 @@ def _print_table(table) -> None:
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
+GATE_FLAGS = {  # GateThresholds field -> help
+    "min_entities_per_file": "entities (with a path) per parsed file, per language",
+    "max_entities_per_file": "entities per parsed file, per language",
+    "min_triples_per_entity": "triples per entity, per language",
+    "max_triples_per_entity": "triples per entity, per language",
+    "domain_range_valid_share": "share of triples inside their relation's domain and range, per language",
+    "max_inheritance_cycles": "inheritance cycles per language",
+    "max_relation_drop": "share of a relation's triples a corpus may lose against the previous version "
+                         "beyond the share of files it lost",
+    "relation_drop_min_triples": "relations with fewer triples in the previous version are not compared",
+}
+
+
 def cmd_build_kg(args) -> int:
     from graphmer_core.corpus.config import load_corpora, parse_corpus_arg
     from graphmer_core.kg.build import build_kg
@@ -75,19 +88,20 @@ def cmd_build_kg(args) -> int:
     lake = Lake(args.lake)
     corpora = ([parse_corpus_arg(c) for c in args.corpus] if args.corpus
                else load_corpora(args.config, only_existing=True))
-    gates = DEFAULT_GATES
-    if args.min_per_language is not None:
-        gates = gates.model_copy(update={"min_entities_per_language": args.min_per_language,
-                                         "min_triples_per_language": args.min_per_language})
+    gates = DEFAULT_GATES.replace(**{key: getattr(args, key) for key in GATE_FLAGS})
     try:
-        result = build_kg(corpora, lake, workers=args.workers, progress=_progress_bar(), gates=gates)
+        result = build_kg(corpora, lake, workers=args.workers, progress=_progress_bar(), gates=gates,
+                          regate=args.regate)
     except GateFailed as exc:
         print(f"graphmer: {exc}", file=sys.stderr)
         print(f"graphmer: the current KG is still {lake.current_version() or '(none)'}", file=sys.stderr)
         return 3
     timing = "  ".join(f"{k}={v:.2f}" for k, v in result.timings.items())
+    verdict = result.verdict
     extra = {"this run": ("unchanged corpus: existing version reused" if result.reused else
                           f"reparsed {result.reparsed} file(s), {result.cache_hits} from cache"),
+             "gates": ("passed (recorded verdict of " + verdict.checked_at + " reused; --regate reruns them)"
+                       if verdict.reused else f"passed (Great Expectations, {verdict.gates_s:.2f} s)"),
              "timings (s)": timing}
     print(format_summary(result.manifest, lake, extra))
     return 0
@@ -283,8 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, default=None, help="corpora YAML (default configs/corpora.yaml)")
     p.add_argument("--lake", type=Path, default=default_lake_root())
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
-    p.add_argument("--min-per-language", type=int, default=None, metavar="N",
-                   help="quality gate: entities and triples each language must yield (default 100)")
+    p.add_argument("--regate", action="store_true",
+                   help="run the quality gates again even if this version's verdict is recorded")
+    from graphmer_core.kg.quality import DEFAULT_GATES
+
+    for key, what in GATE_FLAGS.items():
+        default = getattr(DEFAULT_GATES, key)
+        p.add_argument("--" + key.replace("_", "-"), dest=key, type=type(default), default=None,
+                       metavar="N", help=f"quality gate: {what} (default {default:g})")
     p.set_defaults(func=cmd_build_kg)
 
     p = sub.add_parser("build-dataset", help="build the training dataset of a profile from the current KG")

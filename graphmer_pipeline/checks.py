@@ -10,6 +10,7 @@ SUITES = {
     "kg_entities": ("entities_expectations", "kg_entities"),
     "kg_triples": ("triples_expectations", "kg_triples"),
     "kg_per_language": ("ontology_and_coverage", "kg_triples"),
+    "kg_relation_changes": ("relations_vs_previous", "kg_triples"),
 }
 
 
@@ -19,16 +20,25 @@ SUITES = {
            for suite, (name, asset) in SUITES.items()],
 )
 def kg_gates(context: dg.AssetCheckExecutionContext, lake: DataLake, gates: QualityGates):
-    """Run the GX suites once over the candidate version and report each as its own check."""
-    from graphmer_core.kg.quality import run_gates
+    """The candidate version's verdict (recorded in its manifest, or reached now by GX and recorded),
+    reported suite by suite, each failed rule as one plain line."""
+    from graphmer_core.kg.quality import gate
 
     candidate = lake.lake.candidate_dir()
     if candidate is None:
         raise FileNotFoundError("no staged KG candidate to check")
-    for outcome in run_gates(candidate, gates.thresholds()):
+    verdict = gate(candidate, gates.thresholds(), regate=gates.regate)
+    context.log.info(f"KG {candidate.name}: gates {'passed' if verdict.passed else 'FAILED'}"
+                     + (f" (verdict of {verdict.checked_at} reused)" if verdict.reused else
+                        f" in {verdict.gates_s:.2f} s") + "".join(f"\n  {line}" for line in verdict.lines))
+    for outcome in verdict.outcomes:
         name, asset = SUITES[outcome.suite]
-        yield dg.AssetCheckResult(check_name=name, asset_key=asset, passed=outcome.success,
-                                  metadata={"kg_version": candidate.name, **outcome_metadata(outcome)})
+        lines = [f["line"] for f in verdict.findings if f["suite"] == outcome.suite]
+        yield dg.AssetCheckResult(check_name=name, asset_key=asset, passed=outcome.success, metadata={
+            "kg_version": candidate.name, "reused_verdict": verdict.reused, "checked_at": verdict.checked_at,
+            "baseline_kg_version": str(verdict.baseline_kg_version), "thresholds": verdict.thresholds,
+            **outcome_metadata(outcome),
+            "failures": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none")})
 
 
 def outcome_metadata(outcome) -> dict:
@@ -43,10 +53,12 @@ def outcome_metadata(outcome) -> dict:
         "rows_evaluated": outcome.evaluated,
         "expectations": len(outcome.expectations),
         "failed_expectations": len(failed),
-        "failures": [{"type": e["type"], "kwargs": str(e["kwargs"]), "unexpected_count": e["unexpected_count"],
+        "gx_failures": [{"type": e["type"], "kwargs": str(e["kwargs"]), "unexpected_count": e["unexpected_count"],
                       "observed_value": str(e["observed_value"]),
                       "examples": [str(x) for x in e["partial_unexpected_list"]]} for e in failed],
         "results": dg.MetadataValue.md("| result | expectation | column | unexpected |\n|---|---|---|---:|\n" + table),
+        "gx_result": dg.MetadataValue.json({"suite": outcome.suite, "success": outcome.success,
+                                            "evaluated": outcome.evaluated, "expectations": outcome.expectations}),
     }
 
 

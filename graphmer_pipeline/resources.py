@@ -40,15 +40,21 @@ class CorporaConfig(dg.ConfigurableResource):
 
 
 class QualityGates(dg.ConfigurableResource):
-    """Thresholds of the KG quality gates (Great Expectations suites); defaults from GateThresholds."""
+    """Thresholds of the KG quality gates (Great Expectations suites); defaults from GateThresholds.
+    A version already gated under the same thresholds keeps its recorded verdict unless `regate`."""
 
+    min_entities_per_file: float = DEFAULT_GATES.min_entities_per_file
+    max_entities_per_file: float = DEFAULT_GATES.max_entities_per_file
+    min_triples_per_entity: float = DEFAULT_GATES.min_triples_per_entity
+    max_triples_per_entity: float = DEFAULT_GATES.max_triples_per_entity
     domain_range_valid_share: float = DEFAULT_GATES.domain_range_valid_share
     max_inheritance_cycles: int = DEFAULT_GATES.max_inheritance_cycles
-    min_entities_per_language: int = DEFAULT_GATES.min_entities_per_language
-    min_triples_per_language: int = DEFAULT_GATES.min_triples_per_language
+    max_relation_drop: float = DEFAULT_GATES.max_relation_drop
+    relation_drop_min_triples: int = DEFAULT_GATES.relation_drop_min_triples
+    regate: bool = False
 
     def thresholds(self) -> GateThresholds:
-        return GateThresholds(**self.model_dump())
+        return GateThresholds(**self.model_dump(exclude={"regate"}))
 
 
 class TrainingProfile(dg.ConfigurableResource):

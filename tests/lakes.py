@@ -14,7 +14,7 @@ from graphmer_core.lake import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-SMALL_GATES = GateThresholds(min_entities_per_language=1, min_triples_per_language=1)
+SMALL_GATES = GateThresholds()  # the defaults fit a project of any size
 SHOP_CONFIG = DatasetConfig(vocab_size=600, shares=Shares(train=1.0, valid=0.0, test=0.0), leak_check_roots=64)
 EMAIL_CONFIG = DatasetConfig(vocab_size=1000, shares=Shares(train=0.6, valid=0.2, test=0.2), leak_check_roots=64)
 

@@ -13,8 +13,7 @@ def test_build_kg_and_query_in_a_clean_interpreter(tmp_path, fixtures):
     code = (
         "import sys\n"
         "from graphmer_core.cli import main\n"
-        f"rc = main(['build-kg', '--corpus', 'shop={fixtures / 'shop'}', '--lake', '{lake}', '--workers', '1',"
-        " '--min-per-language', '1'])\n"
+        f"rc = main(['build-kg', '--corpus', 'shop={fixtures / 'shop'}', '--lake', '{lake}', '--workers', '1'])\n"
         "assert rc == 0, rc\n"
         f"rc = main(['query', '--lake', '{lake}', 'SELECT relation, count(*) AS n FROM triples GROUP BY 1'])\n"
         "assert rc == 0, rc\n"
@@ -29,8 +28,7 @@ def test_build_kg_and_query_in_a_clean_interpreter(tmp_path, fixtures):
 
 
 def test_rebuild_of_unchanged_corpus_reuses_the_version(tmp_path, fixtures, capsys):
-    args = ["build-kg", "--corpus", f"shop={fixtures / 'shop'}", "--lake", str(tmp_path), "--workers", "1",
-            "--min-per-language", "1"]
+    args = ["build-kg", "--corpus", f"shop={fixtures / 'shop'}", "--lake", str(tmp_path), "--workers", "1"]
     assert main(args) == 0
     first = capsys.readouterr().out
     assert main(args) == 0
@@ -51,8 +49,7 @@ def test_bad_input_gets_a_clear_error(argv, message, capsys):
 
 
 def test_bad_sql_is_an_error_message_not_a_traceback(tmp_path, fixtures, capsys):
-    assert main(["build-kg", "--corpus", f"shop={fixtures / 'shop'}", "--lake", str(tmp_path), "--workers", "1",
-                 "--min-per-language", "1"]) == 0
+    assert main(["build-kg", "--corpus", f"shop={fixtures / 'shop'}", "--lake", str(tmp_path), "--workers", "1"]) == 0
     assert main(["query", "--lake", str(tmp_path), "SELEC nonsense"]) == 2
     assert "SQL error" in capsys.readouterr().err
 
@@ -62,21 +59,21 @@ def test_build_kg_gates_promotion(tmp_path, fixtures, capsys):
     from graphmer_core.lake import Lake
 
     shop = ["build-kg", "--corpus", f"shop={fixtures / 'shop'}", "--lake", str(tmp_path)]
-    assert main(shop + ["--min-per-language", "1"]) == 0
+    assert main(shop) == 0  # the default thresholds fit a small corpus
     current = Lake(tmp_path).current_version()
-    with_cycle = shop + ["--corpus", f"cyclic={fixtures / 'cycle_py'}", "--min-per-language", "1"]
+    with_cycle = shop + ["--corpus", f"cyclic={fixtures / 'cycle_py'}"]
     assert main(with_cycle) == 3
     err = capsys.readouterr().err
-    assert "failed its quality gates" in err and "inheritance_cycles" in err
+    assert "failed its quality gates" in err and "inheritance cycles" in err and "--max-inheritance-cycles" in err
     assert Lake(tmp_path).current_version() == current
-    # the default thresholds (100 entities and triples per language) reject a tiny corpus too
-    assert main(shop) == 3
+    assert main(with_cycle + ["--max-inheritance-cycles", "1"]) == 0
+    assert Lake(tmp_path).current_version() != current
 
 
-def test_staging_a_kg_never_imports_pandas(tmp_path, fixtures):
+def test_building_a_kg_never_imports_pandas(tmp_path, fixtures):
     """pyarrow imports pandas (0.2 s) on its first conversion of Python objects; the build path
     converts through DuckDB instead (graphmer_core.kg.arrow), so a CLI build never pays for it.
-    The gates run Great Expectations on pandas frames and are left out here."""
+    The gates run Great Expectations (and pandas) in their worker process, not in this one."""
     code = (
         "import sys\n"
         "from pathlib import Path\n"
@@ -84,8 +81,8 @@ def test_staging_a_kg_never_imports_pandas(tmp_path, fixtures):
         "from graphmer_core.kg.build import build_kg\n"
         "from graphmer_core.lake import Lake\n"
         f"lake = Lake(Path('{tmp_path / 'lake'}'))\n"
-        f"r = build_kg([Corpus('shop', Path('{fixtures / 'shop'}'))], lake, workers=1, gates=None)\n"
-        "assert r.manifest['triples'] > 0 and not r.reused\n"
+        f"r = build_kg([Corpus('shop', Path('{fixtures / 'shop'}'))], lake, workers=1)\n"
+        "assert r.manifest['triples'] > 0 and not r.reused and r.verdict.passed and not r.verdict.reused\n"
         "print('PANDAS', 'pandas' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

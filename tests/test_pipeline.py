@@ -29,7 +29,7 @@ def env(tmp_path, fixtures):
 
     set_corpora(shop=root)
     resources = {"lake": DataLake(root=str(tmp_path / "lake")), "corpora": CorporaConfig(path=str(config)),
-                 "gates": QualityGates(min_entities_per_language=3, min_triples_per_language=3)}
+                 "gates": QualityGates()}
     return root, Lake(tmp_path / "lake"), resources, set_corpora
 
 
@@ -43,6 +43,11 @@ def meta(result, asset: str, key: str):
     return event.materialization.metadata[key].value
 
 
+def check_meta(result, check: str, key: str):
+    [e] = [e for e in result.get_asset_check_evaluations() if e.check_name == check]
+    return e.metadata[key].value
+
+
 def checks(result) -> dict[str, bool]:
     return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
 
@@ -52,7 +57,8 @@ def test_group_builds_gates_and_promotes(env):
     result = run(resources)
     assert result.success
     assert checks(result) == {"entities_expectations": True, "triples_expectations": True,
-                              "ontology_and_coverage": True, "catalog_matches_manifest": True}
+                              "ontology_and_coverage": True, "relations_vs_previous": True,
+                              "catalog_matches_manifest": True}
     version = lake.current_version()
     assert version == meta(result, "source_files", "kg_version")
     rows = store.query(lake, "SELECT language, count(*) n FROM triples GROUP BY 1 ORDER BY 1").to_pylist()
@@ -68,9 +74,14 @@ def test_unchanged_rebuild_reparses_nothing_and_one_change_reparses_one(env):
     instance = dg.DagsterInstance.ephemeral()
     first = run(resources, instance)
     assert first.success and meta(first, "parsed_files", "reparsed") == meta(first, "parsed_files", "files")
+    assert not check_meta(first, "ontology_and_coverage", "reused_verdict")
     again = run(resources, instance)
     assert meta(again, "parsed_files", "reparsed") == 0
     assert meta(again, "kg_triples", "reused") is True
+    # the verdict recorded in the manifest stands: GX does not run again, unless asked to
+    assert again.success and check_meta(again, "ontology_and_coverage", "reused_verdict") is True
+    regated = run({**resources, "gates": QualityGates(regate=True)}, instance)
+    assert regated.success and check_meta(regated, "ontology_and_coverage", "reused_verdict") is False
     assert lake.current_version() == meta(first, "source_files", "kg_version")
 
     cart = root / "shop" / "cart.py"
@@ -95,8 +106,11 @@ def test_failing_gate_keeps_the_previous_version_current(env, fixtures):
     bad = run(resources, instance)
     assert not bad.success
     assert checks(bad)["ontology_and_coverage"] is False
-    failures = [e for e in bad.get_asset_check_evaluations() if e.check_name == "ontology_and_coverage"][0]
-    assert "inheritance_cycles" in str(failures.metadata["failures"].value)
+    failures = check_meta(bad, "ontology_and_coverage", "failures")
+    assert "inheritance cycles (inherits_from, implements): found python: 1; expected at most 0" in failures
+    assert "--max-inheritance-cycles or gates.max_inheritance_cycles" in failures
+    raw = check_meta(bad, "ontology_and_coverage", "gx_result")  # the raw GX result stays available
+    assert raw["suite"] == "kg_per_language" and any(not e["success"] for e in raw["expectations"])
     assert not [m for m in bad.get_asset_materialization_events() if m.asset_key.path[-1] == "kg_catalog"]
     # the old version is still current, untouched, and the catalogue still points at it
     assert lake.current_version() == good

@@ -1,4 +1,9 @@
-"""Corpora -> staged KG version -> promoted KG: the library behind the CLI and the Dagster assets."""
+"""Corpora -> staged KG version -> gated, promoted KG: the library behind the CLI and the Dagster assets.
+
+Rebuilding unchanged content is meant to cost almost nothing, so this module imports only what
+finding the version takes (hashing); parsing, resolution, Arrow and DuckDB are imported when a
+version is actually built, and Great Expectations only when a version has no verdict yet.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from graphmer_core.artifacts import code_digest
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.corpus.index import FileRecord, fingerprint, index_corpora
 from graphmer_core.kg import manifest as mf
-from graphmer_core.kg import arrow, schemas, store, validation
-from graphmer_core.kg.quality import DEFAULT_GATES, GateThresholds, enforce_gates
-from graphmer_core.kg.resolution import resolve
+from graphmer_core.kg import quality
+from graphmer_core.kg.quality import DEFAULT_GATES, GateFailed, GateThresholds
 from graphmer_core.lake import Lake, write_pointer
-from graphmer_core.parsing import LANGUAGES, extractor_version
-from graphmer_core.parsing.batch import ParseOutcome, parse_files, paused_gc
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # The code whose output a KG version depends on: change any of it and the version changes.
+# (The table schemas live in kg/schemas.py, so they are part of it.)
 VERSIONED_CODE = ("corpus", "parsing", "kg")
 
 Progress = Callable[[str, int, int], None]
@@ -35,11 +40,26 @@ def code_version() -> str:
 
 def kg_version_of(records: list[FileRecord]) -> str:
     """Same corpus content and same code give the same version; nothing else enters it."""
-    return fingerprint(records, salt=f"{schemas.ENTITIES}{schemas.TRIPLES}{code_version()}")[:16]
+    return fingerprint(records, salt=f"kg:{code_version()}")[:16]
 
 
 def files_table(records: list[FileRecord]) -> pa.Table:
+    from graphmer_core.kg import arrow, schemas
+
     return arrow.from_rows([tuple(r.row().values()) for r in records], schemas.FILES)
+
+
+def index_cache(lake: Lake) -> Path:
+    """Where the corpus index keeps (size, mtime, inode) -> sha256, so unchanged files are not reread."""
+    return lake.root / "cache" / "index"
+
+
+def existing_version(lake: Lake, version: str) -> Path | None:
+    """The folder of a version already promoted or staged, if any."""
+    for folder in (lake.kg_dir(version), lake.staged_dir(version)):
+        if (folder / mf.MANIFEST).exists():
+            return folder
+    return None
 
 
 @dataclass
@@ -51,6 +71,7 @@ class StageResult:
     reparsed: int = 0
     cache_hits: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    verdict: quality.Verdict | None = None  # the quality gates' verdict, when they were asked for
 
 
 def stage_kg(
@@ -61,23 +82,29 @@ def stage_kg(
     records: list[FileRecord] | None = None,
 ) -> StageResult:
     """Build a KG version under staging/, unless that exact version is already staged or promoted."""
+    t0 = time.perf_counter()
+    records = index_corpora(corpora, cache=index_cache(lake)) if records is None else records
+    version = kg_version_of(records)
+    timings = {"index_s": time.perf_counter() - t0}
+    existing = existing_version(lake, version)
+    if existing is not None:
+        return StageResult(version, existing, mf.verify(existing), reused=True, timings=timings)
+    from graphmer_core.parsing.batch import paused_gc
+
     # Millions of acyclic fact/row objects live through the build: full collections over them
     # cost seconds and free nothing, so the cyclic collector waits until the build is done.
     with paused_gc():
-        return _stage_kg(corpora, lake, workers, progress, records)
+        return _build_version(corpora, lake, workers, progress, records, version, timings)
 
 
-def _stage_kg(corpora, lake, workers, progress, records) -> StageResult:
-    t0 = time.perf_counter()
-    records = index_corpora(corpora) if records is None else records
-    version = kg_version_of(records)
-    timings = {"index_s": time.perf_counter() - t0}
-    for existing in (lake.kg_dir(version), lake.staged_dir(version)):
-        if (existing / store.MANIFEST).exists():
-            return StageResult(version, existing, store.verify(existing), reused=True, timings=timings)
+def _build_version(corpora, lake, workers, progress, records, version, timings) -> StageResult:
+    from graphmer_core.kg import store, validation
+    from graphmer_core.kg.resolution import resolve
+    from graphmer_core.parsing import LANGUAGES, extractor_version
+    from graphmer_core.parsing.batch import parse_files
 
     t = time.perf_counter()
-    outcome: ParseOutcome = parse_files(
+    outcome = parse_files(
         records, lake.parse_cache, workers,
         progress=None if progress is None else (lambda i, n: progress("parse", i, n)),
     )
@@ -116,22 +143,47 @@ def _stage_kg(corpora, lake, workers, progress, records) -> StageResult:
         t = time.perf_counter()
         kg_dir = stage.finish(manifest)
         timings["write_s"] = time.perf_counter() - t  # what is left of the writes after the above
-    return StageResult(version, kg_dir, store.read_manifest(kg_dir), reused=False,
+    return StageResult(version, kg_dir, mf.read_manifest(kg_dir), reused=False,
                        reparsed=outcome.reparsed, cache_hits=outcome.cache_hits, timings=timings)
 
 
-def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None,
-             progress: Progress | None = None, gates: GateThresholds | None = DEFAULT_GATES) -> StageResult:
+def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None, progress: Progress | None = None,
+             gates: GateThresholds | None = DEFAULT_GATES, regate: bool = False) -> StageResult:
     """Stage, gate, then promote and refresh the catalogue: the CLI path (Dagster runs the same
-    gates as blocking asset checks between staging and promotion). `gates=None` skips them."""
-    result = stage_kg(corpora, lake, workers, progress)
+    gates as blocking asset checks between staging and promotion). `gates=None` skips them.
+
+    A version already gated under the same thresholds keeps its recorded verdict (`regate=True`
+    runs the gates again); otherwise Great Expectations starts importing in a worker process now,
+    while the version is built. Raises GateFailed (nothing promoted) when the verdict is a fail."""
+    t = time.perf_counter()
+    records = index_corpora(corpora, cache=index_cache(lake))
+    version = kg_version_of(records)
+    index_s = time.perf_counter() - t
+    worker = None
     if gates is not None:
-        t = time.perf_counter()
-        enforce_gates(result.kg_dir, gates)  # raises GateFailed: nothing is promoted
-        result.timings["gates_s"] = time.perf_counter() - t
+        existing = existing_version(lake, version)
+        if regate or existing is None or quality.recorded_verdict(mf.read_manifest(existing), gates) is None:
+            worker = quality.GxWorker()
+    try:
+        result = stage_kg(corpora, lake, workers, progress, records)
+        result.timings["index_s"] = index_s
+        if gates is not None:
+            t = time.perf_counter()
+            result.verdict = quality.gate(result.kg_dir, gates, regate, worker)
+            result.timings["gates_s"] = time.perf_counter() - t
+            if not result.verdict.passed:
+                raise GateFailed(result.kg_dir, result.verdict.outcomes, lines=result.verdict.lines)
+    finally:
+        if worker is not None:
+            worker.close()
     t = time.perf_counter()
     if lake.current_version() != result.kg_version or not lake.catalog.exists():
+        from graphmer_core.kg import store
+
         result.kg_dir = store.promote(lake, result.kg_version)
+        result.manifest = mf.read_manifest(result.kg_dir)
+    elif result.verdict is not None and not result.verdict.reused:
+        result.manifest = mf.read_manifest(result.kg_dir)
     result.timings["promote_s"] = time.perf_counter() - t
     return result
 

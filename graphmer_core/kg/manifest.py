@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.compute as pc
+from graphmer_core.artifacts import verify_checksums
 
-from graphmer_core.corpus.index import FileRecord
-from graphmer_core.kg.arrow import cursor
+if TYPE_CHECKING:  # pyarrow and DuckDB are imported where tables are made: a reused version needs neither
+    import pyarrow as pa
+
+    from graphmer_core.corpus.index import FileRecord
 
 SCHEMA_VERSION = "1.0"
+MANIFEST = "manifest.json"
+
+
+def read_manifest(kg_dir: Path) -> dict:
+    return json.loads((Path(kg_dir) / MANIFEST).read_text())
+
+
+def verify(kg_dir: Path) -> dict:
+    """Check every Parquet file of a KG version against its manifest; return the manifest."""
+    manifest = read_manifest(kg_dir)
+    verify_checksums(kg_dir, manifest["files_sha256"])
+    return manifest
 
 
 def _counts(table: pa.Table, column: str) -> dict[str, int]:
+    import pyarrow.compute as pc
+
     vc = pc.value_counts(table[column]).to_pylist()
     return {str(d["values"]): int(d["counts"]) for d in sorted(vc, key=lambda d: str(d["values"]))}
 
@@ -49,6 +66,8 @@ def changes(previous_dir: Path | None, triples: pa.Table) -> dict | None:
     """Triples added and removed per relation since the previous promoted version."""
     if previous_dir is None or not (previous_dir / "triples.parquet").exists():
         return None
+    from graphmer_core.kg.arrow import cursor
+
     con = cursor()
     con.register("new", triples.select(["head_id", "relation", "tail_id"]))
     old = (previous_dir / "triples.parquet").as_posix()

@@ -1,47 +1,61 @@
 """Great Expectations 1.x quality gates over a (staged) KG version.
 
-GX is imported inside `run_gates` (it takes seconds to import), with an ephemeral context and
-pandas batches; `dagster-ge` supports only GX < 1.0, so the Dagster checks call this directly.
+The gates are rules on aggregates: DuckDB reduces the stored Parquet tables to a few small frames
+(one row per language and kind, per language and relation, per language, per corpus and relation
+against the previous version) and GX validates those frames. So GX never sees a whole table, and
+the rules hold for a one-file project as for the whole JDK: they bound rates (entities per parsed
+file, triples per entity), not absolute counts.
+
+A version's verdict (thresholds, suites, the raw GX results, one plain line per failed rule) is
+recorded in its manifest; rebuilding the same content with the same thresholds reuses it without
+importing GX. GX takes ~3 s to import: `GxWorker` imports it in a child process while the build
+runs. `dagster-ge` supports only GX < 1.0, so the Dagster checks call this module directly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-from pydantic import BaseModel
+from graphmer_core.artifacts import write_json_atomic
+from graphmer_core.kg import ontology
 
-from graphmer_core.kg import ontology, schemas, validation
+MANIFEST = "manifest.json"
+LANGUAGES = ("python", "java")
 
 
-class GateThresholds(BaseModel):
-    """What a KG version must meet to be promoted (the same for the CLI and the Dagster checks)."""
+@dataclass(frozen=True)
+class GateThresholds:
+    """What a KG version must meet to be promoted (the same for the CLI and the Dagster checks).
+    Each field is a `graphmer build-kg` flag (`--min-entities-per-file`) and a key of the Dagster
+    `gates` resource (`gates.min_entities_per_file`)."""
 
+    min_entities_per_file: float = 1.0      # every parsed Python file is at least a Module
+    max_entities_per_file: float = 2000.0   # the JDK's largest file has 1,438; its mean is 21
+    min_triples_per_entity: float = 0.2     # a module with one function has 0.5; stdlib 2.4, JDK 4.2
+    max_triples_per_entity: float = 50.0
     domain_range_valid_share: float = 0.995
     max_inheritance_cycles: int = 0
-    min_entities_per_language: int = 100
-    min_triples_per_language: int = 100
+    max_relation_drop: float = 0.2          # share of a relation's triples a corpus may lose beyond its files
+    relation_drop_min_triples: int = 20     # relations smaller than this in the previous version are not judged
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> GateThresholds:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 DEFAULT_GATES = GateThresholds()
 
 
-class GateFailed(RuntimeError):
-    """A KG version failed a quality gate; it stays staged and the current version is untouched."""
-
-    def __init__(self, kg_dir: Path, outcomes: list[SuiteOutcome], what: str = "KG", consequence: str = ""):
-        self.kg_dir, self.outcomes = kg_dir, outcomes
-        consequence = consequence or f"kept in {kg_dir}, not promoted"
-        super().__init__(f"{what} {kg_dir.name} failed its quality gates ({consequence}):\n  "
-                         + "\n  ".join(failure_lines(outcomes)))
-
-
-def failure_lines(outcomes: list[SuiteOutcome]) -> list[str]:
-    return [f"{o.suite}: {e['type']}({e['kwargs'].get('column') or e['kwargs'].get('column_list') or ''})"
-            f" unexpected={e['unexpected_count']} observed={e['observed_value']}"
-            for o in outcomes for e in o.failed]
+def flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
 @dataclass
@@ -49,86 +63,47 @@ class SuiteOutcome:
     suite: str
     success: bool
     evaluated: int  # rows the suite ran over
-    expectations: list[dict] = field(default_factory=list)  # each: type, kwargs, success, counts
+    expectations: list[dict] = field(default_factory=list)  # each: type, kwargs, success, counts, rule
 
     @property
     def failed(self) -> list[dict]:
         return [e for e in self.expectations if not e["success"]]
 
 
-def _frames(kg_dir: Path):
-    con = duckdb.connect()
-    validation.register_ontology(con)  # the `allowed` (relation, head_kind, tail_kind) table
-    e, t, v, f = (f"read_parquet('{(kg_dir / n).as_posix()}')" for n in
-                  ("entities.parquet", "triples.parquet", "validation.parquet", "files.parquet"))
-    entities = con.sql(f"SELECT * FROM {e}").df()
-    triples = con.sql(f"""
-        WITH ek AS (SELECT entity_id, any_value(kind) kind FROM {e} GROUP BY 1)
-        SELECT t.*, EXISTS (SELECT 1 FROM allowed a WHERE a.relation = t.relation
-                            AND a.head_kind = h.kind AND a.tail_kind = tl.kind) AS domain_range_ok
-        FROM {t} t LEFT JOIN ek h ON t.head_id = h.entity_id LEFT JOIN ek tl ON t.tail_id = tl.entity_id
-    """).df()
-    # One row per language that has parsed files: a language whose files yield nothing fails here.
-    per_language = con.sql(f"""
-        WITH langs AS (SELECT DISTINCT language FROM {f} WHERE status IN ('ok', 'partial')),
-        ents AS (SELECT language, count(*) n FROM {e} WHERE path IS NOT NULL GROUP BY 1),
-        trip AS (SELECT language, count(*) n FROM {t} GROUP BY 1),
-        cyc AS (SELECT y.language, count(*) n FROM {v} x JOIN {e} y ON x.head_id = y.entity_id
-                WHERE x.rule = 'cycle' AND x.relation IN ('inherits_from', 'implements') GROUP BY 1)
-        SELECT l.language, coalesce(ents.n, 0) AS entities, coalesce(trip.n, 0) AS triples,
-               coalesce(cyc.n, 0) AS inheritance_cycles
-        FROM langs l LEFT JOIN ents USING (language) LEFT JOIN trip USING (language)
-            LEFT JOIN cyc USING (language)
-        ORDER BY 1
-    """).df()
-    return entities, triples, per_language
+class GateFailed(RuntimeError):
+    """A version failed a quality gate; it stays staged and the current version is untouched."""
+
+    def __init__(self, kg_dir: Path, outcomes: list[SuiteOutcome], what: str = "KG", consequence: str = "",
+                 lines: list[str] | None = None):
+        self.kg_dir, self.outcomes = Path(kg_dir), outcomes
+        self.lines = lines if lines is not None else failure_lines(outcomes)
+        consequence = consequence or f"kept in {kg_dir}, not promoted"
+        super().__init__(f"{what} {self.kg_dir.name} failed its quality gates ({consequence}):\n  "
+                         + "\n  ".join(self.lines))
 
 
-def _suites(gx, th: GateThresholds) -> dict[str, list]:
-    E = gx.expectations
-
-    def not_null(cols: list[str]) -> list:
-        return [E.ExpectColumnValuesToNotBeNull(column=c) for c in cols]
-
-    return {
-        "kg_entities": [
-            E.ExpectTableColumnsToMatchOrderedList(column_list=schemas.ENTITIES.names),
-            *not_null(["entity_id", "kind", "name", "qualified_name", "language", "corpus"]),
-            E.ExpectColumnValuesToBeUnique(column="entity_id"),
-            E.ExpectColumnValuesToBeInSet(column="kind", value_set=list(ontology.ENTITY_KINDS)),
-            E.ExpectColumnValuesToBeInSet(column="language", value_set=["python", "java"]),
-        ],
-        "kg_triples": [
-            E.ExpectTableColumnsToMatchOrderedList(column_list=schemas.TRIPLES.names + ["domain_range_ok"]),
-            *not_null(["head_id", "relation", "tail_id", "language", "corpus", "resolution", "kg_version"]),
-            E.ExpectColumnValuesToBeInSet(column="relation", value_set=list(ontology.RELATION_NAMES)),
-            E.ExpectColumnValuesToBeInSet(column="resolution", value_set=list(ontology.RESOLUTIONS)),
-            E.ExpectCompoundColumnsToBeUnique(column_list=["head_id", "relation", "tail_id"]),
-            E.ExpectColumnValuesToBeInSet(column="domain_range_ok", value_set=[True],
-                                          mostly=th.domain_range_valid_share),
-        ],
-        "kg_per_language": [
-            E.ExpectTableRowCountToBeBetween(min_value=1),
-            E.ExpectColumnValuesToBeBetween(column="entities", min_value=th.min_entities_per_language),
-            E.ExpectColumnValuesToBeBetween(column="triples", min_value=th.min_triples_per_language),
-            E.ExpectColumnValuesToBeBetween(column="inheritance_cycles", min_value=0,
-                                            max_value=th.max_inheritance_cycles),
-        ],
-    }
+def failure_lines(outcomes: list[SuiteOutcome]) -> list[str]:
+    """One line per failed expectation, for suites without rule wording (the dataset's, the model's)."""
+    return [f"{o.suite}: {e['type']}({e['kwargs'].get('column') or e['kwargs'].get('column_list') or ''})"
+            f" unexpected={e['unexpected_count']} observed={e['observed_value']}"
+            for o in outcomes for e in o.failed]
 
 
-def run_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None) -> list[SuiteOutcome]:
-    """Validate a KG version's tables with GX suites; one outcome per suite."""
-    entities, triples, per_language = _frames(Path(kg_dir))
-    frames = {"kg_entities": entities, "kg_triples": triples, "kg_per_language": per_language}
-    return validate_frames(frames, lambda gx: _suites(gx, thresholds or GateThresholds()))
+# --- running GX --------------------------------------------------------------------------------
 
 
-def validate_frames(frames: dict, suites) -> list[SuiteOutcome]:
-    """Run GX suites over pandas frames: `suites(gx)` gives {name: [expectations]} and each runs
-    on `frames[name]`. GX is imported here, only when gates actually run."""
+def _import_gx():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
+
+    return gx
+
+
+def validate_frames(frames: dict, suites: Callable, result_format: str = "SUMMARY") -> list[SuiteOutcome]:
+    """Run GX suites over small frames: `suites(gx)` gives {name: [expectations]} and each runs on
+    `frames[name]`, a pandas DataFrame or (columns, rows). GX is imported here, only when gates run."""
+    gx = _import_gx()
+    import pandas as pd
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -136,28 +111,574 @@ def validate_frames(frames: dict, suites) -> list[SuiteOutcome]:
     source = context.data_sources.add_pandas("frames")
     outcomes = []
     for name, expectations in suites(gx).items():
+        frame = frames[name]
+        if not isinstance(frame, pd.DataFrame):
+            columns, rows = frame
+            frame = pd.DataFrame([list(r) for r in rows], columns=list(columns))
         suite = gx.ExpectationSuite(name=name, expectations=expectations)
         batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
-        result = batch_def.get_batch(batch_parameters={"dataframe": frames[name]}).validate(suite)
+        result = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=result_format)
         rows = []
         for r in result.results:
-            kwargs = {k: v for k, v in r.expectation_config.kwargs.items() if k not in ("batch_id",)}
+            config = r.expectation_config
             rows.append({
-                "type": r.expectation_config.type,
-                "kwargs": kwargs,
+                "type": config.type,
+                "rule": (config.meta or {}).get("rule"),
+                "kwargs": {k: v for k, v in config.kwargs.items() if k != "batch_id"},
                 "success": bool(r.success),
                 "unexpected_count": r.result.get("unexpected_count"),
                 "unexpected_percent": r.result.get("unexpected_percent"),
-                "observed_value": r.result.get("observed_value"),
-                "partial_unexpected_list": (r.result.get("partial_unexpected_list") or [])[:5],
+                "observed_value": _plain(r.result.get("observed_value")),
+                "partial_unexpected_list": _plain((r.result.get("partial_unexpected_list") or [])[:5]),
+                "unexpected_index_list": _plain((r.result.get("unexpected_index_list") or [])[:50]),
+                "exception": (r.exception_info or {}).get("exception_message") if not r.success else None,
             })
-        outcomes.append(SuiteOutcome(name, bool(result.success), len(frames[name]), rows))
+        rows.sort(key=lambda e: e["rule"] or e["type"])
+        outcomes.append(SuiteOutcome(name, bool(result.success), len(frame), rows))
     return outcomes
 
 
-def enforce_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None) -> list[SuiteOutcome]:
-    """Run the gates and raise GateFailed if any suite fails."""
-    outcomes = run_gates(kg_dir, thresholds)
-    if not all(o.success for o in outcomes):
-        raise GateFailed(Path(kg_dir), outcomes)
-    return outcomes
+def _plain(value):
+    """numpy scalars and tuples as plain JSON values."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+class GxWorker:
+    """Great Expectations, imported and warmed in a child process started now, so the ~3 s import
+    overlaps whatever the caller does next (the build); `validate` then costs milliseconds. A child
+    process rather than a thread: the import is pure Python and would hold the GIL the resolver
+    needs, and a running thread would keep the parse pool from forking."""
+
+    def __init__(self):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_gx, args=(child,), daemon=True, name="graphmer-gx")
+        self._proc.start()
+        child.close()
+
+    def validate(self, frames: dict, thresholds: GateThresholds) -> list[SuiteOutcome]:
+        self._conn.send((frames, thresholds.as_dict()))
+        status, payload = self._conn.recv()
+        if status != "ok":
+            raise RuntimeError(f"Great Expectations failed in its worker process:\n{payload}")
+        return payload
+
+    def close(self) -> None:
+        try:
+            self._conn.send(None)
+        except OSError:
+            pass
+        self._conn.close()
+        self._proc.join(timeout=5)
+        if self._proc.is_alive():
+            self._proc.terminate()
+
+    def __enter__(self) -> GxWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _serve_gx(conn) -> None:
+    """The worker's loop: warm GX up (import, context, one tiny validation), then validate frames."""
+    try:
+        validate_frames({"warm": (["x"], [(1,)])},
+                        lambda gx: {"warm": [gx.expectations.ExpectColumnValuesToBeBetween(column="x", min_value=0)]})
+    except Exception:  # noqa: BLE001 - a real request reports the error
+        pass
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        frames, thresholds = request
+        try:
+            conn.send(("ok", validate_frames(frames, kg_suites(GateThresholds(**thresholds)), "COMPLETE")))
+        except Exception:  # noqa: BLE001 - sent back and raised in the parent
+            conn.send(("error", traceback.format_exc()))
+
+
+# --- the rules ---------------------------------------------------------------------------------
+
+# suite -> the frame's key columns (what a row is about, in a failure line)
+SUITE_KEYS = {
+    "kg_entities": ("language", "kind"),
+    "kg_triples": ("language", "relation", "resolution"),
+    "kg_per_language": ("language",),
+    "kg_relation_changes": ("corpus", "relation"),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation and how to say it: `words` names the rule, `value` is the frame column with
+    the figure found, `limit` says the threshold, `key` is the GateThresholds field that sets it."""
+
+    id: str
+    suite: str
+    words: str
+    value: str | None
+    limit: Callable[[GateThresholds], str]
+    key: str | None = None
+    fix: str = ""  # what to do when no threshold applies
+
+
+RULES = {r.id: r for r in [
+    Rule("entity_columns", "kg_entities", "entities.parquet has the schema's columns, in order", "columns",
+         lambda th: "the columns of graphmer_core.kg.schemas.ENTITIES", fix="rebuild with this code version"),
+    Rule("entity_required", "kg_entities", "entities have every required column set", "null_required",
+         lambda th: "0 with a null", fix="a resolver emitted incomplete entities"),
+    Rule("entity_unique", "kg_entities", "entity_id is unique", "duplicate_ids", lambda th: "0 duplicated rows",
+         fix="a resolver emitted one entity twice"),
+    Rule("entity_kind_known", "kg_entities", "entity kinds are in the ontology", "kind",
+         lambda th: "one of graphmer_core.kg.ontology.ENTITY_KINDS", fix="add the kind to the ontology"),
+    Rule("entity_language_known", "kg_entities", "entity languages are known", "language",
+         lambda th: " or ".join(LANGUAGES)),
+    Rule("triple_columns", "kg_triples", "triples.parquet has the schema's columns, in order", "columns",
+         lambda th: "the columns of graphmer_core.kg.schemas.TRIPLES", fix="rebuild with this code version"),
+    Rule("triple_required", "kg_triples", "triples have every required column set", "null_required",
+         lambda th: "0 with a null", fix="a resolver emitted incomplete triples"),
+    Rule("triple_unique", "kg_triples", "(head_id, relation, tail_id) is unique", "duplicate_keys",
+         lambda th: "0 duplicated rows", fix="a resolver emitted one triple twice"),
+    Rule("relation_known", "kg_triples", "relations are in the ontology", "relation",
+         lambda th: "one of graphmer_core.kg.ontology.RELATIONS", fix="add the relation to the ontology"),
+    Rule("resolution_known", "kg_triples", "resolutions are known", "resolution",
+         lambda th: "one of graphmer_core.kg.ontology.RESOLUTIONS", fix="add the resolution to the ontology"),
+    Rule("triple_language_known", "kg_triples", "triple languages are known", "language",
+         lambda th: " or ".join(LANGUAGES)),
+    Rule("languages_present", "kg_per_language", "some language has parsed files", None,
+         lambda th: "at least 1 language", fix="point the corpora at .py or .java files"),
+    Rule("language_yields_entities", "kg_per_language", "a language's parsed files yield entities", "entities",
+         lambda th: "at least 1 entity per language with parsed files",
+         fix="the parser found no definitions in these files"),
+    Rule("entities_per_file", "kg_per_language", "entities per parsed file", "entities_per_file",
+         lambda th: f"between {th.min_entities_per_file:g} and {th.max_entities_per_file:g}",
+         key="min_entities_per_file"),
+    Rule("triples_per_entity", "kg_per_language", "triples per entity", "triples_per_entity",
+         lambda th: f"between {th.min_triples_per_entity:g} and {th.max_triples_per_entity:g}",
+         key="min_triples_per_entity"),
+    Rule("domain_range", "kg_per_language", "share of triples inside their relation's domain and range",
+         "domain_range_valid_share", lambda th: f"at least {th.domain_range_valid_share:g}",
+         key="domain_range_valid_share"),
+    Rule("inheritance_cycles", "kg_per_language", "inheritance cycles (inherits_from, implements)",
+         "inheritance_cycles", lambda th: f"at most {th.max_inheritance_cycles}", key="max_inheritance_cycles"),
+    Rule("relation_kept", "kg_relation_changes",
+         "a relation keeps its share of triples against the previous version, as its corpus keeps its files",
+         "kept_share", lambda th: f"at least (share of files kept) x {1 - th.max_relation_drop:g}",
+         key="max_relation_drop"),
+]}
+
+
+def kg_suites(th: GateThresholds) -> Callable:
+    """{suite: [expectations]} for GX; each expectation carries its rule id in `meta`."""
+
+    def make(gx) -> dict[str, list]:
+        E = gx.expectations
+
+        def m(rule: str) -> dict:
+            return {"meta": {"rule": rule}}
+
+        from graphmer_core.kg import schemas
+
+        return {
+            "kg_entities": [
+                E.ExpectColumnValuesToBeInSet(column="columns", value_set=[",".join(schemas.ENTITIES.names)],
+                                              **m("entity_columns")),
+                E.ExpectColumnValuesToBeBetween(column="null_required", max_value=0, **m("entity_required")),
+                E.ExpectColumnValuesToBeBetween(column="duplicate_ids", max_value=0, **m("entity_unique")),
+                E.ExpectColumnValuesToBeInSet(column="kind", value_set=list(ontology.ENTITY_KINDS),
+                                              **m("entity_kind_known")),
+                E.ExpectColumnValuesToBeInSet(column="language", value_set=list(LANGUAGES),
+                                              **m("entity_language_known")),
+            ],
+            "kg_triples": [
+                E.ExpectColumnValuesToBeInSet(column="columns", value_set=[",".join(schemas.TRIPLES.names)],
+                                              **m("triple_columns")),
+                E.ExpectColumnValuesToBeBetween(column="null_required", max_value=0, **m("triple_required")),
+                E.ExpectColumnValuesToBeBetween(column="duplicate_keys", max_value=0, **m("triple_unique")),
+                E.ExpectColumnValuesToBeInSet(column="relation", value_set=list(ontology.RELATION_NAMES),
+                                              **m("relation_known")),
+                E.ExpectColumnValuesToBeInSet(column="resolution", value_set=list(ontology.RESOLUTIONS),
+                                              **m("resolution_known")),
+                E.ExpectColumnValuesToBeInSet(column="language", value_set=list(LANGUAGES),
+                                              **m("triple_language_known")),
+            ],
+            "kg_per_language": [
+                E.ExpectTableRowCountToBeBetween(min_value=1, **m("languages_present")),
+                E.ExpectColumnValuesToBeBetween(column="entities", min_value=1, **m("language_yields_entities")),
+                E.ExpectColumnValuesToBeBetween(column="entities_per_file", min_value=th.min_entities_per_file,
+                                                max_value=th.max_entities_per_file, **m("entities_per_file")),
+                E.ExpectColumnValuesToBeBetween(column="triples_per_entity", min_value=th.min_triples_per_entity,
+                                                max_value=th.max_triples_per_entity, **m("triples_per_entity")),
+                E.ExpectColumnValuesToBeBetween(column="domain_range_valid_share",
+                                                min_value=th.domain_range_valid_share, **m("domain_range")),
+                E.ExpectColumnValuesToBeBetween(column="inheritance_cycles", max_value=th.max_inheritance_cycles,
+                                                **m("inheritance_cycles")),
+            ],
+            "kg_relation_changes": [
+                E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="kept_share", column_B="min_kept_share",
+                                                          or_equal=True, **m("relation_kept")),
+            ],
+        }
+
+    return make
+
+
+# --- the aggregates, in DuckDB -----------------------------------------------------------------
+
+
+class Tables:
+    """A DuckDB connection with views over a KG version (e, t, f, v) and, when there is one, the
+    previous version of the same corpora (prev_t, prev_f)."""
+
+    def __init__(self, kg_dir: Path, baseline_dir: Path | None = None):
+        import duckdb
+
+        self.con = duckdb.connect()
+        self.kg_dir, self.baseline_dir = Path(kg_dir), baseline_dir
+        views = {"e": kg_dir / "entities.parquet", "t": kg_dir / "triples.parquet",
+                 "f": kg_dir / "files.parquet", "v": kg_dir / "validation.parquet"}
+        if baseline_dir is not None:
+            views |= {"prev_t": baseline_dir / "triples.parquet", "prev_f": baseline_dir / "files.parquet"}
+        for name, path in views.items():
+            self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path.as_posix()}')")
+
+    def rows(self, sql: str, params=None) -> tuple[list[str], list[tuple]]:
+        rel = self.con.execute(sql, params or [])
+        return [d[0] for d in rel.description], rel.fetchall()
+
+    def columns(self, view: str) -> str:
+        return ",".join(self.rows(f"SELECT * FROM {view} LIMIT 0")[0])
+
+    def close(self) -> None:
+        self.con.close()
+
+
+PARSED = "status IN ('ok', 'partial')"
+ENTITY_REQUIRED = ("entity_id", "kind", "name", "qualified_name", "language", "corpus")
+TRIPLE_REQUIRED = ("head_id", "relation", "tail_id", "language", "corpus", "resolution", "kg_version")
+
+
+def frames(tables: Tables, th: GateThresholds) -> dict[str, tuple[list[str], list[tuple]]]:
+    """The four frames GX validates, each a handful of rows however large the KG."""
+    null_e = " OR ".join(f"{c} IS NULL" for c in ENTITY_REQUIRED)
+    null_t = " OR ".join(f"{c} IS NULL" for c in TRIPLE_REQUIRED)
+    out = {
+        "kg_entities": tables.rows(f"""
+            WITH dup AS (SELECT entity_id FROM e GROUP BY 1 HAVING count(*) > 1)
+            SELECT language, kind, count(*) AS entities,
+                   count(*) FILTER (WHERE {null_e}) AS null_required,
+                   count(*) FILTER (WHERE entity_id IN (SELECT entity_id FROM dup)) AS duplicate_ids,
+                   ? AS columns
+            FROM e GROUP BY ALL ORDER BY ALL""", [tables.columns("e")]),
+        "kg_triples": tables.rows(f"""
+            WITH dup AS (SELECT head_id, relation, tail_id, count(*) AS n FROM t GROUP BY ALL HAVING count(*) > 1)
+            SELECT language, relation, resolution, count(*) AS triples,
+                   count(*) FILTER (WHERE {null_t}) AS null_required,
+                   count(dup.n) AS duplicate_keys,
+                   ? AS columns
+            FROM t LEFT JOIN dup USING (head_id, relation, tail_id) GROUP BY ALL ORDER BY ALL""",
+                                  [tables.columns("t")]),
+        # One row per language with parsed files: a language whose files yield nothing fails here.
+        "kg_per_language": tables.rows(f"""
+            WITH langs AS (SELECT language, count(*) AS parsed_files FROM f WHERE {PARSED} AND language IS NOT NULL
+                           GROUP BY 1),
+            ents AS (SELECT language, count(*) FILTER (WHERE path IS NOT NULL) AS internal, count(*) AS n
+                     FROM e GROUP BY 1),
+            trip AS (SELECT language, count(*) AS n FROM t GROUP BY 1),
+            bad AS (SELECT t.language, count(*) AS n FROM v JOIN t USING (relation, head_id, tail_id)
+                    WHERE v.rule = 'domain_range' GROUP BY 1),
+            cyc AS (SELECT y.language, count(*) AS n FROM v x JOIN e y ON x.head_id = y.entity_id
+                    WHERE x.rule = 'cycle' AND x.relation IN ('inherits_from', 'implements') GROUP BY 1)
+            SELECT l.language, l.parsed_files, coalesce(ents.internal, 0) AS entities,
+                   coalesce(trip.n, 0) AS triples,
+                   CASE WHEN ents.internal > 0 THEN round(ents.internal / l.parsed_files, 4) END AS entities_per_file,
+                   CASE WHEN ents.n > 0 THEN round(coalesce(trip.n, 0) / ents.n, 4) END AS triples_per_entity,
+                   round(1 - coalesce(bad.n, 0) / greatest(coalesce(trip.n, 0), 1), 6) AS domain_range_valid_share,
+                   coalesce(cyc.n, 0) AS inheritance_cycles
+            FROM langs l LEFT JOIN ents USING (language) LEFT JOIN trip USING (language)
+                LEFT JOIN bad USING (language) LEFT JOIN cyc USING (language)
+            ORDER BY 1"""),
+    }
+    cols = ["corpus", "relation", "previous_triples", "triples", "previous_files", "files", "kept_share",
+            "files_share", "min_kept_share"]
+    if tables.baseline_dir is None:
+        out["kg_relation_changes"] = (cols, [])
+    else:
+        # Per corpus present in both versions: a relation may shrink as far as its corpus's files did,
+        # and by max_relation_drop more; relations too small before to judge are left out.
+        out["kg_relation_changes"] = tables.rows(f"""
+            WITH nf AS (SELECT corpus, count(*) AS n FROM f WHERE {PARSED} GROUP BY 1),
+            pf AS (SELECT corpus, count(*) AS n FROM prev_f WHERE {PARSED} GROUP BY 1),
+            nt AS (SELECT corpus, relation, count(*) AS n FROM t GROUP BY ALL),
+            pt AS (SELECT corpus, relation, count(*) AS n FROM prev_t GROUP BY ALL HAVING count(*) >= ?)
+            SELECT pt.corpus, pt.relation, pt.n AS previous_triples, coalesce(nt.n, 0) AS triples,
+                   pf.n AS previous_files, coalesce(nf.n, 0) AS files,
+                   round(coalesce(nt.n, 0) / pt.n, 4) AS kept_share,
+                   round(coalesce(nf.n, 0) / pf.n, 4) AS files_share,
+                   round(coalesce(nf.n, 0) / pf.n * (1 - ?), 4) AS min_kept_share
+            FROM pt JOIN pf USING (corpus) JOIN (SELECT DISTINCT corpus FROM f) USING (corpus)
+                LEFT JOIN nt USING (corpus, relation) LEFT JOIN nf USING (corpus)
+            ORDER BY 1, 2""", [th.relation_drop_min_triples, th.max_relation_drop])
+        out["kg_relation_changes"] = (cols, out["kg_relation_changes"][1])
+    return out
+
+
+# Examples behind a failed rule, for one failing row (its key values, in SUITE_KEYS order).
+EXAMPLES = {
+    "entity_required": f"""SELECT coalesce(entity_id, qualified_name, path) FROM e
+        WHERE language IS NOT DISTINCT FROM ? AND kind IS NOT DISTINCT FROM ?
+          AND ({" OR ".join(f"{c} IS NULL" for c in ENTITY_REQUIRED)}) LIMIT 3""",
+    "entity_unique": """SELECT entity_id FROM e WHERE language IS NOT DISTINCT FROM ? AND kind IS NOT DISTINCT FROM ?
+        GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 3""",
+    "entity_kind_known": """SELECT entity_id FROM e WHERE language IS NOT DISTINCT FROM ?
+        AND kind IS NOT DISTINCT FROM ? ORDER BY 1 LIMIT 3""",
+    "entity_language_known": """SELECT entity_id FROM e WHERE language IS NOT DISTINCT FROM ?
+        AND kind IS NOT DISTINCT FROM ? ORDER BY 1 LIMIT 3""",
+    "triple_required": f"""SELECT concat_ws(' ', head_id, relation, tail_id) FROM t
+        WHERE language IS NOT DISTINCT FROM ? AND relation IS NOT DISTINCT FROM ?
+          AND resolution IS NOT DISTINCT FROM ? AND ({" OR ".join(f"{c} IS NULL" for c in TRIPLE_REQUIRED)})
+        LIMIT 3""",
+    "triple_unique": """SELECT concat_ws(' ', head_id, relation, tail_id) FROM t
+        WHERE language IS NOT DISTINCT FROM ? AND relation IS NOT DISTINCT FROM ?
+          AND resolution IS NOT DISTINCT FROM ? GROUP BY head_id, relation, tail_id HAVING count(*) > 1 LIMIT 3""",
+    "relation_known": """SELECT concat_ws(' ', head_id, relation, tail_id) FROM t
+        WHERE language IS NOT DISTINCT FROM ? AND relation IS NOT DISTINCT FROM ?
+          AND resolution IS NOT DISTINCT FROM ? LIMIT 3""",
+    "language_yields_entities": f"""SELECT corpus || ':' || path FROM f WHERE language = ? AND {PARSED}
+        ORDER BY 1 LIMIT 3""",
+    "domain_range": """SELECT v.detail || ' (' || v.head_id || ' -> ' || v.tail_id || ')'
+        FROM v JOIN t USING (relation, head_id, tail_id) WHERE v.rule = 'domain_range' AND t.language = ?
+        ORDER BY 1 LIMIT 3""",
+    "inheritance_cycles": """SELECT x.detail FROM v x JOIN e y ON x.head_id = y.entity_id
+        WHERE x.rule = 'cycle' AND x.relation IN ('inherits_from', 'implements') AND y.language = ?
+        ORDER BY 1 LIMIT 3""",
+    "relation_kept": """SELECT concat_ws(' ', head_id, relation, tail_id) FROM (
+            SELECT head_id, relation, tail_id FROM prev_t WHERE corpus = ? AND relation = ?
+            EXCEPT SELECT head_id, relation, tail_id FROM t) ORDER BY 1 LIMIT 3""",
+}
+EXAMPLES["resolution_known"] = EXAMPLES["triple_language_known"] = EXAMPLES["relation_known"]
+# Which side of a bound failed decides which examples say most about it.
+EXAMPLES_LOW = {
+    "entities_per_file": f"""SELECT f.corpus || ':' || f.path FROM f
+        WHERE f.language = ? AND f.{PARSED} AND NOT EXISTS (
+            SELECT 1 FROM e WHERE e.corpus = f.corpus AND e.path = f.path) ORDER BY 1 LIMIT 3""",
+    "triples_per_entity": """SELECT entity_id FROM e WHERE language = ?
+        AND entity_id NOT IN (SELECT head_id FROM t) AND entity_id NOT IN (SELECT tail_id FROM t)
+        ORDER BY 1 LIMIT 3""",
+}
+EXAMPLES_HIGH = {
+    "entities_per_file": """SELECT corpus || ':' || path || ' (' || count(*) || ')' FROM e
+        WHERE language = ? AND path IS NOT NULL GROUP BY corpus, path ORDER BY count(*) DESC LIMIT 3""",
+    "triples_per_entity": """SELECT head_id || ' (' || count(*) || ')' FROM t WHERE language = ?
+        GROUP BY head_id ORDER BY count(*) DESC LIMIT 3""",
+}
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "null" if value is None else str(value)
+
+
+def explain(tables: Tables, outcomes: list[SuiteOutcome], frames_: dict, th: GateThresholds) -> list[dict]:
+    """One finding per failed rule: its words, the value found per failing row, the threshold,
+    a few example files or entities, and the flag and config key that change the threshold."""
+    findings = []
+    for outcome in outcomes:
+        columns, rows = frames_[outcome.suite]
+        keys = SUITE_KEYS[outcome.suite]
+        for exp in outcome.failed:
+            rule = RULES.get(exp["rule"])
+            if rule is None:  # an expectation without wording: say what GX said
+                findings.append({"rule": exp["type"], "suite": outcome.suite, "line": failure_lines(
+                    [SuiteOutcome(outcome.suite, False, 0, [exp])])[0]})
+                continue
+            found, examples = [], []
+            if exp.get("exception"):
+                found.append(f"error: {exp['exception']}")
+            elif rule.value is None:
+                found.append(_fmt(exp["observed_value"]))
+            for index in exp.get("unexpected_index_list") or []:
+                row = dict(zip(columns, rows[index], strict=True)) if isinstance(index, int) else dict(index)
+                label = "/".join(_fmt(row.get(k)) for k in keys)
+                value = row.get(rule.value)
+                found.append(_found(rule.id, label, value, row))
+                examples += _examples(tables, rule, row, keys, th)
+            if rule.key:
+                change = (f"change with {flag(rule.key)} or gates.{rule.key}" if rule.id not in
+                          ("entities_per_file", "triples_per_entity") else
+                          f"change with {flag(rule.key)}/{flag(rule.key.replace('min_', 'max_'))} or "
+                          f"gates.{rule.key}/{rule.key.replace('min_', 'max_')}")
+            else:
+                change = rule.fix or "not a threshold"
+            shown = found[:4] + ([f"and {len(found) - 4} more"] if len(found) > 4 else [])
+            line = f"{rule.words}: found {', '.join(shown) or '?'}; expected {rule.limit(th)}"
+            if examples:
+                line += f"; e.g. {', '.join(examples[:3])}"
+            findings.append({"rule": rule.id, "suite": outcome.suite, "found": shown, "threshold": rule.limit(th),
+                             "examples": examples[:3], "key": rule.key, "line": f"{line} ({change})"})
+    return findings
+
+
+def _found(rule: str, label: str, value, row: dict) -> str:
+    """The figure a failing row shows, with what it was computed from."""
+    if rule == "language_yields_entities":
+        return f"{label}: {row['parsed_files']:,} parsed files yield no entities"
+    if rule == "relation_kept":
+        return (f"{label}: {_fmt(value)} ({row['triples']:,} of {row['previous_triples']:,} triples kept, "
+                f"{row['files']:,} of {row['previous_files']:,} parsed files)")
+    if rule == "entities_per_file":
+        return f"{label}: {_fmt(value)} ({row['entities']:,} entities from {row['parsed_files']:,} parsed files)"
+    if rule == "triples_per_entity":
+        return f"{label}: {_fmt(value)} ({row['triples']:,} triples)"
+    return f"{label}: {_fmt(value)}"
+
+
+def _examples(tables: Tables, rule: Rule, row: dict, keys: tuple, th: GateThresholds) -> list[str]:
+    sql = EXAMPLES.get(rule.id)
+    if rule.id in EXAMPLES_LOW:
+        low = row.get(rule.value) is not None and row[rule.value] < getattr(th, rule.key)
+        sql = (EXAMPLES_LOW if low else EXAMPLES_HIGH)[rule.id]
+    if sql is None:
+        return []
+    params = [row.get(k) for k in keys][: sql.count("?")]
+    try:
+        return [str(r[0]) for r in tables.rows(sql, params)[1]]
+    except Exception as exc:  # noqa: BLE001 - examples are a courtesy; the verdict stands without them
+        return [f"(no examples: {exc})"]
+
+
+# --- verdicts: run, record, reuse --------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    outcomes: list[SuiteOutcome]
+    findings: list[dict]
+    thresholds: dict
+    baseline_kg_version: str | None
+    checked_at: str
+    gates_s: float = 0.0
+    reused: bool = False
+
+    @property
+    def lines(self) -> list[str]:
+        return [f["line"] for f in self.findings]
+
+    def suite(self, name: str) -> SuiteOutcome:
+        return next(o for o in self.outcomes if o.suite == name)
+
+    def record(self) -> dict:
+        return {"passed": self.passed, "checked_at": self.checked_at, "engine": f"great_expectations {_gx_version()}",
+                "thresholds": self.thresholds, "baseline_kg_version": self.baseline_kg_version,
+                "gates_s": round(self.gates_s, 3), "failures": self.findings,
+                "suites": {o.suite: dataclasses.asdict(o) for o in self.outcomes}}
+
+    @classmethod
+    def from_record(cls, rec: dict) -> Verdict:
+        return cls(rec["passed"], [SuiteOutcome(**o) for o in rec["suites"].values()], rec["failures"],
+                   rec["thresholds"], rec.get("baseline_kg_version"), rec["checked_at"], rec.get("gates_s", 0.0),
+                   reused=True)
+
+
+def _gx_version() -> str:
+    from importlib.metadata import version
+
+    return version("great-expectations")
+
+
+def baseline_dir(kg_dir: Path, manifest: dict) -> Path | None:
+    """The previous version of the same lake this one is compared with: the version that was current
+    when it was staged (the manifest's `changes`), if it is still on disk."""
+    previous = (manifest.get("changes") or {}).get("previous_kg_version")
+    if not previous or previous == manifest.get("kg_version"):
+        return None
+    candidate = kg_dir.parent.parent / "kg" / previous
+    return candidate if (candidate / "triples.parquet").exists() else None
+
+
+def recorded_verdict(manifest: dict, thresholds: GateThresholds) -> Verdict | None:
+    """The verdict recorded in a manifest, if it was reached under these thresholds."""
+    rec = manifest.get("gates")
+    if not rec or rec.get("thresholds") != thresholds.as_dict():
+        return None
+    return Verdict.from_record(rec)
+
+
+def run_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None,
+              worker: GxWorker | None = None) -> Verdict:
+    """Aggregate the version's tables in DuckDB and validate them with GX (in `worker` if given)."""
+    kg_dir, th = Path(kg_dir), thresholds or DEFAULT_GATES
+    t = time.perf_counter()
+    manifest = _read_manifest(kg_dir)
+    base = baseline_dir(kg_dir, manifest)
+    tables = Tables(kg_dir, base)
+    try:
+        frames_ = frames(tables, th)
+        if worker is not None:
+            outcomes = worker.validate(frames_, th)
+        else:
+            outcomes = validate_frames(frames_, kg_suites(th), "COMPLETE")
+        findings = explain(tables, outcomes, frames_, th)
+    finally:
+        tables.close()
+    return Verdict(all(o.success for o in outcomes), outcomes, findings, th.as_dict(),
+                   None if base is None else base.name, _now(),
+                   gates_s=time.perf_counter() - t)
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _read_manifest(kg_dir: Path) -> dict:
+    import json
+
+    return json.loads((kg_dir / MANIFEST).read_text())
+
+
+def record_verdict(kg_dir: Path, verdict: Verdict) -> None:
+    """Write the verdict into the version's manifest (atomically: temp file and rename)."""
+    manifest = _read_manifest(kg_dir)
+    manifest["gates"] = verdict.record()
+    write_json_atomic(kg_dir / MANIFEST, manifest)
+
+
+def gate(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None, regate: bool = False,
+         worker: GxWorker | Callable[[], GxWorker | None] | None = None) -> Verdict:
+    """The version's verdict: the recorded one if it was reached under these thresholds (GX is not
+    even imported), else a fresh one, recorded. `regate=True` always runs GX."""
+    kg_dir, th = Path(kg_dir), thresholds or DEFAULT_GATES
+    if not regate:
+        recorded = recorded_verdict(_read_manifest(kg_dir), th)
+        if recorded is not None:
+            return recorded
+    if callable(worker) and not isinstance(worker, GxWorker):
+        worker = worker()
+    verdict = run_gates(kg_dir, th, worker)
+    record_verdict(kg_dir, verdict)
+    return verdict
+
+
+def enforce_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None, regate: bool = False,
+                  worker: GxWorker | None = None) -> Verdict:
+    """Gate the version and raise GateFailed if it failed."""
+    verdict = gate(kg_dir, thresholds, regate, worker)
+    if not verdict.passed:
+        raise GateFailed(Path(kg_dir), verdict.outcomes, lines=verdict.lines)
+    return verdict

@@ -12,12 +12,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graphmer_core.artifacts import (atomic_path, sha256_file, verify_checksums, write_json_atomic)
+from graphmer_core.artifacts import atomic_path, sha256_file, write_json_atomic
 from graphmer_core.kg import arrow, schemas
+from graphmer_core.kg.manifest import MANIFEST, read_manifest, verify  # noqa: F401 - the store's API too
 from graphmer_core.lake import Lake, write_pointer
 
 TABLES = ("entities", "triples", "files", "validation")
-MANIFEST = "manifest.json"
 
 
 # Column positions in the row tuples of `Resolved` (the schema order).
@@ -92,17 +92,6 @@ class Stager:
     def __exit__(self, *exc) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.tmp, ignore_errors=True)  # gone already after finish()
-
-
-def read_manifest(kg_dir: Path) -> dict:
-    return json.loads((kg_dir / MANIFEST).read_text())
-
-
-def verify(kg_dir: Path) -> dict:
-    """Check every Parquet file of a KG version against its manifest; return the manifest."""
-    manifest = read_manifest(kg_dir)
-    verify_checksums(kg_dir, manifest["files_sha256"])
-    return manifest
 
 
 def promote(lake: Lake, kg_version: str) -> Path:

@@ -1,0 +1,145 @@
+"""The KG quality gates: rates that fit a project of any size, a verdict recorded once per version,
+and failures that say what was found, what was expected and which flag changes it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from graphmer_core.corpus.discovery import Corpus
+from graphmer_core.kg import store
+from graphmer_core.kg.build import build_kg
+from graphmer_core.kg.quality import DEFAULT_GATES, GateFailed
+from graphmer_core.lake import Lake
+
+
+def gates_record(lake: Lake, version: str | None = None) -> dict:
+    version = version or lake.current_version()
+    folder = lake.kg_dir(version) if lake.kg_dir(version).exists() else lake.staged_dir(version)
+    return store.read_manifest(folder)["gates"]
+
+
+def test_a_one_file_project_passes_the_default_gates(tmp_path, make_tree):
+    root = make_tree({"calc.py": "def add(a, b):\n    return a + b\n"})
+    lake = Lake(tmp_path / "lake")
+    result = build_kg([Corpus("calc", root)], lake, workers=1)
+    assert result.verdict.passed and not result.verdict.reused
+    assert lake.current_version() == result.kg_version
+    record = gates_record(lake)
+    assert record["passed"] and record["thresholds"] == DEFAULT_GATES.as_dict()
+    assert set(record["suites"]) == {"kg_entities", "kg_triples", "kg_per_language", "kg_relation_changes"}
+    assert record["engine"].startswith("great_expectations ")
+
+
+def test_parsed_files_that_yield_no_entities_fail_plainly(tmp_path, make_tree):
+    calc = make_tree({"calc.py": "def add(a, b):\n    return a + b\n"}, "calc")
+    empty = make_tree({"A.java": "// nothing here\n", "B.java": "/* nor here */\n"}, "notes")
+    lake = Lake(tmp_path / "lake")
+    with pytest.raises(GateFailed) as failed:
+        build_kg([Corpus("calc", calc), Corpus("notes", empty)], lake, workers=1)
+    [line] = failed.value.lines
+    assert "java: 2 parsed files yield no entities" in line
+    assert "notes:A.java" in line  # the files behind it
+    assert lake.current_version() is None
+    assert not gates_record(lake, failed.value.kg_dir.name)["passed"]
+
+
+def test_each_failed_rule_names_value_threshold_examples_and_flag(tmp_path, fixtures):
+    lake = Lake(tmp_path / "lake")
+    with pytest.raises(GateFailed) as failed:
+        build_kg([Corpus("cyclic", fixtures / "cycle_py")], lake, workers=1)
+    [line] = failed.value.lines
+    assert line.startswith("inheritance cycles")
+    assert "python: 1" in line and "expected at most 0" in line
+    assert "inherits_from cycle through 2 entities" in line  # an example
+    assert "--max-inheritance-cycles" in line and "gates.max_inheritance_cycles" in line
+    # and raising the threshold lets it through, under a new verdict
+    result = build_kg([Corpus("cyclic", fixtures / "cycle_py")], lake, workers=1,
+                      gates=DEFAULT_GATES.replace(max_inheritance_cycles=1))
+    assert result.verdict.passed and not result.verdict.reused
+
+
+def _subclasses(n: int, start: int = 0, base: bool = True) -> dict[str, str]:
+    """n modules, each a class deriving from `Base` (or, with base=False, from nothing)."""
+    return {f"pkg/m{i}.py": f"from pkg.base import Base\n\n\nclass C{i}({'Base' if base else ''}):\n"
+                            f"    def run(self):\n        return {i}\n"
+            for i in range(start, start + n)}
+
+
+def test_a_relation_that_loses_half_its_triples_fails_unless_the_corpus_lost_half_its_files(tmp_path, make_tree):
+    files = {"pkg/__init__.py": "", "pkg/base.py": "class Base:\n    pass\n", **_subclasses(40)}
+    root = make_tree(files, "proj")
+    lake = Lake(tmp_path / "lake")
+    first = build_kg([Corpus("proj", root)], lake, workers=1)
+    assert first.manifest["triples_by_relation"]["inherits_from"] == 40
+
+    # Half the classes stop deriving from Base, with every file still there: a drop to 50%.
+    for rel, text in _subclasses(20, base=False).items():
+        (root / rel).write_text(text)
+    with pytest.raises(GateFailed) as failed:
+        build_kg([Corpus("proj", root)], lake, workers=1)
+    [line] = failed.value.lines
+    assert "proj/inherits_from: 0.5 (20 of 40 triples kept, 42 of 42 parsed files)" in line
+    assert "--max-relation-drop" in line and "gates.max_relation_drop" in line
+    assert "py:proj:pkg.m0.C0 inherits_from py:proj:pkg.base.Base" in line  # a lost triple
+    assert lake.current_version() == first.kg_version
+
+    # The same classes removed with their files: the corpus shrank alike, so the drop is expected.
+    for rel in _subclasses(20):
+        (root / rel).unlink()
+    shrunk = build_kg([Corpus("proj", root)], lake, workers=1)
+    assert shrunk.verdict.passed
+    assert shrunk.manifest["triples_by_relation"]["inherits_from"] == 20
+    assert gates_record(lake)["baseline_kg_version"] == first.kg_version
+
+
+CLI_BUILD = (
+    "import sys\n"
+    "from graphmer_core.cli import main\n"
+    "rc = main(['build-kg', '--corpus', 'shop={shop}', '--lake', '{lake}', '--workers', '1'{extra}])\n"
+    "print('RC', rc, 'GX', 'great_expectations' in sys.modules, 'PANDAS', 'pandas' in sys.modules)\n"
+)
+
+
+def _cli_build(fixtures, lake, *extra: str) -> str:
+    code = CLI_BUILD.format(shop=fixtures / "shop", lake=lake, extra="".join(f", {x!r}" for x in extra))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_an_unchanged_rebuild_reuses_the_verdict_and_regate_runs_gx_again(tmp_path, fixtures):
+    lake = Lake(tmp_path / "lake")
+    first = _cli_build(fixtures, tmp_path / "lake")
+    assert "RC 0" in first and "gates: passed (Great Expectations" in first
+    checked = gates_record(lake)["checked_at"]
+
+    again = _cli_build(fixtures, tmp_path / "lake")
+    # GX neither imported here nor in a worker: the recorded verdict stands
+    assert "RC 0 GX False PANDAS False" in again and "recorded verdict" in again and "existing version reused" in again
+    assert gates_record(lake)["checked_at"] == checked
+
+    regated = _cli_build(fixtures, tmp_path / "lake", "--regate")
+    assert "RC 0" in regated and "gates: passed (Great Expectations" in regated
+    assert gates_record(lake)["checked_at"] != checked
+
+    # other thresholds are another verdict: GX runs again
+    stricter = _cli_build(fixtures, tmp_path / "lake", "--max-entities-per-file", "5")
+    assert "RC 3" in stricter
+    record = gates_record(lake)
+    assert record["thresholds"]["max_entities_per_file"] == 5 and not record["passed"]
+    assert lake.current_version() is not None  # the version stays current: it was promoted before
+
+
+def test_a_failed_verdict_is_reused_too(tmp_path, fixtures, capsys):
+    from graphmer_core.cli import main
+
+    args = ["build-kg", "--corpus", f"cyclic={fixtures / 'cycle_py'}", "--lake", str(tmp_path), "--workers", "1"]
+    assert main(args) == 3
+    first = capsys.readouterr().err
+    staged = Lake(tmp_path).candidate_dir() or next((tmp_path / "staging").iterdir())
+    checked = json.loads((staged / "manifest.json").read_text())["gates"]["checked_at"]
+    assert main(args) == 3
+    assert capsys.readouterr().err == first
+    assert json.loads((staged / "manifest.json").read_text())["gates"]["checked_at"] == checked
