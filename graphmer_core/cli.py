@@ -10,13 +10,13 @@ from graphmer_core.lake import Lake, default_lake_root
 
 
 def _progress_bar():
-    from tqdm import tqdm
-
-    bars: dict[str, tqdm] = {}
+    bars: dict = {}
 
     def update(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
+            from tqdm import tqdm  # imported on first progress: an unchanged rebuild shows none
+
             bar = bars[stage] = tqdm(total=total, desc=stage, unit="file", file=sys.stderr,
                                      disable=None, leave=False)
         bar.update(done - bar.n)

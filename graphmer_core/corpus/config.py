@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import sysconfig
+from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
-from pydantic import BaseModel, ConfigDict
 
 from graphmer_core.corpus.discovery import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES, Corpus
 
@@ -16,9 +14,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = Path(os.environ.get("GRAPHMER_CORPORA", REPO_ROOT / "configs" / "corpora.yaml"))
 
 
-class CorpusSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+# Plain dataclasses checked by hand, not pydantic models: reading this file is on the path of every
+# `graphmer build-kg`, and an unchanged rebuild should not spend a tenth of a second importing pydantic.
+@dataclass(frozen=True)
+class CorpusSpec:
     name: str
     root: str
     exclude: list[str] | None = None
@@ -31,14 +30,40 @@ class CorpusSpec(BaseModel):
         return Corpus(self.name, root, exclude, self.max_bytes)
 
 
-class CorporaConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_TYPES = {"name": (str,), "root": (str,), "exclude": (list, type(None)), "max_bytes": (int,),
+          "language_hint": (str, type(None))}
 
+
+@dataclass(frozen=True)
+class CorporaConfig:
     corpora: list[CorpusSpec]
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> CorporaConfig:
-        return cls.model_validate(yaml.safe_load(Path(path).read_text()))
+        import yaml
+
+        return cls.validate(yaml.safe_load(Path(path).read_text()), str(path))
+
+    @classmethod
+    def validate(cls, data, where: str = "corpora config") -> CorporaConfig:
+        """The config, or a ValueError naming the first bad key (unknown keys are errors)."""
+        if not isinstance(data, dict) or set(data) != {"corpora"} or not isinstance(data["corpora"], list):
+            raise ValueError(f"{where}: expected one key `corpora` holding a list, got {data!r:.200}")
+        specs = []
+        for i, entry in enumerate(data["corpora"]):
+            if not isinstance(entry, dict):
+                raise ValueError(f"{where}: corpora.{i}: expected a mapping, got {entry!r:.200}")
+            for key in ("name", "root"):
+                if key not in entry:
+                    raise ValueError(f"{where}: corpora.{i}.{key}: field required")
+            for key, value in entry.items():
+                if key not in _TYPES:
+                    raise ValueError(f"{where}: corpora.{i}.{key}: extra inputs are not permitted")
+                if not isinstance(value, _TYPES[key]) or isinstance(value, bool) or (
+                        key == "exclude" and value is not None and not all(isinstance(x, str) for x in value)):
+                    raise ValueError(f"{where}: corpora.{i}.{key}: bad value {value!r:.200}")
+            specs.append(CorpusSpec(**entry))
+        return cls(specs)
 
 
 def load_corpora(path: str | Path = DEFAULT_CONFIG, only_existing: bool = False) -> list[Corpus]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,6 +205,8 @@ def _serve_gx(conn) -> None:
         try:
             conn.send(("ok", validate_frames(frames, kg_suites(GateThresholds(**thresholds)), "COMPLETE")))
         except Exception:  # noqa: BLE001 - sent back and raised in the parent
+            import traceback
+
             conn.send(("error", traceback.format_exc()))
 
 
