@@ -32,6 +32,15 @@ def test_a_one_file_project_passes_the_default_gates(tmp_path, make_tree):
     assert record["engine"].startswith("great_expectations ")
 
 
+def test_a_large_build_starts_gx_after_parsing_with_the_same_verdict(tmp_path, make_tree, monkeypatch):
+    from graphmer_core.kg import build
+
+    monkeypatch.setattr(build, "GX_EARLY_MAX_FILES", 0)  # every build counts as large
+    root = make_tree({"calc.py": "def add(a, b):\n    return a + b\n"})
+    result = build_kg([Corpus("calc", root)], Lake(tmp_path / "lake"), workers=1)
+    assert result.verdict.passed and not result.verdict.reused and "parse_s" in result.timings
+
+
 def test_parsed_files_that_yield_no_entities_fail_plainly(tmp_path, make_tree):
     calc = make_tree({"calc.py": "def add(a, b):\n    return a + b\n"}, "calc")
     empty = make_tree({"A.java": "// nothing here\n", "B.java": "/* nor here */\n"}, "notes")

@@ -661,7 +661,7 @@ def record_verdict(kg_dir: Path, verdict: Verdict) -> None:
 
 
 def gate(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None, regate: bool = False,
-         worker: GxWorker | Callable[[], GxWorker | None] | None = None) -> Verdict:
+         worker: GxWorker | None = None) -> Verdict:
     """The version's verdict: the recorded one if it was reached under these thresholds (GX is not
     even imported), else a fresh one, recorded. `regate=True` always runs GX."""
     kg_dir, th = Path(kg_dir), thresholds or DEFAULT_GATES
@@ -669,8 +669,6 @@ def gate(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None, re
         recorded = recorded_verdict(_read_manifest(kg_dir), th)
         if recorded is not None:
             return recorded
-    if callable(worker) and not isinstance(worker, GxWorker):
-        worker = worker()
     verdict = run_gates(kg_dir, th, worker)
     record_verdict(kg_dir, verdict)
     return verdict
