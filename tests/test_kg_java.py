@@ -26,7 +26,7 @@ def kg() -> KG:
 
 def test_dispatch_and_version():
     assert extractor("java") is extract
-    assert extractor_version("java") == EXTRACTOR_VERSION == "java-4"
+    assert extractor_version("java") == EXTRACTOR_VERSION == "java-5"
 
 
 def test_facts_are_json_and_depend_only_on_bytes():
@@ -395,3 +395,91 @@ def test_method_references(kg):
     assert refs[f"{P}calls.References.length(String)"] == "method_ref"
     assert refs[f"{P}calls.References.make(int)"] == "method_ref"
     assert not [t for t in refs if "Holder.<init>" in t]  # overloaded constructors: no guess
+
+
+# --- generics, bounds, var, lambdas (issue 13) -------------------------------------------------
+
+G = "java:fx:gen."
+
+
+@pytest.fixture(scope="module")
+def gen() -> KG:
+    return KG(build(subdirs=("gen",)))
+
+
+def _calls_at(kg: KG, head: str, line: int) -> dict[str, str]:
+    return {t["tail_id"][len(G):]: t["resolution"] for t in kg.triples
+            if t["head_id"] == head and t["relation"] == "calls" and t["line"] == line}
+
+
+def test_generic_facts_keep_type_arguments():
+    facts = extract(b"class A<T extends Node & Cmp<T>> implements Seq<List<T>> {"
+                    b" Map<String, List<Foo>> m;"
+                    b" <R extends Leaf> Map<K, V> go(final Map<K, ? super V> a, int b) {"
+                    b" var x = m.get(1); for (var y : m) {} m.each(z -> z.f()); } }")
+    t = facts["types"][0]
+    assert t[9] == [["T", ["Node", "Cmp<T>"]]] and t[10] == ["Seq<List<T>>"]
+    assert facts["fields"][0][7] == "Map<String,List<Foo>>"
+    m = facts["methods"][0]
+    assert m[4] == [["Map", "a"], ["int", "b"]]  # the erased parameters are unchanged
+    assert m[10] == ["Map<K,V>", ["Map<K,?superV>", ""], [["R", ["Leaf"]]]]
+    locs = {r[1]: r for r in facts["locals"]}
+    assert locs["x"][3] == "k:0" and locs["y"][3] == "it:n:m"
+    assert facts["lambdas"] == [[0, ["z"], ["?"], 1, 0, -1]]
+    assert facts["calls"][2][8] == 0  # z.f() is inside lambda 0
+
+
+def test_generic_type_arguments_of_fields_locals_and_parameters(gen):
+    f = f"{G}Uses.fields()"
+    assert _calls_at(gen, f, 9) == {"Seq.get(int)": "type_hint", "Node.visit()": "type_hint"}
+    assert _calls_at(gen, f, 10)["Node.parent()"] == "type_hint"  # Seq<E> tail() keeps E
+    assert _calls_at(gen, f, 11)["Leaf.leafOnly()"] == "type_hint"  # Table<String, Leaf>.get -> V
+    assert _calls_at(gen, f, 12)["Leaf.leafOnly()"] == "type_hint"  # Seq<Entry<K, V>>, nested
+    loc = f"{G}Uses.locals(Seq,NodeSeq)"
+    assert "Node.visit()" in _calls_at(gen, loc, 17)  # a local Seq<Node>
+    assert "Leaf.leafOnly()" in _calls_at(gen, loc, 18)  # a parameter Seq<Leaf>
+    assert "Node.visit()" in _calls_at(gen, loc, 19)  # NodeSeq implements Seq<Node>
+    assert _calls_at(gen, loc, 21) == {"Leaf.leafOnly()": "assigned"}  # for (var n2 : Seq<Leaf>)
+
+
+def test_type_variable_bounds(gen):
+    use = f"{G}Box.use(T)"
+    assert _calls_at(gen, use, 10) == {"Node.visit()": "type_hint"}  # T t, T extends Node
+    assert _calls_at(gen, use, 11) == {"Node.parent()": "type_hint"}  # a field of type T
+    assert "Node.visit()" in _calls_at(gen, use, 12)  # T get()
+    assert "Node.visit()" in _calls_at(gen, use, 13)  # Seq<T>.get -> T -> its bound
+    assert _calls_at(gen, f"{G}Box.leafy(U)", 17) == {"Leaf.leafOnly()": "type_hint"}  # a method's <U>
+    # an unbounded type variable is no type: no edge
+    assert gen.tails(f"{G}Box.free(U,Seq)", "calls") == {f"{G}Seq.get(int)": "type_hint"}
+
+
+def test_var_with_an_evident_initializer(gen):
+    v = f"{G}Uses.vars(Object)"
+    assert _calls_at(gen, v, 26) == {"Node.visit()": "assigned"}  # var a = nodes.get(0)
+    assert _calls_at(gen, v, 28) == {"Leaf.leafOnly()": "assigned"}  # var b = (Leaf) o
+    assert _calls_at(gen, v, 30) == {"Box.get()": "assigned", "Leaf.leafOnly()": "type_hint"}  # new Box<Leaf>()
+    assert _calls_at(gen, v, 32) == {"Box.get()": "assigned", "Leaf.leafOnly()": "type_hint"}  # var e = d
+
+
+def test_lambda_parameters_from_the_functional_interface(gen):
+    lam = f"{G}Uses.lambdas()"
+    assert _calls_at(gen, lam, 36) == {"Seq.each(Sink)": "type_hint", "Node.visit()": "type_hint"}
+    assert _calls_at(gen, lam, 37)["Node.parent()"] == "type_hint"  # declared (Node y)
+    assert _calls_at(gen, lam, 38)["Leaf.leafOnly()"] == "type_hint"  # en: Entry<String, Leaf>
+    assert _calls_at(gen, lam, 39)["Node.parent()"] == "type_hint"  # Fn<? super E, ? extends R>
+    # a lambda parameter shadows the field `Other other`
+    assert _calls_at(gen, lam, 40) == {"Seq.each(Sink)": "type_hint", "Node.visit()": "type_hint"}
+    # the lambda bodies' calls belong to the enclosing method
+    assert {t["head_id"] for t in gen.triples if t["path"] == "gen/Uses.java" and t["line"] in (36, 38)
+            and t["relation"] == "calls"} == {lam}
+
+
+def test_raw_and_unknown_type_arguments_give_no_edge(gen):
+    neg = f"{G}Uses.negatives(Seq,Seq,Seq,Seq)"
+    for line in (46, 47, 48, 50, 51, 52):  # raw, <?>, <? super Leaf>, raw lambda, <R> inferred, not an argument
+        assert not {k for k in _calls_at(gen, neg, line) if not k.startswith("Seq.")}, line
+    assert _calls_at(gen, neg, 49)["Leaf.leafOnly()"] == "type_hint"  # <? extends Leaf>
+
+
+def test_same_named_methods_of_an_unrelated_class_are_never_reached(gen):
+    assert not [t for t in gen.triples if t["relation"] == "calls" and t["tail_id"].startswith(f"{G}Other.")]

@@ -42,7 +42,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "java-4"
+EXTRACTOR_VERSION = "java-5"
 
 _QUERY_FILE = Path(__file__).with_name("queries") / "java.scm"
 _STATE: dict[str, Any] = {}
@@ -117,6 +117,83 @@ def norm_type(t: str) -> str:
     return t
 
 
+def generic_type(t: str) -> str:
+    """A type as written with its generic arguments kept (annotations, comments and whitespace
+    removed, `T...` -> `T[]`; wildcards read `?extendsT`, `?superT`, `?`), or "" when it has none."""
+    if "<" not in t:
+        return ""
+    if "/" in t:
+        t = _COMMENT.sub(" ", t)
+    if "@" in t:
+        t = _ANNOT.sub("", t)
+    t = "".join(t.split())
+    if t.endswith("..."):
+        t = t[:-3] + "[]"
+    return t
+
+
+def _split_top(s: str) -> list[str]:
+    """Split at the commas outside <...> and (...)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(s):
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(s[start:i])
+            start = i + 1
+    out.append(s[start:])
+    return out
+
+
+def _tbounds(text: str) -> list[list[Any]]:
+    """`<K extends A & B<K>, V>` -> [[K, [A, B<K>]]]: the type parameters that have bounds."""
+    if "/" in text:
+        text = _COMMENT.sub(" ", text)
+    if "@" in text:
+        text = _ANNOT.sub(" ", text)
+    out = []
+    for part in _split_top(text.strip()[1:-1]):
+        name, sep, bound = part.strip().partition(" extends ")
+        if not sep:
+            toks = part.split(None, 2)
+            if len(toks) < 3 or toks[1] != "extends":
+                continue
+            name, bound = toks[0], toks[2]
+        bs = [generic_type(b) or "".join(b.split()) for b in bound.split("&")]
+        if name.strip() and all(bs):
+            out.append([name.strip(), bs])
+    return out
+
+
+_GPARAM = re.compile(r"(.*?)([\w$]+)\s*((?:\[\s*\]\s*)*)$", re.S)
+
+
+def _gparams(text: str) -> list[str]:
+    """Generic parameter types of `(Map<K, V> m, List<T>... r)`, aligned with _params' rows."""
+    s = text[1:-1]
+    if "/" in s:
+        s = _COMMENT.sub(" ", s)
+    if "@" in s:
+        s = _ANNOT.sub(" ", s)
+    out = []
+    for part in _split_top(s):
+        m = _GPARAM.match(part.strip())
+        if m is None:
+            continue
+        ty, name, dims = m.group(1).strip(), m.group(2), m.group(3)
+        while ty.startswith("final ") or ty == "final":
+            ty = ty[5:].strip()
+        if not ty or name == "this":
+            continue
+        ty = "".join(ty.split()) + "[]" * dims.count("[")
+        if ty.endswith("..."):
+            ty = ty[:-3] + "[]"
+        out.append(ty if "<" in ty else "")
+    return out
+
+
 def extract(source: bytes) -> dict[str, Any]:
     """Facts of one Java compilation unit; never raises on malformed input."""
     try:
@@ -124,6 +201,7 @@ def extract(source: bytes) -> dict[str, Any]:
     except Exception as exc:  # pragma: no cover - defensive: facts must always come back
         return {"package": "", "imports": [], "types": [], "methods": [], "fields": [],
                 "calls": [], "news": [], "throw_news": [], "catches": [], "locals": [], "mrefs": [],
+                "lambdas": [],
                 "errors": 1, "failure": f"{type(exc).__name__}: {exc}"}
 
 
@@ -297,24 +375,42 @@ def _extract(source: bytes) -> dict[str, Any]:
         annots, flags = modifiers(n)
         ty = n.child_by_field_name("type")
         tyt = norm_type(tx(ty)) if ty is not None else ""
+        gt = generic_type(tx(ty)) if ty is not None else ""
         sl, el = n.start_point[0] + 1, n.end_point[0] + 1
         for d in n.children_by_field_name("declarator"):
             dn = d.child_by_field_name("name")
             if dn is not None:
-                fields.append([-codes[i] - 1, tx(dn), sl, el, tyt, annots, flags])
+                fields.append([-codes[i] - 1, tx(dn), sl, el, tyt, annots, flags, gt])
     for n in caps.get("enum_constant", ()):
         i = bisect_right(bounds, n.start_byte) - 1
         dn = n.child_by_field_name("name")
         if kinds[i] == "t" and dn is not None:
             annots, _flags = modifiers(n)
             fields.append([-codes[i] - 1, tx(dn), n.start_point[0] + 1, n.end_point[0] + 1, "",
-                           annots, "se"])
+                           annots, "se", ""])
 
     # Calls: one row per captured invocation (scope None outside any type), so the receiver
     # `a.b()` of a chained call `a.b().c()` at row k is row k - 1.
     calls: list[list[Any]] = []
     call_nodes = caps.get("call", ())
     call_rows = {(n.start_byte, n.end_byte): k for k, n in enumerate(call_nodes)}
+    # lambdas: the innermost one around byte b is lam_codes[bisect_right(lam_bounds, b) - 1]
+    lam_nodes = caps.get("lambda", ())
+    lam_bounds: list[int] = [0]
+    lam_codes: list[int] = [-1]
+    lam_parent: list[int] = []
+    lstack: list[tuple[int, int]] = []
+    for li, n in enumerate(lam_nodes):
+        while lstack and lstack[-1][0] <= n.start_byte:
+            lam_bounds.append(lstack.pop()[0])
+            lam_codes.append(lstack[-1][1] if lstack else -1)
+        lam_parent.append(lstack[-1][1] if lstack else -1)
+        lstack.append((n.end_byte, li))
+        lam_bounds.append(n.start_byte)
+        lam_codes.append(li)
+    while lstack:
+        lam_bounds.append(lstack.pop()[0])
+        lam_codes.append(lstack[-1][1] if lstack else -1)
     for k, n in enumerate(call_nodes):
         start = n.start_byte
         i = bisect_right(bounds, start) - 1
@@ -366,7 +462,8 @@ def _extract(source: bytes) -> dict[str, Any]:
         args = n.child_by_field_name("arguments")
         argc, akinds = _args(args, tx, call_rows) if args is not None else (0, [])
         calls.append([scope, tx(name_n) if name_n is not None else "?", rk, rv, argc, akinds,
-                      n.start_point[0] + 1, anons[i]])
+                      n.start_point[0] + 1, anons[i],
+                      lam_codes[bisect_right(lam_bounds, start) - 1] if lam_nodes else -1])
     for n in caps.get("ctor_call", ()):
         scope = codes[bisect_right(bounds, n.start_byte) - 1]
         if scope is None:
@@ -374,7 +471,7 @@ def _extract(source: bytes) -> dict[str, Any]:
         c = n.child_by_field_name("constructor")
         rk = c.type if c is not None and c.type in ("this", "super") else "?"
         argc, akinds = _args(n.child_by_field_name("arguments"), tx, call_rows)
-        calls.append([scope, "<init>", rk, "", argc, akinds, n.start_point[0] + 1, ""])
+        calls.append([scope, "<init>", rk, "", argc, akinds, n.start_point[0] + 1, "", -1])
 
     mrefs: list[list[Any]] = []
     for n in caps.get("mref", ()):
@@ -435,6 +532,7 @@ def _extract(source: bytes) -> dict[str, Any]:
         if scope is None or ty is None:
             continue
         tyt = norm_type(tx(ty))
+        gt = generic_type(tx(ty))
         for d in n.children_by_field_name("declarator"):
             dn = d.child_by_field_name("name")
             if dn is None:
@@ -442,32 +540,54 @@ def _extract(source: bytes) -> dict[str, Any]:
             vt = ""
             if tyt == "var":
                 v = d.child_by_field_name("value")
-                if v is not None and v.type == "object_creation_expression":
-                    vty = v.child_by_field_name("type")
-                    if vty is not None:
-                        vt = norm_type(tx(vty))
-            locals_.append([scope, tx(dn), tyt, vt])
+                if v is not None:
+                    vt = _var_init(v, tx, call_rows)
+            locals_.append([scope, tx(dn), tyt, vt, gt])
     for n in caps.get("foreach", ()):
         scope = codes[bisect_right(bounds, n.start_byte) - 1]
         ty, dn = n.child_by_field_name("type"), n.child_by_field_name("name")
         if scope is not None and ty is not None and dn is not None:
-            locals_.append([scope, tx(dn), norm_type(tx(ty)), ""])
+            tyt = norm_type(tx(ty))
+            vt = ""
+            if tyt == "var":  # `for (var x : xs)`: an element of xs
+                v = n.child_by_field_name("value")
+                k = _arg(v, tx, call_rows) if v is not None else ""
+                vt = f"it:{k}" if k else ""
+            locals_.append([scope, tx(dn), tyt, vt, generic_type(tx(ty))])
 
-    for n in caps.get("lambda", ()):
+    lambdas: list[list[Any]] = []
+    for li, n in enumerate(lam_nodes):
         scope = codes[bisect_right(bounds, n.start_byte) - 1]
         ps = n.child_by_field_name("parameters")
-        if scope is None or ps is None:
-            continue
-        pt = ps.type
-        if pt == "identifier":
-            locals_.append([scope, tx(ps), "?", ""])
-        elif pt == "inferred_parameters":
-            for c in ps.named_children:
-                if c.type == "identifier":
-                    locals_.append([scope, tx(c), "?", ""])
-        elif pt == "formal_parameters":
-            for ty, name in _params(tx(ps))[0]:
-                locals_.append([scope, name, "?" if ty == "var" else ty, ""])
+        names: list[str] = []
+        ptys: list[str] = []
+        if scope is not None and ps is not None:
+            pt = ps.type
+            if pt == "identifier":
+                names, ptys = [tx(ps)], ["?"]
+            elif pt == "inferred_parameters":
+                names = [tx(c) for c in ps.named_children if c.type == "identifier"]
+                ptys = ["?"] * len(names)
+            elif pt == "formal_parameters":
+                for ty, name in _params(tx(ps))[0]:
+                    names.append(name)
+                    ptys.append("?" if ty == "var" else ty)
+            locals_.extend([scope, name, "?", ""] if ty == "?" else [scope, name, ty, ""]
+                           for name, ty in zip(names, ptys, strict=True))
+        # the call it is an argument of, and its position there
+        row, pos = -1, -1
+        al = n.parent
+        if al is not None and al.type == "argument_list":
+            inv = al.parent
+            if inv is not None and inv.type == "method_invocation":
+                row = call_rows.get((inv.start_byte, inv.end_byte), -1)
+                pos = 0
+                for c in al.named_children:
+                    if c.start_byte == n.start_byte:
+                        break
+                    if c.type not in _COMMENTS:
+                        pos += 1
+        lambdas.append([scope, names, ptys, row, pos, lam_parent[li]])
 
     errors = 0
     if root.has_error:
@@ -475,7 +595,8 @@ def _extract(source: bytes) -> dict[str, Any]:
         errors = sum(len(v) for v in ec.values())
     return {"package": package, "imports": imports, "types": types, "methods": methods,
             "fields": fields, "calls": calls, "news": news, "throw_news": throw_news,
-            "catches": catches, "locals": locals_, "mrefs": mrefs, "errors": errors}
+            "catches": catches, "locals": locals_, "mrefs": mrefs, "lambdas": lambdas,
+            "errors": errors}
 
 
 def _type_row(n: Any, outer: int, tx: Any, tparams: Any, modifiers: Any,
@@ -484,22 +605,29 @@ def _type_row(n: Any, outer: int, tx: Any, tparams: Any, modifiers: Any,
     kind = _TYPE_KIND[n.type]
     sup = ""
     ifaces: list[str] = []
+    raw: list[str] = []  # supertypes as written, generic arguments kept
     if kind == "class":
         s = n.child_by_field_name("superclass")
         if s is not None and s.named_child_count:
-            sup = norm_type(tx(s.named_child(s.named_child_count - 1)))
+            st = tx(s.named_child(s.named_child_count - 1))
+            sup = norm_type(st)
+            raw.append(st)
     if kind == "interface":
         for c in n.named_children:
             if c.type == "extends_interfaces":
                 tl = c.named_child(0)
                 if tl is not None:
-                    ifaces = [norm_type(tx(x)) for x in tl.named_children if x.type not in _COMMENTS]
+                    its = [tx(x) for x in tl.named_children if x.type not in _COMMENTS]
+                    ifaces = [norm_type(x) for x in its]
+                    raw.extend(its)
                 break
     elif kind != "annotation":
         si = n.child_by_field_name("interfaces")
         if si is not None and si.named_child_count:
             tl = si.named_child(0)
-            ifaces = [norm_type(tx(x)) for x in tl.named_children if x.type not in _COMMENTS]
+            its = [tx(x) for x in tl.named_children if x.type not in _COMMENTS]
+            ifaces = [norm_type(x) for x in its]
+            raw.extend(its)
     annots, _flags = modifiers(n)
     if kind == "record":
         ps = n.child_by_field_name("parameters")
@@ -509,9 +637,13 @@ def _type_row(n: Any, outer: int, tx: Any, tparams: Any, modifiers: Any,
                     pt, pn = p.child_by_field_name("type"), p.child_by_field_name("name")
                     if pt is not None and pn is not None:
                         fields.append([idx, tx(pn), p.start_point[0] + 1, p.end_point[0] + 1,
-                                       norm_type(tx(pt)), [], "r"])
+                                       norm_type(tx(pt)), [], "r", generic_type(tx(pt))])
+    tp = n.child_by_field_name("type_parameters")
+    # generic supertypes (superclass first), only when one has type arguments
+    gsup = [generic_type(x) or norm_type(x) for x in raw] if any("<" in x for x in raw) else []
     return [kind, tx(name_n) if name_n is not None else "?", outer,
-            n.start_point[0] + 1, n.end_point[0] + 1, tparams(n), sup, ifaces, annots]
+            n.start_point[0] + 1, n.end_point[0] + 1, tparams(n), sup, ifaces, annots,
+            _tbounds(tx(tp)) if tp is not None else [], gsup]
 
 
 def _method_row(n: Any, owner: int, sl: Any, until_body: Any, fields: list[list[Any]]) -> list[Any]:
@@ -531,7 +663,8 @@ def _method_row(n: Any, owner: int, sl: Any, until_body: Any, fields: list[list[
         varargs, tail = False, ""
     else:
         header = sl(start, ps.start_byte)
-        params, varargs = _params(sl(ps.start_byte, ps.end_byte))
+        params_text = sl(ps.start_byte, ps.end_byte)
+        params, varargs = _params(params_text)
         tail = until_body(ps.end_byte)
     annots: list[list[Any]] = []
     if "/" in header:
@@ -552,6 +685,7 @@ def _method_row(n: Any, owner: int, sl: Any, until_body: Any, fields: list[list[
         i += 1
     rest = " ".join(words[i:])
     tps: list[str] = []
+    tbounds: list[list[Any]] = []
     if rest.startswith("<"):
         depth = 0
         for j, ch in enumerate(rest):
@@ -561,8 +695,11 @@ def _method_row(n: Any, owner: int, sl: Any, until_body: Any, fields: list[list[
                 depth -= 1
                 if depth == 0:
                     tps = _tparams(rest[:j + 1])
+                    if " extends " in rest[:j + 1]:
+                        tbounds = _tbounds(rest[:j + 1])
                     rest = rest[j + 1:]
                     break
+    gret = ""
     if ctor:
         name, ret = "<init>", ""
         flags += "c"
@@ -572,17 +709,27 @@ def _method_row(n: Any, owner: int, sl: Any, until_body: Any, fields: list[list[
             m = _TRAILING_NAME.search(name)
             if m is not None:
                 ret, name = name[:m.start()], m.group()
+        gret = generic_type(ret)
         ret = norm_type(ret)
         if tail.lstrip().startswith("["):
             ret += "[]" * tail.split("throws")[0].count("[")
     if varargs:
         flags += "v"
+    if n.child_by_field_name("body") is None and not ctor:
+        flags += "a"  # abstract (or native): no body
+    gparams: list[str] = []
+    if ps is not None and "<" in params_text:
+        gparams = _gparams(params_text)
+        if len(gparams) != len(params) or not any(gparams):
+            gparams = []
     throws: list[str] = []
     if "throws" in tail:
         m = _THROWS.search(tail)
         if m is not None:
             throws = _type_list(tail[m.end():].split("default")[0])
-    return [owner, name, line, n.end_point[0] + 1, params, ret, throws, tps, annots, flags]
+    # generics: [return type, [parameter types] ("" for a plain one), bounds of type parameters]
+    return [owner, name, line, n.end_point[0] + 1, params, ret, throws, tps, annots, flags,
+            [gret, gparams, tbounds]]
 
 
 def _annotations(header: str, line: int, out: list[list[Any]]) -> str:
@@ -779,6 +926,18 @@ def _arg(a: Any, tx: Any, call_rows: dict[tuple[int, int], int]) -> str:
     if t == "parenthesized_expression" and a.named_child_count == 1:
         return _arg(a.named_child(0), tx, call_rows)
     return ""
+
+
+def _var_init(v: Any, tx: Any, call_rows: dict[tuple[int, int], int]) -> str:
+    """What a `var` is initialised with, as an argument kind (`_args`); `new T<A>()` keeps its
+    type arguments."""
+    if v.type == "object_creation_expression":
+        ty = v.child_by_field_name("type")
+        if ty is None or v.child(0).type != "new" or tx(v).endswith("}"):
+            return ""  # `outer.new T()`, or an anonymous class (not a T)
+        g = generic_type(tx(ty))
+        return f"new:{g}" if g and not g.endswith("<>") else f"new:{norm_type(tx(ty))}"
+    return _arg(v, tx, call_rows)
 
 
 def _literal_kind(p: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphmer_core.kg.java.generics import has_vars, subst, unwrap
 from graphmer_core.kg.java.model import MethodDecl, TypeDecl
 
 AMBIGUOUS = object()  # a local name declared with different types in one scope
@@ -72,7 +73,10 @@ class CallSites:
         if lv is AMBIGUOUS:
             return None
         if lv is not None:
-            ty = lv[1] if lv[0] == "var" else lv[0]
+            if lv[0] == "var":
+                v = unwrap(self.var_value(name, lv[1], sc, s, -1))
+                return v if v is not None and v[0] in ("i", "e", "p") else None
+            ty = lv[0]
             return r.type_of(ty, t, sc[3] | t.tparams) if ty and ty != "?" else None
         c: TypeDecl | None = t
         while c is not None:
@@ -106,13 +110,11 @@ class CallSites:
         return ty
 
     def result_type(self, j: int) -> Any:
-        """The declared return type of the method call row j reaches (resolved first)."""
+        """The declared return type of the method call row j reaches (resolved first), its type
+        arguments substituted from the receiver's (generics.py)."""
         self.call(j)
-        target = self.call_memo.get(j)
-        if target is None or not target.ret:
-            return None
-        ty = self.r.type_of(target.ret, target.owner, target.tparams | target.owner.tparams)
-        return None if ty is None or ty[0] == "v" else ty
+        v = unwrap(self.call_val.get(j))
+        return v if v is not None and v[0] in ("i", "e", "p") else None
 
     # --- receivers and calls --------------------------------------------------------------------
     def value_ref(self, text: str, f: Any, ctx: TypeDecl | None, tp: frozenset[str]) -> Any:
@@ -138,24 +140,36 @@ class CallSites:
             parts = rv.split(".") if rk == "q" else [rv]
             first = parts[0]
             ref, res = None, "type_hint"
-            lv = self.local_type(s, first)
-            if lv is AMBIGUOUS:
+            lam = self.calls[k][8] if k >= 0 and len(self.calls[k]) > 8 else -1
+            slot = self.lambda_slot(lam, first)
+            lv = self.local_type(s, first) if slot is None else None
+            if slot is not None:  # a lambda parameter: its declared type, else the target's
+                ref = self.val_ref(self.lambda_param_value(*slot))
+                if ref is None:
+                    return None
+            elif lv is AMBIGUOUS:
                 return None
-            if lv is not None:
+            elif lv is not None:
                 if lv[0] == "?":
                     return None  # an untyped lambda parameter
                 if lv[0] == "var":
-                    if not lv[1]:
+                    ref, res = self.val_ref(self.var_value(first, lv[1], sc, s, lam)), "assigned"
+                    if ref is None:
                         return None
-                    ref, res = r.type_ref(lv[1], f, t, tp), "assigned"
                 else:
                     ref = self.value_ref(lv[0], f, t, tp)
+                    if ref is None:  # a type variable: its bound
+                        ref = self.val_ref(self.name_value(first, sc, s, lam))
+                        if ref is None:
+                            return None
             else:
                 c: TypeDecl | None = t
                 while c is not None and ref is None:
                     ft = r.field_type(c, first)
                     if ft is not None:
                         ref = self.value_ref(ft[0], f, ft[1], frozenset())
+                        if ref is None:  # a type variable: its bound or type argument
+                            ref = self.val_ref(r.field_value(r.self_value(c, r.bound_env(c, None)), first))
                         if ref is None:
                             return None
                     c = c.outer
@@ -209,19 +223,197 @@ class CallSites:
             return (("i", ty[1], "exact") if ty[0] == "i" else ("e", ty[1], "external"), "type_hint")
         if rk == "call" and isinstance(rv, int):
             self.call(rv)
-            target = self.call_memo.get(rv)
-            if target is None or not target.ret:
-                return None
-            ref = self.value_ref(target.ret, target.owner.file, target.owner, target.tparams)
+            ref = self.val_ref(self.call_val.get(rv))
             return (ref, "type_hint") if ref is not None else None
         return None
+
+    # --- values: static types with their type arguments (generics.py) ---------------------------
+    def val_ref(self, v: Any) -> Any:
+        """The type ref of a value whose members a call looks up: an array's are Object's."""
+        v = unwrap(v)
+        if v is None or v[0] not in ("i", "e"):
+            return None
+        if v[2]:
+            return self.value_ref("Object[]", self.f, None, frozenset())
+        return ("i", v[1], "exact") if v[0] == "i" else ("e", v[1], "external")
+
+    def lambda_slot(self, lam: int, name: str) -> tuple[int, int] | None:
+        """(lambda, parameter index) of a name that is a parameter of an enclosing lambda."""
+        while lam >= 0:
+            row = self.lambdas[lam]
+            if name in row[1]:
+                return lam, row[1].index(name)
+            lam = row[5]
+        return None
+
+    def lambda_param_value(self, lam: int, i: int) -> Any:
+        """A lambda parameter's type: as declared, else the parameter type of the functional
+        interface that the called method's parameter declares (`xs.forEach(x -> ..)` on a
+        List<Foo>: Consumer<? super Foo>.accept(T) -> Foo); None when not evident."""
+        key = (lam, i)
+        if key in self.lam_memo:
+            return self.lam_memo[key]
+        self.lam_memo[key] = None
+        s, names, ptys, row, pos, _parent = self.lambdas[lam]
+        r = self.r
+        v = None
+        sc = self.scope(s)
+        if sc is None:
+            return None
+        if ptys[i] != "?":
+            t = sc[1]
+            v = r.gparse(ptys[i], t, sc[3] | t.tparams)
+            if has_vars(v):
+                v = subst(v, r.bound_env(t, sc[2]))
+        elif row >= 0:
+            self.call(row)
+            target = self.call_memo.get(row)
+            if target is not None and pos < target.arity and not (target.varargs and pos >= target.arity - 1):
+                pv = r.gparse(target.gparams[pos], target.owner, target.tparams | target.owner.tparams)
+                if has_vars(pv):
+                    env = r.member_env(self.call_receiver(row), target.owner)
+                    for x in target.tparams:
+                        env.pop(x, None)
+                    pv = subst(pv, env)
+                v = r.lambda_param(pv, i, len(names))
+        self.lam_memo[key] = v
+        return v
+
+    def name_value(self, name: str, sc: Any, s: int, lam: int) -> Any:
+        """The value of a simple name: a lambda parameter, a local or parameter, a field."""
+        r = self.r
+        slot = self.lambda_slot(lam, name)
+        if slot is not None:
+            return self.lambda_param_value(*slot)
+        t = sc[1]
+        lv = self.local_type(s, name)
+        if lv is AMBIGUOUS:
+            return None
+        if lv is not None:
+            ty, vt, gt = lv
+            if ty == "?":
+                return None
+            if ty == "var":
+                return self.var_value(name, vt, sc, s, lam)
+            v = r.gparse(gt or ty, t, sc[3] | t.tparams)
+            return subst(v, r.bound_env(t, sc[2])) if has_vars(v) else v
+        c: TypeDecl | None = t
+        while c is not None:
+            if r.field_type(c, name) is not None:
+                return r.field_value(r.self_value(c, r.bound_env(c, None)), name)
+            c = c.outer
+        return None
+
+    def var_value(self, name: str, vt: str, sc: Any, s: int, lam: int) -> Any:
+        """`var x = <init>`: the initializer's value (`it:` an element of an Iterable or array)."""
+        if not vt:
+            return None
+        key = (s, name)
+        if key in self.evaluating:
+            return None
+        self.evaluating.add(key)
+        try:
+            if vt.startswith("it:"):
+                return self.element_value(self.kind_value(vt[3:], sc, s, lam))
+            return self.kind_value(vt, sc, s, lam)
+        finally:
+            self.evaluating.discard(key)
+
+    def element_value(self, v: Any) -> Any:
+        """What `for (var x : v)` binds: an array's element, an Iterable's T."""
+        v = unwrap(v)
+        if v is None or v[0] not in ("i", "e", "p"):
+            return None
+        if v[2]:
+            return (v[0], v[1], v[2] - 1, *v[3:])
+        it = self.r.types.get("java.lang.Iterable")
+        if v[0] != "i" or it is None:
+            return None
+        return unwrap(self.r.member_env(v, it).get("T"))
+
+    def kind_value(self, k: str, sc: Any, s: int, lam: int) -> Any:
+        """The value of an expression described by its argument kind (parsing.java._args)."""
+        r = self.r
+        t = sc[1]
+        if k in _PRIMITIVE_KINDS:
+            return ("p", k, 0)
+        if k == "String":
+            it = r.types.get("java.lang.String")
+            return ("i", it, 0, None) if it is not None else ("e", "java.lang.String", 0, None)
+        if k == "this":
+            return r.self_value(t, r.bound_env(t, sc[2]))
+        kind, _, v = k.partition(":")
+        if kind == "n":
+            return self.name_value(v, sc, s, lam)
+        if kind == "k":
+            j = int(v)
+            self.call(j)
+            return self.call_val.get(j)
+        if kind == "c" or kind == "new":
+            val = r.gparse(v, t, sc[3] | t.tparams)
+            return subst(val, r.bound_env(t, sc[2])) if has_vars(val) else val
+        if kind == "q":
+            return self.dotted_value(v.split("."), sc, s, lam)
+        if kind == "ai":
+            val = unwrap(self.name_value(v, sc, s, lam))
+            return (val[0], val[1], val[2] - 1, *val[3:]) if val is not None and val[0] in ("i", "e", "p") \
+                and val[2] else None
+        return None
+
+    def dotted_value(self, parts: list[str], sc: Any, s: int, lam: int) -> Any:
+        """`a.b.c`, `this.f`, `Type.FIELD`: the value of the last field."""
+        r = self.r
+        t = sc[1]
+        first = parts[0]
+        if first == "this":
+            v = r.self_value(t, r.bound_env(t, sc[2]))
+        else:
+            v = self.name_value(first, sc, s, lam)
+            if v is None and first[:1].isupper() and self.local_type(s, first) is None:
+                ref = r.type_ref(first, self.f, t, sc[3])
+                v = ("i", ref[1], 0, None) if ref is not None and ref[0] == "i" else None
+        for seg in parts[1:]:
+            v = unwrap(v)
+            if v is None:
+                return None
+            v = r.field_value(v, seg)
+        return v
+
+    def call_receiver(self, k: int) -> Any:
+        """The value of call row k's receiver (`this` for an unqualified call)."""
+        if k in self.recv_memo:
+            return self.recv_memo[k]
+        self.recv_memo[k] = None
+        row = self.calls[k]
+        s, rk, rv = row[0], row[2], row[3]
+        lam = row[8] if len(row) > 8 else -1
+        sc = self.scope(s)
+        v = None
+        if sc is not None:
+            r = self.r
+            t = sc[1]
+            if rk in ("", "this", "super"):
+                v = r.self_value(t, r.bound_env(t, sc[2]))
+            elif rk == "id":
+                v = self.name_value(rv, sc, s, lam)
+            elif rk == "q":
+                v = self.dotted_value(rv.split("."), sc, s, lam)
+            elif rk == "tf":
+                v = r.field_value(r.self_value(t, r.bound_env(t, sc[2])), rv)
+            elif rk == "call":
+                self.call(rv)
+                v = self.call_val.get(rv)
+            elif rk == "ai":
+                v = self.kind_value(f"ai:{rv}", sc, s, lam)
+        self.recv_memo[k] = v
+        return v
 
     def call(self, k: int) -> None:
         """Resolve call row k once (a receiver or argument call row is resolved first)."""
         if k in self.done:
             return
         self.done.add(k)
-        s, name, rk, rv, argc, kinds, line, anon = self.calls[k]
+        s, name, rk, rv, argc, kinds, line, anon = self.calls[k][:8]
         sc = self.scope(s)
         if sc is None:
             return
@@ -332,6 +524,10 @@ class CallSites:
         if how == "overload":
             res = "overload"
         self.call_memo[k] = target
+        ret = r.gparse(target.gret, target.owner, target.tparams | target.owner.tparams) if target.ret else None
+        if has_vars(ret):
+            ret = r.return_value(target, self.call_receiver(k))
+        self.call_val[k] = ret
         self.triple(head, "calls", target.id, line, res)
 
     def method_ref(self, row: list[Any]) -> None:

@@ -18,14 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from graphmer_core.kg.java.calls import AMBIGUOUS, CallSites
-from graphmer_core.kg.java.members import MemberIndex
+from graphmer_core.kg.java.generics import GenericIndex
 from graphmer_core.kg.java.model import (
     LANG, OBJECT_METHODS, PRIMITIVES, MethodDecl, TypeDecl, Unit, base, field_id,
 )
 from graphmer_core.kg.resolution import Resolved
 
 
-class Resolver(MemberIndex):
+class Resolver(GenericIndex):
     """The corpus's indexes, its external entities and its output rows."""
 
     def ext_entity(self, eid: str, kind: str, qn: str, name: str) -> None:
@@ -72,9 +72,11 @@ class Resolver(MemberIndex):
                 t.methods.clear()
                 t.cache.clear()
                 t._members.clear()
-                t._supers = t._anc = t.outer = None
+                t._supers = t._anc = t.outer = t._gsupers = t._sam = None
         self.types.clear()
         self._ptypes.clear()
+        self.__dict__.pop("_gmemo", None)
+        self.__dict__.pop("_anc_memo", None)
         self.pkg_types.clear()
 
 
@@ -92,6 +94,11 @@ class FileEmitter(CallSites):
         self.call_memo: dict[int, Any] = {}
         self.done: set[int] = set()
         self.calls = f.pf.facts.get("calls", ())
+        self.lambdas = f.pf.facts.get("lambdas", ())
+        self.call_val: dict[int, Any] = {}  # the value (generics.py) each resolved call returns
+        self.recv_memo: dict[int, Any] = {}
+        self.lam_memo: dict[tuple[int, int], Any] = {}
+        self.evaluating: set[tuple[int, str]] = set()
 
     def triple(self, head: str, rel: str, tail: str, line: int, res: str) -> None:
         self.triples.append((head, rel, tail, LANG, self.corpus, self.path, line, res))
@@ -226,9 +233,10 @@ class FileEmitter(CallSites):
                 self.overrides(m)
         # locals: per scope, name -> declared type (or AMBIGUOUS)
         locs = self.locals
-        for s, name, ty, vt in facts.get("locals", ()):
+        for row in facts.get("locals", ()):
+            s, name = row[0], row[1]
             d = locs.setdefault(s, {})
-            v = (ty, vt)
+            v = (row[2], row[3], row[4] if len(row) > 4 else "")
             if d.get(name, v) != v:
                 d[name] = AMBIGUOUS
             else:
@@ -236,8 +244,8 @@ class FileEmitter(CallSites):
         for s, m in enumerate(self.methods):
             if m is not None:
                 d = locs.setdefault(s, {})
-                for ty, name in m.params:
-                    v = (ty, "")
+                for (ty, name), gt in zip(m.params, m.gparams, strict=True):
+                    v = (ty, "", gt if gt != ty else "")
                     d[name] = AMBIGUOUS if d.get(name, v) != v else v
         # code references
         for s, ty, argc, line, anon, akinds in facts.get("news", ()):

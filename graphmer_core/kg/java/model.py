@@ -88,7 +88,8 @@ class Unit:
 
 class TypeDecl:
     __slots__ = ("fqn", "id", "kind", "decl", "name", "file", "outer", "tparams", "row", "nested",
-                 "methods", "fields", "cache", "_supers", "_members", "_anc")
+                 "methods", "fields", "gfields", "cache", "_supers", "_members", "_anc", "_gsupers",
+                 "_sam")
 
     def __init__(self, fqn: str, corpus: str, row: list[Any], f: Unit, outer: TypeDecl | None):
         self.fqn = fqn
@@ -103,7 +104,10 @@ class TypeDecl:
         self.nested: dict[str, TypeDecl] = {}
         self.methods: dict[str, list[MethodDecl]] = {}
         self.fields: dict[str, str] = {}
+        self.gfields: dict[str, str] = {}  # fields whose declared type has type arguments
         self.cache: dict[str, Any] = {}
+        self._gsupers: Any = None
+        self._sam: Any = False
         self._supers: Any = None
         self._members: dict[str, Any] = {}
         self._anc: Any = None
@@ -111,7 +115,7 @@ class TypeDecl:
 
 class MethodDecl:
     __slots__ = ("id", "name", "owner", "params", "ptypes", "arity", "varargs", "ret", "static",
-                 "private", "tparams", "row", "simple")
+                 "private", "abstract", "tparams", "row", "simple", "gret", "gparams")
 
     def __init__(self, owner: TypeDecl, corpus: str, row: list[Any]):
         self.owner = owner
@@ -123,7 +127,11 @@ class MethodDecl:
         self.varargs = "v" in flags
         self.static = "s" in flags
         self.private = "p" in flags
+        self.abstract = "a" in flags
         self.ret = row[5]
+        g = row[10] if len(row) > 10 else ("", [], [])
+        self.gret: str = g[0] or row[5]  # the declared types with their type arguments
+        self.gparams: list[str] = [gp or p for gp, p in zip(g[1], self.ptypes)] if g[1] else self.ptypes
         self.tparams = frozenset(row[7])
         self.row = row
         self.simple = tuple(simple(p) for p in self.ptypes)

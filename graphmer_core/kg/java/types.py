@@ -70,6 +70,8 @@ class TypeIndex:
             if 0 <= row[0] < len(types):
                 owner = types[row[0]]
                 owner.fields.setdefault(row[1], row[4] or owner.fqn)
+                if len(row) > 7 and row[7]:
+                    owner.gfields.setdefault(row[1], row[7])
         if types and f.package not in self.pkg_path:
             self.pkg_path[f.package] = pf.path.rpartition("/")[0]
         self.files.append((f, types, methods))
