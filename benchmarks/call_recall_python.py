@@ -263,7 +263,7 @@ def expected_pairs(trace: dict) -> dict[tuple[str, str], dict]:
 
 # --- the KG ---------------------------------------------------------------------------------------
 
-def build_kg(cache_dir: Path) -> tuple[list[tuple], float]:
+def build_kg(cache_dir: Path) -> tuple[list[tuple], list[tuple], float]:
     from graphmer_core.corpus.config import load_corpora
     from graphmer_core.corpus.index import index_corpora
     from graphmer_core.kg.resolution import resolve
@@ -274,7 +274,7 @@ def build_kg(cache_dir: Path) -> tuple[list[tuple], float]:
     outcome = parse_files(records, cache_dir)
     t = time.perf_counter()
     resolved = resolve(outcome.parsed)
-    return resolved.triples, time.perf_counter() - t
+    return resolved.triples, resolved.entities, time.perf_counter() - t
 
 
 def main() -> None:
@@ -296,7 +296,7 @@ def main() -> None:
 
     trace = json.loads(args.trace.read_text()) if args.trace.exists() and not args.retrace else run_trace(args.trace)
     expected = expected_pairs(trace)
-    triples, resolve_s = build_kg(args.cache)
+    triples, entities, resolve_s = build_kg(args.cache)
     prefix = "py:stdlib:"
     edges: dict[tuple[str, str], str] = {}
     for head, rel, tail, _lang, _corpus, _path, _line, resolution in triples:
@@ -359,20 +359,25 @@ def main() -> None:
                 where = f"{row['caller_path']}:{row['line']}"
                 print(f"  {row['caller']} -> {row['callee']}   [{where}] {row['site'][:90]!r}")
     if args.sample:
-        sample_edges(triples, args.sample, args.sample_resolution, args.seed, result)
+        sample_edges(triples, entities, args.sample, args.sample_resolution, args.seed, result)
     if args.save:
         args.save.write_text(json.dumps(result, indent=1))
 
 
-def sample_edges(triples, n, resolutions, seed, result) -> None:
-    """A seeded sample of KG calls/instantiates edges with their evidence line, for a hand check."""
+def sample_edges(triples, entities, n, resolutions, seed, result) -> None:
+    """A seeded sample of KG calls/instantiates edges with their evidence line and the first line
+    of the target's definition, for a hand check."""
+    where = {e[0]: (e[6], e[7]) for e in entities if e[6]}  # entity_id -> (path, start_line)
     cands = sorted({(h, r, t, path, line, res) for h, r, t, _l, _c, path, line, res in triples
                     if r in ("calls", "instantiates") and (not resolutions or res in resolutions)})
     picked = random.Random(seed).sample(cands, min(n, len(cands)))
     print(f"\n--- {len(picked)} of {len(cands):,} edges with resolution in {resolutions or 'any'}")
     for i, (h, r, t, path, line, res) in enumerate(picked, 1):
         src = linecache.getline(str(STDLIB / path), line).strip() if path and line else ""
-        print(f"{i:3}. [{res}] {h} -{r}-> {t}\n     {path}:{line}: {src[:120]}")
+        tpath, tline = where.get(t, (None, None))
+        target = linecache.getline(str(STDLIB / tpath), tline).strip() if tpath and tline else ""
+        print(f"{i:3}. [{res}] {h} -{r}-> {t}\n     {path}:{line}: {src[:120]}"
+              f"\n     -> {tpath}:{tline}: {target[:100]}")
     result["sample"] = [list(p) for p in picked]
 
 

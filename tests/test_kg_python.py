@@ -467,3 +467,33 @@ def test_imports_across_corpora_and_one_external_entity():
     assert ("py:app:app.main", "instantiates", "py:mini:minilib.core.Engine") in edges
     ext = [e for e in r.entity_dicts() if e["entity_id"] == "py:ext:os.getcwd"]
     assert ext and all(e["corpus"] == "<external>" for e in ext)
+
+
+B = "py:fx:branches."
+
+
+def test_points_to_alternatives(flow):
+    """Module and class bodies: names bound in `if`/`try` statements (platform branches, import
+    fallbacks) hold one binding per run, so they reach a callable only when all agree."""
+    use = {t for (h, r, t) in flow if h == B + "use" and r == "calls"}
+    assert B + "same" in use                                   # one entity on every branch
+    assert (B + "select", "calls", B + "_selector") in flow    # f = cached(f) in a branch: still f
+    for tail in ("py:fx:altpath_nt.join", "py:fx:altpath_posix.join",   # import a as path / import b as path
+                 B + "_win_sep", B + "_posix_sep",             # sep = _win_sep / sep = _posix_sep
+                 B + "fast",                                   # accelerator or pure-Python fallback
+                 B + "_fspath"):                               # an external `import *` may bind it
+        assert tail not in use, tail
+    # a function's `try` that catches NameError/ImportError/AttributeError: a fallback, not both
+    assert (B + "bootstrap", "calls", B + "bootstrap._wrap") not in flow
+    # a parameter default never holds the function it is the default of
+    assert (B + "Hooks.__init__.changed", "calls", B + "Hooks.__init__.changed") not in flow
+    go = {t for (h, r, t) in flow if h == B + "Shell.go" and r == "calls"}
+    assert not go & {B + "Shell.run", B + "_posix_sep"}       # a method defined per platform
+
+
+def test_points_to_returned_parameter_per_call_site(flow):
+    """`def wrap(fn): return fn`: each call gets back its own argument, not every caller's."""
+    first = {t for (h, r, t) in flow if h == B + "use_first" and r == "calls"}
+    second = {t for (h, r, t) in flow if h == B + "use_second" and r == "calls"}
+    assert B + "first" in first and B + "second" not in first
+    assert B + "second" in second and B + "first" not in second

@@ -34,8 +34,12 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
                 callee is a value expression (also for shapes `calls` leaves out: `f()()`, `d[k]()`);
   - `fors`:     `[scope, target, expr]` `for target in expr` (a plain name target);
   - `defaults`: `[scope, param, expr]` parameter defaults (scope: the def's own).
-  Value expressions are nested lists: `["n", dotted]` a name or attribute chain; `["c", callee]` a
-  call's result; `["a", expr, attr]` an attribute of another expression, `["g", expr, attr]` the same
+  - `conds`:    `[scope, start_line, end_line]` an `if` or `try` statement of a module (scope -1)
+                or class body, or a `try` in a function body that catches ImportError,
+                NameError or AttributeError: names bound in it are bound on some runs only
+                (platform branches, import fallbacks).
+  Value expressions are nested lists: `["n", dotted]` a name or attribute chain; `["c", callee]` or
+  `["c", callee, args, kwargs]` a call's result (arguments as in `pcalls`, when there are any); `["a", expr, attr]` an attribute of another expression, `["g", expr, attr]` the same
   written `getattr(expr, "attr")`;
   `["i", expr]` an element (`x[k]`); `["o", [expr, ...]]` any one of (`a or b`, `a if c else b`);
   `["l", [expr, ...]]` a list, tuple, set or dict (its values); `["t", expr]` `type(expr)`;
@@ -45,14 +49,17 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
 
 from __future__ import annotations
 
+import builtins
 import re
 from bisect import bisect_left, bisect_right
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "py-4"
+EXTRACTOR_VERSION = "py-5"
 
+_BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
+_GUARDS = re.compile(r"\b(ImportError|ModuleNotFoundError|NameError|AttributeError)\b")
 _QUERY_PATH = Path(__file__).with_name("queries") / "python.scm"
 _STATE: dict[str, Any] = {}
 _DOTTED = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
@@ -106,6 +113,7 @@ def extract(source: bytes) -> dict[str, Any]:
         "pcalls": ex.pcalls,
         "fors": ex.fors,
         "defaults": ex.defaults,
+        "conds": ex.conds,
     }
 
 
@@ -124,6 +132,7 @@ class _Extractor:
         self.pcalls: list[list[Any]] = []
         self.fors: list[list[Any]] = []
         self.defaults: list[list[Any]] = []
+        self.conds: list[list[Any]] = []
         # scope intervals [body_start, end) in document order, for `_scopes`
         self.starts: list[int] = []
         self.ends: list[int] = []
@@ -155,6 +164,7 @@ class _Extractor:
         for nodes in caps.values():
             nodes.sort(key=_START)
         self._defs(caps)
+        self.arg_values: dict[int, tuple[list, list]] = {}  # argument list start -> `_arguments`
         self._asg(caps)
         self._call(caps.get("call", ()))
         for name in ("bind", "global", "import", "raise", "except"):
@@ -396,7 +406,10 @@ class _Extractor:
                             return ["g", inner, lit]
                         return None
             callee = self._value(fn, depth + 1)
-            return None if callee is None else ["c", callee]
+            if callee is None:
+                return None
+            args, kwargs = self._arguments(node.child_by_field_name("arguments"), depth + 1)
+            return ["c", callee, args, kwargs] if args or kwargs else ["c", callee]
         if t == "subscript":
             inner = self._value(node.child_by_field_name("value"), depth + 1)
             return None if inner is None else ["i", inner]
@@ -422,8 +435,63 @@ class _Extractor:
             return self._value(node.named_children[0], depth)
         return None
 
+    def _arguments(self, node, depth: int = 0) -> tuple[list, list]:
+        """The value expressions of an argument list: positional ones (None where of no use, cut
+        at the first `*x`, trailing Nones dropped) and `[[keyword, expr]]`. Memoised per list: a
+        call's arguments serve both its `pcalls` row and a value expression holding the call."""
+        if node is None or node.type != "argument_list":
+            return [], []
+        hit = self.arg_values.get(node.start_byte)
+        if hit is not None:
+            return hit
+        args: list = []
+        kwargs: list = []
+        value = self._value
+        positional = True
+        for c in node.named_children:
+            t = c.type
+            if t == "keyword_argument":
+                k, v = c.child_by_field_name("name"), c.child_by_field_name("value")
+                v = value(v, depth) if v is not None else None
+                if v is not None and k is not None:
+                    kwargs.append([self.text(k), v])
+            elif t in ("list_splat", "dictionary_splat"):
+                positional = False
+            elif t != "comment" and positional:
+                args.append(value(c, depth))
+        while args and args[-1] is None:
+            args.pop()
+        self.arg_values[node.start_byte] = args, kwargs
+        return args, kwargs
+
+    def _guards(self, node) -> bool:
+        """Whether a `try` statement catches a missing module or name (an environment test)."""
+        for c in node.named_children:
+            if c.type == "except_clause":
+                head = c.named_children[0] if c.named_children else None
+                if head is not None and head.type != "block" and _GUARDS.search(self.text(head)):
+                    return True
+        return False
+
+    def _unbound_builtins(self) -> frozenset:
+        """Builtin names this file binds nowhere (no def, parameter, assignment, import, star import)."""
+        if any(["*", None] in row[4] for row in self.imports):
+            return frozenset()
+        bound = {row[1] for row in self.defs}
+        bound.update(p[0] for row in self.defs if row[0] == "f" for p in row[6])
+        bound.update(row[2] for row in self.asg)
+        for row in self.imports:
+            for name, alias in row[4]:
+                bound.add(alias or name.partition(".")[0])
+        return _BUILTIN_NAMES - bound
+
     def _flow(self, caps: dict[str, list]) -> None:
         value = self._value
+        nodes = caps.get("cond", ())
+        for node, scope in zip(nodes, self._scopes(nodes), strict=True):
+            if scope >= 0 and self.defs[scope][0] == "f" and (node.type != "try_statement" or not self._guards(node)):
+                continue
+            self.conds.append([scope, node.start_point[0] + 1, node.end_point[0] + 1])
         nodes = caps.get("ret", ())
         for node, scope in zip(nodes, self._scopes(nodes), strict=True):
             v = value(node)
@@ -447,30 +515,16 @@ class _Extractor:
                 scope = bisect_right(def_starts, name.start_byte)
                 self.defaults.append([scope, self.text(name), v])
         nodes = caps.get("call.args", ())
+        builtin = self._unbound_builtins()
         for node, scope in zip(nodes, self._scopes(nodes), strict=True):
             call = node.parent
             fn = call.child_by_field_name("function") if call is not None else None
             if fn is None:
                 continue
             callee = value(fn)
-            if callee is None:
-                continue
-            args: list = []
-            kwargs: list = []
-            positional = True
-            for c in node.named_children:
-                t = c.type
-                if t == "keyword_argument":
-                    k, v = c.child_by_field_name("name"), c.child_by_field_name("value")
-                    v = value(v) if v is not None else None
-                    if v is not None and k is not None:
-                        kwargs.append([self.text(k), v])
-                elif t in ("list_splat", "dictionary_splat"):
-                    positional = False
-                elif t != "comment" and positional:
-                    args.append(value(c))
-            while args and args[-1] is None:
-                args.pop()
+            if callee is None or (callee[0] == "n" and callee[1] in builtin):
+                continue  # `len(x)`, `isinstance(x, T)`: no parameter of the corpus to reach
+            args, kwargs = self._arguments(node)
             if args or kwargs or callee[0] != "n":
                 self.pcalls.append([scope, call.start_point[0] + 1, callee, args, kwargs])
 

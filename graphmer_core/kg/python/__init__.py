@@ -74,6 +74,10 @@ class Resolver(Entities, Bindings, Types, PointsTo, Calls):
         self.active: set[tuple] = set()
         self.files = files
 
+    def release(self) -> None:
+        Entities.release(self)
+        self.pt_release()
+
 def resolve(corpus: str, files: list[ParsedFile], bound: int = DEFAULT_BOUND) -> Resolved:
     return resolve_corpora({corpus: files}, bound)
 
@@ -100,6 +104,8 @@ def resolve_corpora(groups: dict[str, list[ParsedFile]], bound: int = DEFAULT_BO
             for r in resolvers:
                 r.externals()
                 out.extend(Resolved(entities=r.entities, triples=r.rows()))
+                # before the collector is back: its first collection scans whatever is still alive
+                r.release()
             return out
     finally:
         for r in resolvers:

@@ -2,7 +2,7 @@
 dotted name the way Python does it (locals, enclosing functions, module, builtins).
 
 Values: ("mod", modname) | ("cls", eid) | ("fn", eid) | ("inst", class eid) | ("ext", dotted)
-| ("field", eid); None = unknown. A binding is one of ("val", value, label) (a def),
+| ("field", eid); None = unknown. A binding is one of ("val", value, label, line) (a def),
 ("asg", module, scope, kind, rhs, annotation, line), ("imp", dotted, line),
 ("from", base, name, line) or ("param", annotation, star, index).
 """
@@ -92,7 +92,7 @@ class Bindings:
             else:
                 self.fns.setdefault(sc.eid, sc)
                 value = ("fn", sc.eid)
-            self.bind(mod, parent, row[1], ("val", value, "exact"))
+            self.bind(mod, parent, row[1], ("val", value, "exact", row[3]))
             if sc.kind == "f":
                 in_class = parent >= 0 and scopes[parent].kind == "c"
                 sc.ekind = O.METHOD if in_class else O.FUNCTION

@@ -35,7 +35,7 @@ class Calls:
         for scope, line, text in unresolved:
             if "()." in text:
                 inner, _, attr = text.rpartition("().")
-                e = ("S",) if inner == "super" else ("c", ("n", inner))
+                e = ("S",) if inner == "super" else self.call_expr(mod, scope, line, inner)
                 sites.append((scope, line, ("a", e, attr)))
             else:
                 sites.append((scope, line, ("n", text)))

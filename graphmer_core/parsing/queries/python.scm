@@ -33,6 +33,10 @@
 (for_statement left: (_) @for.left right: (_) @for.right)
 (parameters (default_parameter name: (identifier) @default.name value: (_) @default.value))
 (parameters (typed_default_parameter name: (identifier) @default.name value: (_) @default.value))
+; `if` and `try` statements: the extractor keeps those of module and class bodies, and the `try`
+; of functions that catch ImportError, NameError or AttributeError (what they bind holds on some
+; runs only). Matching them all is cheaper than matching by parent.
+[(if_statement) (try_statement)] @cond
 ; the right side of an assignment, whatever its shape
 (assignment right: (_) @asg.value)
 
