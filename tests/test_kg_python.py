@@ -402,6 +402,8 @@ def calls_of(flow, head: str) -> set[str]:
     ("dispatch", "op_a", "points_to"),                     # OPS[key]() and for fn in (op_a, op_b)
     ("dispatch", "op_b", "points_to"),
     ("dispatch", "outer.inner", "points_to"),              # outer(func)()
+    ("Logger.child", "Manager.get_logger", "assigned"),    # Logger.manager = Manager() after the class
+    ("Stack.top", "Handler.handle", "points_to"),          # xs.append(h) stores h; xs[-1].handle()
     ("branches", "op_a", "points_to"),                     # two branches: both edges
     ("branches", "op_b", "points_to"),
 ])

@@ -67,8 +67,20 @@ class Bindings:
         for f in self.files:
             name, is_pkg = module_name(f.path, roots)
             self.modules[name] = _Module(name, f, is_pkg, self.prefix + name)
+        self.outside: list[tuple] = []  # `Cls.x = ...` outside Cls: (module, scope, "Cls", "x", binding)
         for mod in self.modules.values():
             self.index_module(mod)
+        self.bind_outside()
+
+    def bind_outside(self) -> None:
+        """`Logger.manager = Manager(root)` at module level: a class attribute set from outside
+        its class, bound once every module is indexed (the class may come from an import)."""
+        for mod, scope, head, attr, binding in self.outside:
+            v, _label = self.expr(mod, scope, head)
+            if v is not None and v[0] == "cls":
+                self.classes[v[1]].members.setdefault(attr, []).append(binding)
+        self.outside.clear()
+        self.cache.clear()  # lookups made above saw the classes without those attributes
 
     def index_module(self, mod: _Module) -> None:
         facts = mod.file.facts
@@ -122,6 +134,9 @@ class Bindings:
                 continue
             found = self.self_attribute(scopes, scope, target)
             if found is None:
+                head, _, attr = target.rpartition(".")
+                if scope == -1 and head:  # `Cls.x = ...` at module level
+                    self.outside.append((mod, scope, head, attr, ("asg", mod, scope, kind, rhs, ann, line)))
                 continue
             cls, attr, sc = found
             table = cls.attrs if sc.self_value[0] == "inst" else cls.members

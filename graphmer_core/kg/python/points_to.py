@@ -10,7 +10,7 @@ loop targets (the elements of the iterable), parameters (the values of the argum
 call site the corpus has of that function, their defaults, their annotations, `self`/`cls`),
 instance and class attributes (per class, along the MRO; a builtin base such as `dict` does not
 hide the bases after it when it lacks the name), function returns, stores into containers
-(`x[k] = v`), `getattr(x, "name")`, `type(x)` and `x.__class__`. Unknown values (externals,
+(`x[k] = v`, `x.append(v)`, `x.add(v)`, `x.insert(i, v)`), `getattr(x, "name")`, `type(x)` and `x.__class__`. Unknown values (externals,
 results of external calls) add nothing.
 
 Arguments reach parameters through a table of call sites per function, built from the callees
@@ -36,6 +36,7 @@ from graphmer_core.kg.python.bindings import _Module
 
 DEFAULT_BOUND = 8
 _EMPTY: frozenset = frozenset()
+_ADDERS = {"append": 0, "appendleft": 0, "add": 0, "insert": 1}  # method -> the argument it stores
 _SUPER_NAMES = frozenset({("ext", "builtins.super")})
 
 
@@ -98,6 +99,11 @@ class PointsTo:
                     self.pt_calls.append((mod, scope, line, callee, args, kwargs))  # frozen when linked
                     if callee[0] == "n":
                         self.pt_site[(mod.name, scope, line, callee[1])] = (args, kwargs)
+                        box, _, method = callee[1].rpartition(".")
+                        pos = _ADDERS.get(method)
+                        if pos is not None and box and len(args) == pos + 1 and args[pos] is not None:
+                            # `xs.append(v)` stores v into xs, as `xs[k] = v` does
+                            self.pt_stores.setdefault((mod.name, box + "[]"), []).append((scope, args[pos]))
 
     def split_return(self, sc, expr):
         """Context for returned parameters: `return x` (or `x or y`) of a parameter `x` flows to a
