@@ -489,6 +489,9 @@ def test_points_to_alternatives(flow):
     assert (B + "bootstrap", "calls", B + "bootstrap._wrap") not in flow
     # a parameter default never holds the function it is the default of
     assert (B + "Hooks.__init__.changed", "calls", B + "Hooks.__init__.changed") not in flow
+    # `f = Wrapper(f or RawFile())`: the argument f is the one from before the assignment
+    assert (B + "Wrapper.read", "calls", B + "RawFile.read") in flow
+    assert (B + "Wrapper.read", "calls", B + "Wrapper.read") not in flow
     go = {t for (h, r, t) in flow if h == B + "Shell.go" and r == "calls"}
     assert not go & {B + "Shell.run", B + "_posix_sep"}       # a method defined per platform
 

@@ -191,7 +191,7 @@ class PointsTo:
                     self.link_site((mod, scope, line, callee, args, kwargs), (v,), linked)
         for sc_eid, deco_sites in self.decorator_sites():
             for mod, scope, v in deco_sites:
-                self.link_value_arg(v, (mod, scope, [("fn-value", sc_eid)], [], 0), linked)
+                self.link_value_arg(v, (mod, scope, [("fn-value", sc_eid)], [], 0, 0), linked)
 
     def decorator_sites(self):
         """(decorated function eid, [(module, scope, decorator value)]) of each decorated def."""
@@ -209,7 +209,7 @@ class PointsTo:
                     yield sc.eid, sites
 
     def link_site(self, site: tuple, values, linked: set) -> None:
-        mod, scope, _line, callee, args, kwargs = site
+        mod, scope, line, callee, args, kwargs = site
         shift = None  # a method reached through an instance: its first parameter is the receiver
         if callee[0] == "n" and "." not in callee[1]:
             shift = 0  # a plain name: the function itself (a def called in its class body, too)
@@ -217,10 +217,10 @@ class PointsTo:
             rv, _ = self.expr(mod, scope, callee[1].rpartition(".")[0])
             shift = 0 if rv is not None and rv[0] == "cls" else None
         for v in values:
-            self.link_value_arg(v, (mod, scope, args, kwargs, shift), linked)
+            self.link_value_arg(v, (mod, scope, args, kwargs, shift, line), linked)
 
     def link_value_arg(self, v: tuple, entry: tuple, linked: set) -> None:
-        mod, scope, args, kwargs, shift = entry
+        mod, scope, args, kwargs, shift, line = entry
         if v[0] == "cls":
             init, _ = self.class_attr(v[1], "__init__", instance=True, skip_first=False, label="")
             if init is None or init[0] != "fn":
@@ -237,7 +237,7 @@ class PointsTo:
         if key in linked:
             return
         linked.add(key)
-        self.param_in.setdefault(fn, []).append((mod, scope, args, kwargs, shift))
+        self.param_in.setdefault(fn, []).append((mod, scope, args, kwargs, shift, line))
 
     # --- value sets --------------------------------------------------------------------------
     def pt(self, mod: _Module, scope: int, e) -> frozenset:
@@ -476,14 +476,35 @@ class PointsTo:
         for dmod, dscope, expr in self.pt_defaults.get((sc.eid, name), ()):
             out |= self.pt(dmod, dscope, expr)
         out.discard(("fn", sc.eid))  # a default is evaluated before its own function exists
-        for cmod, cscope, args, kwargs, shift in self.param_in.get(sc.eid, ()):
+        for cmod, cscope, args, kwargs, shift, line in self.param_in.get(sc.eid, ()):
             pos = i - shift
             if 0 <= pos < len(args) and args[pos] is not None:
-                out |= self.pt(cmod, cscope, args[pos])
+                out |= self.pt_argument(cmod, cscope, line, args[pos])
             for k, expr in kwargs:
                 if k == name:
-                    out |= self.pt(cmod, cscope, expr)
+                    out |= self.pt_argument(cmod, cscope, line, expr)
         return frozenset(out)
+
+    def pt_argument(self, mod: _Module, scope: int, line: int, e) -> frozenset:
+        """An argument's value set. In `f = GzipFile(fileobj=f)` the argument `f` is the value
+        from before that assignment: the assignment on the call's own line is left out."""
+        if e[0] == "o":
+            out: set = set()
+            for x in e[1]:
+                out |= self.pt_argument(mod, scope, line, x)
+            return frozenset(out)
+        if e[0] == "n" and "." not in e[1]:
+            bindings = (mod.scopes[scope].locals if scope >= 0 else mod.ns).get(e[1])
+            if bindings and any(b[0] == "asg" and b[6] == line for b in bindings):
+                return self.memo(("A", mod.name, scope, line, e[1]), self._pt_before, mod, scope, line, e[1], bindings)
+        return self.pt(mod, scope, e)
+
+    def _pt_before(self, mod: _Module, scope: int, line: int, name: str, bindings: list) -> set:
+        out: set = set()
+        for b in bindings:
+            if not (b[0] == "asg" and b[6] == line):
+                out |= self.pt_binding(mod, scope, name, b)
+        return out
 
     # --- attributes ------------------------------------------------------------------------------
     def pt_attrs(self, values, name: str) -> frozenset:
