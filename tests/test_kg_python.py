@@ -448,7 +448,7 @@ def test_src_layout_tests_link_to_own_code():
     assert ids["py:mini:minilib.core.Engine"]["path"] == "src/minilib/core.py"
     assert not any(i.startswith("py:mini:src") for i in ids)
     edges = {(t["head_id"], t["relation"], t["tail_id"]) for t in r.triple_dicts()}
-    head = "py:mini:tests.test_core.test_engine"
+    head = "py:mini:tests.check_core.test_engine"
     assert (head, "instantiates", "py:mini:minilib.core.Engine") in edges
     assert (head, "calls", "py:mini:minilib.core.helper") in edges
     assert (head, "calls", "py:mini:minilib.core.Engine.run") in edges
