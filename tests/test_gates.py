@@ -152,3 +152,29 @@ def test_a_failed_verdict_is_reused_too(tmp_path, fixtures, capsys):
     assert main(args) == 3
     assert capsys.readouterr().err == first
     assert json.loads((staged / "manifest.json").read_text())["gates"]["checked_at"] == checked
+
+
+def test_a_duplicated_triple_and_an_unknown_kind_in_the_stored_tables_fail(tmp_path, make_tree):
+    """The gates read the stored Parquet, not what the build had in memory: rows written into it
+    afterwards are caught, each rule on its own line with the rows behind it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from graphmer_core.kg.quality import run_gates
+
+    root = make_tree({"calc.py": "def add(a, b):\n    return a + b\n"})
+    result = build_kg([Corpus("calc", root)], Lake(tmp_path / "lake"), workers=1)
+    triples = pq.read_table(result.kg_dir / "triples.parquet")
+    pq.write_table(pa.concat_tables([triples, triples.slice(0, 1)]), result.kg_dir / "triples.parquet")
+    entities = pq.read_table(result.kg_dir / "entities.parquet").to_pylist()
+    entities[0]["kind"] = "Gadget"
+    pq.write_table(pa.Table.from_pylist(entities, schema=pq.read_schema(result.kg_dir / "entities.parquet")),
+                   result.kg_dir / "entities.parquet")
+    verdict = run_gates(result.kg_dir)
+    assert not verdict.passed
+    lines = {f["rule"]: f["line"] for f in verdict.findings}
+    assert set(lines) == {"triple_unique", "entity_kind_known"}
+    assert "python/contains/syntax: 2" in lines["triple_unique"]
+    assert f"e.g. {triples['head_id'][0]} contains {triples['tail_id'][0]}" in lines["triple_unique"]
+    assert "python/Gadget: Gadget" in lines["entity_kind_known"]
+    assert entities[0]["entity_id"] in lines["entity_kind_known"]

@@ -17,7 +17,7 @@ PARSED_INDEX = "parsed_files.parquet"
 @dg.asset(group_name="kg", kinds={"python", "parquet"}, deps=[corpus_files])
 def source_files(context: dg.AssetExecutionContext, lake: DataLake, corpora: CorporaConfig) -> dg.MaterializeResult:
     """Every file of every corpus with its sha256; the content fingerprint fixes the kg_version."""
-    records = index_corpora(corpora.load(context.log))
+    records = index_corpora(corpora.load(context.log), cache=build.index_cache(lake.lake))
     version = build.kg_version_of(records)
     digest = write_index(records, lake.lake.index_dir / SOURCE_INDEX, {"kg_version": version})
     summary = file_summary(records)
@@ -68,7 +68,10 @@ def kg_tables(context: dg.AssetExecutionContext, lake: DataLake, corpora: Corpor
     build.mark_candidate(lake.lake, result.kg_version)
     m = result.manifest
     context.log.info(f"KG {result.kg_version}: {'reused' if result.reused else 'staged'} at {result.kg_dir}")
+    gates = m.get("gates")
     common = {"kg_version": result.kg_version, "reused": result.reused,
+              "gates_recorded": "none" if gates is None else f"{'passed' if gates['passed'] else 'failed'} "
+                                                             f"({gates['checked_at']})",
               "path": dg.MetadataValue.path(str(result.kg_dir))}
     yield dg.MaterializeResult(asset_key="kg_entities", metadata={
         **common, "dagster/row_count": m["entities"], "by_kind": m["entities_by_kind"],
