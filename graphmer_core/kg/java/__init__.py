@@ -23,6 +23,8 @@ The modules, in the order a reader needs them: ``model`` (declarations and langu
 
 from __future__ import annotations
 
+import gc
+
 from graphmer_core.kg.java.emit import Resolver
 from graphmer_core.kg.java.model import LANG
 from graphmer_core.kg.resolution import ParsedFile, Resolved
@@ -32,8 +34,16 @@ __all__ = ["resolve"]
 
 def resolve(corpus: str, files: list[ParsedFile]) -> Resolved:
     """Entities and triples of the Java files of one corpus."""
-    r = Resolver(corpus, [f for f in files if f.language == LANG])
+    # The resolver allocates millions of tuples and no garbage cycles (release() breaks its own):
+    # the cyclic collector would only rescan the growing heap, so it is paused meanwhile.
+    paused = gc.isenabled()
+    gc.disable()
     try:
-        return r.run()
+        r = Resolver(corpus, [f for f in files if f.language == LANG])
+        try:
+            return r.run()
+        finally:
+            r.release()
     finally:
-        r.release()
+        if paused:
+            gc.enable()

@@ -524,8 +524,11 @@ class CallSites:
         if how == "overload":
             res = "overload"
         self.call_memo[k] = target
-        ret = r.gparse(target.gret, target.owner, target.tparams | target.owner.tparams) if target.ret else None
-        if has_vars(ret):
+        ret = target.retv
+        if ret is False:
+            ret = target.retv = r.gparse(target.gret, target.owner, target.tparams | target.owner.tparams) \
+                if target.ret else None
+        if ret is not None and has_vars(ret):
             ret = r.return_value(target, self.call_receiver(k))
         self.call_val[k] = ret
         self.triple(head, "calls", target.id, line, res)

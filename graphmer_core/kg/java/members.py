@@ -49,23 +49,10 @@ class MemberIndex(TypeIndex):
         """(method, exact|inherited|overload) or (None, none|nofit|ambiguous|external:<fqn>).
         ``args()`` gives the argument types (a list, None for each unknown one), asked for only
         when the arity leaves several overloads."""
-        cands: list[tuple[MethodDecl, bool]] = []
-        seen: set[tuple[str, ...]] = set()
-        for m in t.methods.get(name, ()):
-            if m.simple not in seen:
-                seen.add(m.simple)
-                cands.append((m, True))
-        if inherit:
-            for a in self.ancestors(t)[0]:
-                for m in a.methods.get(name, ()):
-                    if m.simple not in seen and not m.private:
-                        seen.add(m.simple)
-                        cands.append((m, False))
-            if not cands and t.kind == "Interface":
-                obj = self.types.get("java.lang.Object")
-                if obj is not None and obj is not t:
-                    for m in obj.methods.get(name, ()):
-                        cands.append((m, False))
+        key = (name, inherit)  # the candidates of a type and name, gathered once
+        cands = t.cache.get(key)
+        if cands is None:
+            cands = t.cache[key] = self._candidates(t, name, inherit)
         if not cands:
             if not inherit:
                 return None, "none"
@@ -88,6 +75,27 @@ class MemberIndex(TypeIndex):
         if len(cands) > 1:
             return m, "overload"
         return m, "exact" if own else "inherited"
+
+    def _candidates(self, t: TypeDecl, name: str, inherit: bool) -> list[tuple[MethodDecl, bool]]:
+        """Methods named `name` that t declares (True) or inherits (False), an override once."""
+        cands: list[tuple[MethodDecl, bool]] = []
+        seen: set[tuple[str, ...]] = set()
+        for m in t.methods.get(name, ()):
+            if m.simple not in seen:
+                seen.add(m.simple)
+                cands.append((m, True))
+        if inherit:
+            for a in self.ancestors(t)[0]:
+                for m in a.methods.get(name, ()):
+                    if m.simple not in seen and not m.private:
+                        seen.add(m.simple)
+                        cands.append((m, False))
+            if not cands and t.kind == "Interface":
+                obj = self.types.get("java.lang.Object")
+                if obj is not None and obj is not t:
+                    for m in obj.methods.get(name, ()):
+                        cands.append((m, False))
+        return cands
 
     def only_method(self, t: TypeDecl, name: str, inherit: bool = True) -> MethodDecl | None:
         """The one method named `name` that t declares or inherits (an override counts once);

@@ -115,7 +115,7 @@ class TypeDecl:
 
 class MethodDecl:
     __slots__ = ("id", "name", "owner", "params", "ptypes", "arity", "varargs", "ret", "static",
-                 "private", "abstract", "tparams", "row", "simple", "gret", "gparams")
+                 "private", "abstract", "tparams", "row", "simple", "gret", "gparams", "retv")
 
     def __init__(self, owner: TypeDecl, corpus: str, row: list[Any]):
         self.owner = owner
@@ -132,6 +132,7 @@ class MethodDecl:
         g = row[10] if len(row) > 10 else ("", [], [])
         self.gret: str = g[0] or row[5]  # the declared types with their type arguments
         self.gparams: list[str] = [gp or p for gp, p in zip(g[1], self.ptypes)] if g[1] else self.ptypes
+        self.retv: Any = False  # the return type's value (generics.py), once parsed
         self.tparams = frozenset(row[7])
         self.row = row
         self.simple = tuple(simple(p) for p in self.ptypes)
