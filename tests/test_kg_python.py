@@ -423,6 +423,8 @@ def test_points_to_lines(flow):
 def test_points_to_negatives(flow):
     # a value set over the bound (9 functions > 8) gives no edge at all
     assert not calls_of(flow, "too_many")
+    # a dict read with a literal key gives the value under that key only
+    assert calls_of(flow, "keyed") == {"op_a"}
     # nothing reaches the same-named method of an unrelated class; an untyped receiver stays unknown
     assert not any(t == F + "Unrelated.handle" for (_, r, t) in flow if r == "calls")
     assert not calls_of(flow, "untyped")

@@ -41,8 +41,10 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
   Value expressions are nested lists: `["n", dotted]` a name or attribute chain; `["c", callee]` or
   `["c", callee, args, kwargs]` a call's result (arguments as in `pcalls`, when there are any); `["a", expr, attr]` an attribute of another expression, `["g", expr, attr]` the same
   written `getattr(expr, "attr")`;
-  `["i", expr]` an element (`x[k]`); `["o", [expr, ...]]` any one of (`a or b`, `a if c else b`);
-  `["l", [expr, ...]]` a list, tuple, set or dict (its values); `["t", expr]` `type(expr)`;
+  `["i", expr]` an element (`x[k]`), `["i", expr, "k"]` for a string literal key (`x["k"]`);
+  `["o", [expr, ...]]` any one of (`a or b`, `a if c else b`);
+  `["l", [expr, ...]]` a list, tuple, set or dict (its values), `["l", values, keys]` for a dict
+  with string literal keys (a key None where it is no such literal); `["t", expr]` `type(expr)`;
   `["S"]` `super()`.
 - `lines`: number of lines; `errors`: count of ERROR and MISSING nodes.
 """
@@ -56,7 +58,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "py-5"
+EXTRACTOR_VERSION = "py-6"
 
 _BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 _GUARDS = re.compile(r"\b(ImportError|ModuleNotFoundError|NameError|AttributeError)\b")
@@ -412,7 +414,10 @@ class _Extractor:
             return ["c", callee, args, kwargs] if args or kwargs else ["c", callee]
         if t == "subscript":
             inner = self._value(node.child_by_field_name("value"), depth + 1)
-            return None if inner is None else ["i", inner]
+            if inner is None:
+                return None
+            key = self._key(node.child_by_field_name("subscript"))
+            return ["i", inner] if key is None else ["i", inner, key]
         if t in ("conditional_expression", "boolean_operator"):
             kids = node.named_children
             if t == "conditional_expression":
@@ -424,16 +429,30 @@ class _Extractor:
             return ["l", items] if items else None
         if t == "dictionary":
             items = []
+            keys = []
             for pair in node.named_children:
                 if pair.type == "pair":
                     v = pair.child_by_field_name("value")
                     v = self._value(v, depth + 1) if v is not None else None
                     if v is not None:
                         items.append(v)
-            return ["l", items] if items else None
+                        keys.append(self._key(pair.child_by_field_name("key")))
+            if not items:
+                return None
+            return ["l", items, keys] if any(k is not None for k in keys) else ["l", items]
         if t == "parenthesized_expression" and node.named_child_count == 1:
             return self._value(node.named_children[0], depth)
         return None
+
+    def _key(self, node) -> str | None:
+        """A plain one-line string literal's text (`'b'` -> "b"), else None."""
+        if node is None or node.type != "string":
+            return None
+        text = self.text(node)
+        q = text[:1]
+        if len(text) < 3 or q not in ("'", '"') or text[-1] != q or text.startswith(q * 3) or "\\" in text:
+            return None
+        return text[1:-1]
 
     def _arguments(self, node, depth: int = 0) -> tuple[list, list]:
         """The value expressions of an argument list: positional ones (None where of no use, cut

@@ -3,7 +3,8 @@ name and type lookup of `bindings`/`types` leaves unresolved.
 
 A value set is the set of abstract values an expression may hold: ("fn", eid), ("cls", eid),
 ("inst", class eid), ("mod", name), ("ext", dotted), ("seq", frozenset of element values) for a
-list, tuple, set or dict (its values), and ("sup", class eid) for `super()` in a method of that
+list, tuple, set or dict (its values), ("map", frozenset of (key, value)) for a dict with string
+literal keys (`d["k"]` reads the values under "k"), and ("sup", class eid) for `super()` in a method of that
 class. Where `bindings` asks every binding of a name to agree on one value, here a name holds the
 union of what all its bindings give: assignments (plain and joined: `a or b`, `a if c else b`),
 loop targets (the elements of the iterable), parameters (the values of the arguments at every
@@ -297,15 +298,21 @@ class PointsTo:
                 out |= self.pt(mod, scope, x)
             return frozenset(out)
         if tag == "l":
+            if len(e) > 2:  # a dict with string literal keys: ("map", {(key, value)}), key None if unknown
+                pairs = {(k, v) for x, k in zip(e[1], e[2]) for v in self.pt(mod, scope, x)}
+                return frozenset({("map", frozenset(pairs))}) if pairs else _EMPTY
             items: set = set()
             for x in e[1]:
                 items |= self.pt(mod, scope, x)
             return frozenset({("seq", frozenset(items))}) if items else _EMPTY
         if tag == "i":
             out = set()
+            key = e[2] if len(e) > 2 else None
             for v in self.pt(mod, scope, e[1]):
                 if v[0] == "seq":
                     out |= v[1]
+                elif v[0] == "map":  # d["k"]: the values under "k" or under a key not known
+                    out.update(x for k, x in v[1] if key is None or k is None or k == key)
             if e[1][0] == "n" and e[1][1] + "[]" != "[]":
                 for s, x in self.pt_stores.get((mod.name, e[1][1] + "[]"), ()):
                     out |= self.pt(mod, s, x)
