@@ -371,7 +371,8 @@ class PointsTo:
         return frozenset(out)
 
     def pt_returns(self, fn: str) -> frozenset:
-        return self.memo(("R", fn), self._pt_returns, fn)
+        key = ("R", fn)
+        return self.pt_cache.get(key) or self.memo(key, self._pt_returns, fn)
 
     def _pt_returns(self, fn: str) -> set:
         out: set = set()
@@ -407,7 +408,8 @@ class PointsTo:
         return frozenset({v}) if v is not None else _EMPTY
 
     def pt_bindings(self, mod: _Module, s: int, name: str, bindings: list) -> frozenset:
-        return self.memo(("B", mod.name, s, name), self._pt_bindings, mod, s, name, bindings)
+        key = ("B", mod.name, s, name)
+        return self.pt_cache.get(key) or self.memo(key, self._pt_bindings, mod, s, name, bindings)
 
     def _pt_bindings(self, mod: _Module, s: int, name: str, bindings: list) -> set:
         if self.conditional(mod, s, bindings):
@@ -541,8 +543,8 @@ class PointsTo:
 
     def pt_class_attr(self, cls_eid: str, name: str, instance: bool, skip_first: bool) -> frozenset:
         """`name` on a class or its instances: the first class of the MRO that binds it."""
-        return self.memo(("CA", cls_eid, name, instance, skip_first), self._pt_class_attr,
-                         cls_eid, name, instance, skip_first)
+        key = ("CA", cls_eid, name, instance, skip_first)
+        return self.pt_cache.get(key) or self.memo(key, self._pt_class_attr, cls_eid, name, instance, skip_first)
 
     def _pt_class_attr(self, cls_eid: str, name: str, instance: bool, skip_first: bool) -> frozenset:
         out: frozenset = _EMPTY
@@ -564,7 +566,8 @@ class PointsTo:
 
     def pt_bindings_of_class(self, cls, name: str) -> frozenset:
         """Instance attribute `self.name`: every assignment of it in the class's methods."""
-        return self.memo(("IA", cls.eid, name), self._pt_bindings_of_class, cls, name)
+        key = ("IA", cls.eid, name)
+        return self.pt_cache.get(key) or self.memo(key, self._pt_bindings_of_class, cls, name)
 
     def _pt_bindings_of_class(self, cls, name: str) -> set:
         out: set = set()
