@@ -91,6 +91,25 @@ def test_extract_bindings_globals_nonlocals():
     assert [1, 6, "y", "n", "x", None] in facts["asg"]
 
 
+def test_extract_value_flow_facts():
+    src = (b"import sys\n"
+           b"if sys.platform == 'win32':\n    import ntpath as path\nelse:\n    import posixpath as path\n"
+           b"class C:\n    try:\n        from _c import m\n    except ImportError:\n        def m(self): pass\n"
+           b"def f(x):\n"
+           b"    try:\n        w = _w\n    except NameError:\n        w = None\n"
+           b"    try:\n        v = 1\n    except KeyError:\n        v = 2\n"
+           b"    if x:\n        pass\n"
+           b"    d = {'a': g, k: h}\n"
+           b"    len(x)\n"
+           b"    return wrap(x, key=d['a'])\n")
+    facts = extract(src)
+    # module and class if/try statements; a function's try only when it catches a missing name
+    assert facts["conds"] == [[-1, 2, 5], [0, 7, 10], [2, 12, 15]]
+    assert [2, 22, "d", ["l", [["n", "g"], ["n", "h"]], ["a", None]]] in facts["flows"]
+    assert facts["rets"] == [[2, ["c", ["n", "wrap"], [["n", "x"]], [["key", ["i", ["n", "d"], "a"]]]]]]
+    assert not any(c[2] == ["n", "len"] for c in facts["pcalls"])  # a builtin no file rebinds
+
+
 def test_extract_never_raises_on_broken_or_binary_input():
     for src in (b"", b"def f(:\n  x = (1,\nclass", b"\xff\xfe\x00def \x80(x):\n  y\xff()\n", b"x = \n" * 3):
         facts = extract(src)
