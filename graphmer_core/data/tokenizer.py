@@ -95,8 +95,8 @@ class TokenTables:
 
 
 GPT2_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-PROBE_BYTES = 1 << 20  # texts both encoders must agree on before tiktoken encodes the rest
-SHORT_TEXTS = 256  # mean characters per text below which `tokenizers` is the faster encoder
+PROBE_BYTES = 1 << 20  # texts both encoders must agree on before tiktoken encodes the rest:
+PROBE_TEXTS = 2048  # at most this much, and this many
 _fast: dict[tuple, tuple[object, object]] = {}  # (id, specials as text) -> (tokenizer, encoding or None)
 
 
@@ -133,14 +133,13 @@ class Encoder(NamedTuple):
 
 def encoder(tok, texts: list[str]) -> Encoder:
     """How to encode texts like `texts`: tiktoken's encoder (one thread per call, GIL released) when
-    it gives `tok`'s ids on a probe of them (evenly spread, PROBE_BYTES in all); else, and for short
-    texts such as names where tiktoken's per-call cost dominates, `tok`'s batch encoder, which
-    spreads over every core by itself."""
-    total = sum(len(t) for t in texts)
-    enc = fast_encoding(tok) if total > SHORT_TEXTS * max(len(texts), 1) else None
-    if enc is not None:
-        probe = texts[::max(1, round(total / PROBE_BYTES))]
-        if [e.ids for e in tok.encode_batch_fast(probe)] == enc.encode_ordinary_batch(probe):
+    it gives `tok`'s ids on a probe of them (evenly spread, at most PROBE_BYTES and PROBE_TEXTS);
+    else `tok`'s batch encoder, which spreads over every core by itself."""
+    enc = fast_encoding(tok)
+    if enc is not None and texts:
+        total = sum(len(t) for t in texts)
+        probe = texts[::max(1, round(total / PROBE_BYTES), len(texts) // PROBE_TEXTS)]
+        if [e.ids for e in tok.encode_batch_fast(probe)] == [enc.encode_ordinary(t) for t in probe]:
             return Encoder(lambda part: [np.asarray(enc.encode_ordinary(t), dtype=np.int32) for t in part], True)
         _fast[(id(tok), tok.encode_special_tokens)] = (tok, None)
     return Encoder(lambda part: [np.asarray(e.ids, dtype=np.int32) for e in tok.encode_batch_fast(part)], False)
