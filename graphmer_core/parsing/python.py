@@ -167,6 +167,7 @@ class _Extractor:
             nodes.sort(key=_START)
         self._defs(caps)
         self.arg_values: dict[int, tuple[list, list]] = {}  # argument list start -> `_arguments`
+        self.call_sites: list[tuple] = []
         self._asg(caps)
         self._call(caps.get("call", ()))
         for name in ("bind", "global", "import", "raise", "except"):
@@ -261,17 +262,21 @@ class _Extractor:
         # the hottest loop: the scope sweep of `_scopes` is inlined
         src, calls, dotted = self.src, self.calls, _DOTTED.fullmatch
         starts, ends, parents = self.starts, self.ends, self.parents
+        sites = self.call_sites  # every call, for `pcalls`: (callee node, scope, line, dotted name | None)
         for node in nodes:
             pos = node.start_byte
             text = src[pos:node.end_byte].decode("utf-8", "replace")
+            name = text
             if not text.isidentifier() and not dotted(text):
+                name = None
                 text = self._callee(node)
-                if text is None:
-                    continue
             i = bisect_right(starts, pos) - 1
             while i >= 0 and ends[i] <= pos:
                 i = parents[i]
-            calls.append([i, node.start_point[0] + 1, text])
+            line = node.start_point[0] + 1
+            sites.append((node, i, line, name))
+            if text is not None:
+                calls.append([i, line, text])
 
     def _asg(self, caps: dict[str, list]) -> None:
         """Assignments from the @asg (left side), @asg.type and right-side lists.
@@ -533,19 +538,24 @@ class _Extractor:
                 # the def whose signature holds the default: the last scope starting before its body
                 scope = bisect_right(def_starts, name.start_byte)
                 self.defaults.append([scope, self.text(name), v])
-        nodes = caps.get("call.args", ())
         builtin = self._unbound_builtins()
-        for node, scope in zip(nodes, self._scopes(nodes), strict=True):
-            call = node.parent
-            fn = call.child_by_field_name("function") if call is not None else None
-            if fn is None:
-                continue
-            callee = value(fn)
-            if callee is None or (callee[0] == "n" and callee[1] in builtin):
-                continue  # `len(x)`, `isinstance(x, T)`: no parameter of the corpus to reach
-            args, kwargs = self._arguments(node)
+        for fn, scope, line, name in self.call_sites:
+            if name is not None:
+                if name in builtin:
+                    continue  # `len(x)`, `isinstance(x, T)`: no parameter of the corpus to reach
+                callee = ["n", name]
+            else:
+                callee = value(fn)
+                if callee is None:
+                    continue
+            argl = fn.next_named_sibling
+            if argl is None or argl.type != "argument_list":
+                argl = fn.parent.child_by_field_name("arguments")
+                if argl is None or argl.type != "argument_list":
+                    continue  # `f(x for x in y)`
+            args, kwargs = self._arguments(argl)
             if args or kwargs or callee[0] != "n":
-                self.pcalls.append([scope, call.start_point[0] + 1, callee, args, kwargs])
+                self.pcalls.append([scope, line, callee, args, kwargs])
 
     def _unpack(self, node, scope: int, line: int, kind: str = "") -> None:
         for c in node.named_children:

@@ -25,8 +25,6 @@
 
 ; call sites: the callee expression (identifier, attribute chain, super().m, f().m, ...)
 (call function: (_) @call)
-; arguments of call sites, for value flow into parameters
-(call arguments: (argument_list) @call.args)
 
 ; value flow: returned expressions, loop iterables, parameter defaults
 (return_statement (_) @ret)
