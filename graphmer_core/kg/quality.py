@@ -156,8 +156,16 @@ class GxWorker:
 
     def __init__(self):
         import multiprocessing as mp
+        import sys
+        import threading
 
-        ctx = mp.get_context("spawn")
+        # fork costs nothing and inherits what is imported; it is safe only while this process
+        # runs one thread and holds no native thread pools (DuckDB's, Arrow's): else spawn (0.1 s).
+        forkable = (threading.active_count() == 1 and "fork" in mp.get_all_start_methods()
+                    and not {"duckdb", "pyarrow"} & set(sys.modules))
+        ctx = mp.get_context("fork" if forkable else "spawn")
+        for stream in (sys.stdout, sys.stderr):  # a forked child flushes its copy of their buffers
+            stream.flush()
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve_gx, args=(child,), daemon=True, name="graphmer-gx")
         self._proc.start()
