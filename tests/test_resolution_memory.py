@@ -8,9 +8,9 @@ import gc
 import pytest
 
 from graphmer_core.kg.resolution import ParsedFile, resolve
-from tests.java_helpers import FIXTURES as JAVA
-from tests.java_helpers import parse_folder
-from tests.kg_helpers import FIXTURES, parsed_python
+from java_helpers import FIXTURES as JAVA
+from java_helpers import parse_folder
+from kg_helpers import FIXTURES, parsed_python
 
 
 @pytest.mark.parametrize("files", [lambda: parsed_python(FIXTURES / "python" / "proj"), lambda: parse_folder(JAVA)],
