@@ -67,6 +67,10 @@ _STATE: dict[str, Any] = {}
 _DOTTED = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 _START = attrgetter("start_byte")
 _SUPER = re.compile(r"super\([^()]*\)\.([^\W\d]\w*)")
+# node types `_value` reads; any other (literals, operators, comprehensions, ...) has no value of use
+_VALUE_TYPES = frozenset({"identifier", "attribute", "call", "subscript", "conditional_expression",
+                          "boolean_operator", "list", "tuple", "set", "expression_list", "dictionary",
+                          "parenthesized_expression"})
 
 
 def _init() -> dict[str, Any]:
@@ -381,6 +385,8 @@ class _Extractor:
     def _value(self, node, depth: int = 0):
         """The value expression of `node` (see the module docstring), None when it is of no use."""
         t = node.type
+        if t not in _VALUE_TYPES:
+            return None
         if t == "identifier" or t == "attribute":
             text = self.src[node.start_byte:node.end_byte].decode("utf-8", "replace")
             if text.isidentifier() or _DOTTED.fullmatch(text):
@@ -470,19 +476,23 @@ class _Extractor:
             return hit
         args: list = []
         kwargs: list = []
-        value = self._value
+        value, src, types = self._value, self.src, _VALUE_TYPES
         positional = True
-        for c in node.named_children:
+        for c in node.named_children:  # the hottest loop of `pcalls`: plain names and literals inline
             t = c.type
-            if t == "keyword_argument":
+            if t == "identifier":
+                if positional:
+                    text = src[c.start_byte:c.end_byte].decode("utf-8", "replace")
+                    args.append(["n", text] if text.isidentifier() else value(c, depth))
+            elif t == "keyword_argument":
                 k, v = c.child_by_field_name("name"), c.child_by_field_name("value")
-                v = value(v, depth) if v is not None else None
+                v = value(v, depth) if v is not None and v.type in types else None
                 if v is not None and k is not None:
                     kwargs.append([self.text(k), v])
-            elif t in ("list_splat", "dictionary_splat"):
+            elif t == "list_splat" or t == "dictionary_splat":
                 positional = False
-            elif t != "comment" and positional:
-                args.append(value(c, depth))
+            elif positional and t != "comment":
+                args.append(value(c, depth) if t in types else None)
         while args and args[-1] is None:
             args.pop()
         self.arg_values[node.start_byte] = args, kwargs
@@ -539,10 +549,13 @@ class _Extractor:
                 scope = bisect_right(def_starts, name.start_byte)
                 self.defaults.append([scope, self.text(name), v])
         builtin = self._unbound_builtins()
+        src = self.src
         for fn, scope, line, name in self.call_sites:
             if name is not None:
                 if name in builtin:
                     continue  # `len(x)`, `isinstance(x, T)`: no parameter of the corpus to reach
+                if src[fn.end_byte:fn.end_byte + 2] == b"()":
+                    continue  # no arguments: no row (and navigating to the list costs more than this)
                 callee = ["n", name]
             else:
                 callee = value(fn)

@@ -45,13 +45,15 @@ class Calls:
                 continue  # shapes the `calls` facts hold: done above
             sites.append((scope, line, callee))
         n = len(mod.scopes)
+        append, path, callees = self.triples.append, mod.file.path, self.points_to_callees
         for scope, line, e in sites:
             if not -1 <= scope < n:
                 continue
-            head = self.head_of(mod, scope)
-            for v in self.points_to_callees(mod, scope, e):
-                rel = "instantiates" if v[0] == "cls" else "calls"
-                self.triples.append((head, rel, v[1], mod.file.path, line, "points_to"))
+            values = callees(mod, scope, e)
+            if values:
+                head = self.head_of(mod, scope)
+                for v in values:
+                    append((head, "instantiates" if v[0] == "cls" else "calls", v[1], path, line, "points_to"))
 
     def head_of(self, mod: _Module, scope: int) -> str:
         return mod.eid if scope < 0 else mod.scopes[scope].eid

@@ -253,7 +253,7 @@ class PointsTo:
         hit = self.pt_cache.get(key)
         if hit is not None:
             return hit
-        return self.memo(key, self._pt, mod, scope, e)
+        return self.compute(key, self._pt, mod, scope, e)
 
     def memo(self, key: tuple, compute, *args) -> frozenset:
         """`compute(*args)` memoised under `key`; a key met again while it is being computed
@@ -261,6 +261,11 @@ class PointsTo:
         hit = self.pt_cache.get(key)
         if hit is not None:
             return hit
+        return self.compute(key, compute, *args)
+
+    def compute(self, key: tuple, compute, *args) -> frozenset:
+        """`memo` for a key its caller has just missed in the cache (most value sets are empty,
+        so callers test `is None`, not truth, and come here only on a real miss)."""
         if key in self.pt_active:
             return _EMPTY
         self.pt_active.add(key)
@@ -278,6 +283,8 @@ class PointsTo:
     def _pt(self, mod: _Module, scope: int, e: tuple) -> frozenset:
         tag = e[0]
         if tag == "n":
+            if "." not in e[1]:
+                return self.pt_name(mod, scope, e[1])
             parts = e[1].split(".")
             values = self.pt_name(mod, scope, parts[0])
             for p in parts[1:]:
@@ -372,7 +379,8 @@ class PointsTo:
 
     def pt_returns(self, fn: str) -> frozenset:
         key = ("R", fn)
-        return self.pt_cache.get(key) or self.memo(key, self._pt_returns, fn)
+        hit = self.pt_cache.get(key)
+        return hit if hit is not None else self.compute(key, self._pt_returns, fn)
 
     def _pt_returns(self, fn: str) -> set:
         out: set = set()
@@ -409,7 +417,8 @@ class PointsTo:
 
     def pt_bindings(self, mod: _Module, s: int, name: str, bindings: list) -> frozenset:
         key = ("B", mod.name, s, name)
-        return self.pt_cache.get(key) or self.memo(key, self._pt_bindings, mod, s, name, bindings)
+        hit = self.pt_cache.get(key)
+        return hit if hit is not None else self.compute(key, self._pt_bindings, mod, s, name, bindings)
 
     def _pt_bindings(self, mod: _Module, s: int, name: str, bindings: list) -> set:
         if self.conditional(mod, s, bindings):
@@ -517,6 +526,9 @@ class PointsTo:
 
     # --- attributes ------------------------------------------------------------------------------
     def pt_attrs(self, values, name: str) -> frozenset:
+        if len(values) == 1:
+            for v in values:
+                return self.pt_attr(v, name)
         out: set = set()
         for v in values:
             out |= self.pt_attr(v, name)
@@ -544,7 +556,8 @@ class PointsTo:
     def pt_class_attr(self, cls_eid: str, name: str, instance: bool, skip_first: bool) -> frozenset:
         """`name` on a class or its instances: the first class of the MRO that binds it."""
         key = ("CA", cls_eid, name, instance, skip_first)
-        return self.pt_cache.get(key) or self.memo(key, self._pt_class_attr, cls_eid, name, instance, skip_first)
+        hit = self.pt_cache.get(key)
+        return hit if hit is not None else self.compute(key, self._pt_class_attr, cls_eid, name, instance, skip_first)
 
     def _pt_class_attr(self, cls_eid: str, name: str, instance: bool, skip_first: bool) -> frozenset:
         out: frozenset = _EMPTY
@@ -567,7 +580,8 @@ class PointsTo:
     def pt_bindings_of_class(self, cls, name: str) -> frozenset:
         """Instance attribute `self.name`: every assignment of it in the class's methods."""
         key = ("IA", cls.eid, name)
-        return self.pt_cache.get(key) or self.memo(key, self._pt_bindings_of_class, cls, name)
+        hit = self.pt_cache.get(key)
+        return hit if hit is not None else self.compute(key, self._pt_bindings_of_class, cls, name)
 
     def _pt_bindings_of_class(self, cls, name: str) -> set:
         out: set = set()
