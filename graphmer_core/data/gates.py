@@ -11,7 +11,7 @@ import pandas as pd
 
 from graphmer_core.data import store
 from graphmer_core.data.leaks import LeakReport, SplitStream, check_leaks
-from graphmer_core.kg.quality import GateFailed, SuiteOutcome, failure_lines, validate_frames
+from graphmer_core.kg.quality import GateFailed, GxWorker, SuiteOutcome, failure_lines, validate_frames
 
 
 def stored_leak_check(ds: store.Dataset) -> LeakReport:
@@ -68,15 +68,19 @@ def suites(vocab_size: int):
     return make
 
 
-def run_dataset_gates(folder: Path) -> tuple[list[SuiteOutcome], LeakReport]:
+def run_dataset_gates(folder: Path, gx: GxWorker | None = None) -> tuple[list[SuiteOutcome], LeakReport]:
+    """The gates, in this process or in `gx`, a worker that imported GX while the build ran."""
     ds = store.open_dataset(folder, require_gates=False)
     leak = stored_leak_check(ds)
+    if gx is not None:
+        return gx.validate_suites(frames(ds, leak), "graphmer_core.data.gates:suites",
+                                  {"vocab_size": ds.vocab_size}), leak
     return validate_frames(frames(ds, leak), suites(ds.vocab_size)), leak
 
 
-def enforce_dataset_gates(folder: Path) -> list[SuiteOutcome]:
+def enforce_dataset_gates(folder: Path, gx: GxWorker | None = None) -> list[SuiteOutcome]:
     """Run the gates, record the verdict in the folder, raise GateFailed if any suite failed."""
-    outcomes, leak = run_dataset_gates(folder)
+    outcomes, leak = run_dataset_gates(folder, gx)
     record_verdict(folder, outcomes, leak)
     if not all(o.success for o in outcomes):
         raise GateFailed(Path(folder), outcomes, what="dataset", consequence="training will refuse it")

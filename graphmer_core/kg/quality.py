@@ -15,6 +15,7 @@ runs. `dagster-ge` supports only GX < 1.0, so the Dagster checks call this modul
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import time
 from collections.abc import Callable
@@ -172,7 +173,14 @@ class GxWorker:
         child.close()
 
     def validate(self, frames: dict, thresholds: GateThresholds) -> list[SuiteOutcome]:
-        self._conn.send((frames, thresholds.as_dict()))
+        return self.validate_suites(frames, "graphmer_core.kg.quality:_kg_suites_of", thresholds.as_dict(),
+                                    "COMPLETE")
+
+    def validate_suites(self, frames: dict, suites: str, kwargs: dict, result_format: str = "SUMMARY"
+                        ) -> list[SuiteOutcome]:
+        """`validate_frames` in the worker, with the suites `module:function(**kwargs)` makes (a
+        name, since the suites themselves are closures a pipe cannot carry)."""
+        self._conn.send((frames, suites, kwargs, result_format))
         status, payload = self._conn.recv()
         if status != "ok":
             raise RuntimeError(f"Great Expectations failed in its worker process:\n{payload}")
@@ -209,13 +217,19 @@ def _serve_gx(conn) -> None:
             return
         if request is None:
             return
-        frames, thresholds = request
+        frames, suites, kwargs, result_format = request
         try:
-            conn.send(("ok", validate_frames(frames, kg_suites(GateThresholds(**thresholds)), "COMPLETE")))
+            module, name = suites.split(":")
+            make = getattr(importlib.import_module(module), name)
+            conn.send(("ok", validate_frames(frames, make(**kwargs), result_format)))
         except Exception:  # noqa: BLE001 - sent back and raised in the parent
             import traceback
 
             conn.send(("error", traceback.format_exc()))
+
+
+def _kg_suites_of(**thresholds) -> Callable:
+    return kg_suites(GateThresholds(**thresholds))
 
 
 # --- the rules ---------------------------------------------------------------------------------
