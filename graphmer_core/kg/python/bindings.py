@@ -59,6 +59,26 @@ class _Class:
         self.bases: list | None = None
 
 
+def local_bindings(mod: _Module, scope: int, name: str) -> tuple[int, list] | None:
+    """(scope index, bindings) of the innermost enclosing scope that binds `name` locally, skipping
+    class bodies other than the starting one (Python's rule); None for a module-level name (also
+    one declared `global`)."""
+    s, first = scope, True
+    while s >= 0:
+        sc = mod.scopes[s]
+        if sc.kind == "c" and not first:
+            s = sc.parent
+            continue
+        first = False
+        if name in sc.globals:
+            return None
+        bindings = sc.locals.get(name)
+        if bindings:
+            return s, bindings
+        s = sc.parent
+    return None
+
+
 class Bindings:
     """Indexing of a corpus's facts into namespaces, and name lookup over them (a mixin of Resolver)."""
 
@@ -269,31 +289,22 @@ class Bindings:
         return result
 
     def _lookup(self, mod: _Module, scope: int, name: str) -> tuple[tuple | None, str]:
-        s = scope
-        first = True
-        while s >= 0:
+        found = local_bindings(mod, scope, name)
+        if found is not None:
+            s, bindings = found
             sc = mod.scopes[s]
-            if sc.kind == "c" and not first:
-                s = sc.parent
-                continue
-            first = False
-            if name in sc.globals:
-                break
-            bindings = sc.locals.get(name)
-            if bindings:
-                if sc.kind == "f" and len(bindings) == 1 and bindings[0][0] == "param":
-                    _, ann, star, i = bindings[0]
-                    if i == 0 and sc.self_value is not None:
-                        return sc.self_value, "self"
-                    if ann and not star:
-                        cls = self.hint_class(mod, sc.parent, ann)
-                        if cls is not None:
-                            return ("inst", cls), "type_hint"
-                    return None, ""
-                if any(b[0] == "param" for b in bindings):
-                    return None, ""
-                return self.evaluate(bindings, ("S", mod.name, s, name))
-            s = sc.parent
+            if sc.kind == "f" and len(bindings) == 1 and bindings[0][0] == "param":
+                _, ann, star, i = bindings[0]
+                if i == 0 and sc.self_value is not None:
+                    return sc.self_value, "self"
+                if ann and not star:
+                    cls = self.hint_class(mod, sc.parent, ann)
+                    if cls is not None:
+                        return ("inst", cls), "type_hint"
+                return None, ""
+            if any(b[0] == "param" for b in bindings):
+                return None, ""
+            return self.evaluate(bindings, ("S", mod.name, s, name))
         v, label = self.member(mod, name)
         if v is None and not label and name in _BUILTINS and name not in mod.ns:
             return ("ext", "builtins." + name), "external"

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import builtins
 
-from graphmer_core.kg.python.bindings import _Module
+from graphmer_core.kg.python.bindings import _Module, local_bindings
 
 DEFAULT_BOUND = 8
 _EMPTY: frozenset = frozenset()
@@ -395,20 +395,10 @@ class PointsTo:
         return out
 
     def pt_name(self, mod: _Module, scope: int, name: str) -> frozenset:
-        """A name looked up as `bindings._lookup` does, holding the union of its bindings."""
-        s, first = scope, True
-        while s >= 0:
-            sc = mod.scopes[s]
-            if sc.kind == "c" and not first:
-                s = sc.parent
-                continue
-            first = False
-            if name in sc.globals:
-                break
-            bindings = sc.locals.get(name)
-            if bindings:
-                return self.pt_bindings(mod, s, name, bindings)
-            s = sc.parent
+        """A name looked up as `bindings._lookup` does (`local_bindings`), holding the union of its bindings."""
+        found = local_bindings(mod, scope, name)
+        if found is not None:
+            return self.pt_bindings(mod, found[0], name, found[1])
         bindings = mod.ns.get(name)
         if bindings:
             return self.pt_bindings(mod, -1, name, bindings)
