@@ -287,7 +287,8 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The `graphmer` parser: `main` runs it and docs/cli.md is generated from it."""
     parser = argparse.ArgumentParser(prog="graphmer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -358,8 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("verify", help="check a checkpoint or every checkpoint of a run against its checksums")
     p.add_argument("path", type=Path, help="a checkpoint folder (runs/<run_id>/checkpoints/step_N) or a run folder")
     p.set_defaults(func=cmd_verify)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if getattr(args, "profiles", "unset") is None:
         from graphmer_core.train.profiles import DEFAULT_PROFILES
         args.profiles = DEFAULT_PROFILES
