@@ -40,6 +40,8 @@ def format_summary(manifest: dict, lake: Lake, extra: dict | None = None) -> str
         lines.append(f"    {rel:<20} {n:>9,}")
     lines.append("  resolution: " + "  ".join(
         f"{k}={n:,}" for k, n in sorted(manifest["triples_by_resolution"].items(), key=lambda kv: -kv[1])))
+    for c in manifest["corpora"]:  # a malformed pyproject.toml / setup.cfg: named from detected roots
+        lines += [f"  warning: {c['name']}: {w}" for w in c.get("package_roots", {}).get("warnings", ())]
     for problem in files["not_ok"][:5]:
         lines.append(f"  {problem['status']}: {problem['corpus']}:{problem['path']}: {problem['reason']}")
     if len(files["not_ok"]) > 5:

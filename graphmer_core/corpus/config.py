@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graphmer_core.corpus.discovery import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES, Corpus
+from graphmer_core.corpus.layout import check_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # $GRAPHMER_CORPORA points the CLI and the pipeline at another corpora file.
@@ -23,15 +24,18 @@ class CorpusSpec:
     exclude: list[str] | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
     language_hint: str | None = None  # documentation only; languages come from file suffixes
+    package_roots: list[str] | None = None  # Python package roots, overriding pyproject.toml/setup.cfg/src
 
     def to_corpus(self, base: Path = REPO_ROOT) -> Corpus:
         root = Path(sysconfig.get_paths()["stdlib"]) if self.root == "python:stdlib" else base / self.root
         exclude = DEFAULT_EXCLUDE if self.exclude is None else tuple(self.exclude)
-        return Corpus(self.name, root, exclude, self.max_bytes)
+        roots = None if self.package_roots is None else tuple(self.package_roots)
+        return Corpus(self.name, root, exclude, self.max_bytes, roots)
 
 
 _TYPES = {"name": (str,), "root": (str,), "exclude": (list, type(None)), "max_bytes": (int,),
-          "language_hint": (str, type(None))}
+          "language_hint": (str, type(None)), "package_roots": (list, type(None))}
+_STR_LISTS = ("exclude", "package_roots")
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,11 @@ class CorporaConfig:
                 if key not in _TYPES:
                     raise ValueError(f"{where}: corpora.{i}.{key}: extra inputs are not permitted")
                 if not isinstance(value, _TYPES[key]) or isinstance(value, bool) or (
-                        key == "exclude" and value is not None and not all(isinstance(x, str) for x in value)):
+                        key in _STR_LISTS and value is not None and not all(isinstance(x, str) for x in value)):
                     raise ValueError(f"{where}: corpora.{i}.{key}: bad value {value!r:.200}")
+            for folder in entry.get("package_roots") or ():
+                if check_folder(folder) is None:
+                    raise ValueError(f"{where}: corpora.{i}.package_roots: {folder!r} is outside the corpus root")
             specs.append(CorpusSpec(**entry))
         return cls(specs)
 

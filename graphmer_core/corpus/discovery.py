@@ -21,12 +21,14 @@ DEFAULT_MAX_BYTES = 2_000_000
 
 @dataclass(frozen=True)
 class Corpus:
-    """A named source tree. `exclude` holds globs matched against folder names and relative paths."""
+    """A named source tree. `exclude` holds globs matched against folder names and relative paths;
+    `package_roots` (folders under the root) name Python modules, overriding what the tree declares."""
 
     name: str
     root: Path
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     max_bytes: int = DEFAULT_MAX_BYTES
+    package_roots: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from graphmer_core.artifacts import code_digest
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.corpus.index import FileRecord, fingerprint, index_corpora
+from graphmer_core.corpus.layout import PackageLayout, package_layout
 from graphmer_core.kg import manifest as mf
 from graphmer_core.kg import quality
 from graphmer_core.kg.quality import DEFAULT_GATES, GateFailed, GateThresholds
@@ -40,9 +41,16 @@ def code_version() -> str:
     return code_digest(PACKAGE_ROOT, VERSIONED_CODE)
 
 
-def kg_version_of(records: list[FileRecord]) -> str:
-    """Same corpus content and same code give the same version; nothing else enters it."""
-    return fingerprint(records, salt=f"kg:{code_version()}")[:16]
+def package_layouts(corpora: list[Corpus]) -> dict[str, PackageLayout]:
+    """Each corpus's declared Python package roots (a ValueError for a bad `package_roots`)."""
+    return {c.name: package_layout(c.root, c.package_roots) for c in corpora}
+
+
+def kg_version_of(records: list[FileRecord], layouts: dict[str, PackageLayout]) -> str:
+    """Same corpus content, package roots and code give the same version; nothing else enters it
+    (the roots name the modules, so a version built under other roots is never reused)."""
+    roots = "".join(f"\n{name}\t{layouts[name].key()}" for name in sorted(layouts))
+    return fingerprint(records, salt=f"kg:{code_version()}{roots}")[:16]
 
 
 def files_table(records: list[FileRecord]) -> pa.Table:
@@ -87,8 +95,9 @@ def stage_kg(
     """Build a KG version under staging/, unless that exact version is already staged or promoted.
     `after_parse` is called once the files are parsed (the rest of the build runs on one core)."""
     t0 = time.perf_counter()
+    layouts = package_layouts(corpora)
     records = index_corpora(corpora, cache=index_cache(lake)) if records is None else records
-    version = kg_version_of(records)
+    version = kg_version_of(records, layouts)
     timings = {"index_s": time.perf_counter() - t0}
     existing = existing_version(lake, version)
     if existing is not None:
@@ -98,10 +107,10 @@ def stage_kg(
     # Millions of acyclic fact/row objects live through the build: full collections over them
     # cost seconds and free nothing, so the cyclic collector waits until the build is done.
     with paused_gc():
-        return _build_version(corpora, lake, workers, progress, records, version, timings, after_parse)
+        return _build_version(corpora, lake, workers, progress, records, version, timings, after_parse, layouts)
 
 
-def _build_version(corpora, lake, workers, progress, records, version, timings, after_parse) -> StageResult:
+def _build_version(corpora, lake, workers, progress, records, version, timings, after_parse, layouts) -> StageResult:
     from graphmer_core.kg import store, validation
     from graphmer_core.kg.resolution import resolve
     from graphmer_core.parsing import LANGUAGES, extractor_version
@@ -117,7 +126,7 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
         after_parse()
 
     t = time.perf_counter()
-    resolved = resolve(outcome.parsed)
+    resolved = resolve(outcome.parsed, {name: layout.roots for name, layout in layouts.items()})
     timings["resolve_s"] = time.perf_counter() - t
 
     with store.Stager(lake, version) as stage:  # each table is written while the next is made
@@ -136,7 +145,8 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
             "kg_version": version,
             "code_version": code_version(),
             "extractor_versions": {lang: extractor_version(lang) for lang in LANGUAGES},
-            "corpora": [{"name": c.name, "root": str(c.root)} for c in corpora],
+            "corpora": [{"name": c.name, "root": str(c.root), "package_roots": layouts[c.name].as_dict()}
+                        for c in corpora],
             "corpus_fingerprint": fingerprint(records),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "files": mf.file_summary(outcome.records),
@@ -163,7 +173,7 @@ def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None, prog
     version is built. Raises GateFailed (nothing promoted) when the verdict is a fail."""
     t = time.perf_counter()
     records = index_corpora(corpora, cache=index_cache(lake))
-    version = kg_version_of(records)
+    version = kg_version_of(records, package_layouts(corpora))
     index_s = time.perf_counter() - t
     gx: list[quality.GxWorker] = []  # started at most once, closed at the end
 

@@ -57,10 +57,11 @@ def resolver_module(language: str):
         return importlib.import_module(f"graphmer_core.kg.resolve_{language}")
 
 
-def resolve(files: list[ParsedFile]) -> Resolved:
+def resolve(files: list[ParsedFile], package_roots: dict[str, list[tuple[str, str]] | None] | None = None) -> Resolved:
     """Resolve every corpus and language in `files`: on its own, or, where the language's resolver
     has `resolve_corpora`, all corpora of that language together (internal ids may then cross
-    corpora, each edge labelled as such)."""
+    corpora, each edge labelled as such). `package_roots`: corpus -> the Python package roots it
+    declares (graphmer_core.corpus.layout; None or absent: detected from the paths)."""
     groups: dict[tuple[str, str], list[ParsedFile]] = {}
     for f in files:
         groups.setdefault((f.corpus, f.language), []).append(f)
@@ -74,7 +75,7 @@ def resolve(files: list[ParsedFile]) -> Resolved:
         else:
             out.extend(module.resolve(corpus, group))
     for language, by_corpus in sorted(together.items()):
-        out.extend(resolver_module(language).resolve_corpora(by_corpus))
+        out.extend(resolver_module(language).resolve_corpora(by_corpus, package_roots=package_roots))
     # An external symbol is one entity whatever corpora refer to it: its corpus is its own, so
     # the entity row no longer depends on which corpus happened to be resolved first.
     out.entities = [e[:5] + (EXTERNAL_CORPUS,) + e[6:] if e[1] in EXTERNAL_KINDS else e for e in out.entities]

@@ -17,8 +17,9 @@ PARSED_INDEX = "parsed_files.parquet"
 @dg.asset(group_name="kg", kinds={"python", "parquet"}, deps=[corpus_files])
 def source_files(context: dg.AssetExecutionContext, lake: DataLake, corpora: CorporaConfig) -> dg.MaterializeResult:
     """Every file of every corpus with its sha256; the content fingerprint fixes the kg_version."""
-    records = index_corpora(corpora.load(context.log), cache=build.index_cache(lake.lake))
-    version = build.kg_version_of(records)
+    loaded = corpora.load(context.log)
+    records = index_corpora(loaded, cache=build.index_cache(lake.lake))
+    version = build.kg_version_of(records, build.package_layouts(loaded))
     digest = write_index(records, lake.lake.index_dir / SOURCE_INDEX, {"kg_version": version})
     summary = file_summary(records)
     return dg.MaterializeResult(metadata={

@@ -58,8 +58,10 @@ __all__ = ["annotation_names", "module_name", "package_roots", "receiver_annotat
 class Resolver(Entities, Bindings, Types, PointsTo, Calls):
     """One corpus's resolution state; the mixins hold the steps, in the order they run."""
 
-    def __init__(self, corpus: str, files: list[ParsedFile], bound: int = DEFAULT_BOUND):
+    def __init__(self, corpus: str, files: list[ParsedFile], bound: int = DEFAULT_BOUND,
+                 declared_roots: list[tuple[str, str]] | None = None):
         self.corpus = corpus
+        self.declared_roots = declared_roots  # package roots the corpus declares (None: detect a src layout)
         self.bound = bound  # points-to: a call reaching more callables than this gets no edge
         self.prefix = f"py:{corpus}:"
         self.modules: dict[str, _Module] = {}
@@ -78,21 +80,25 @@ class Resolver(Entities, Bindings, Types, PointsTo, Calls):
         Entities.release(self)
         self.pt_release()
 
-def resolve(corpus: str, files: list[ParsedFile], bound: int = DEFAULT_BOUND) -> Resolved:
-    return resolve_corpora({corpus: files}, bound)
+def resolve(corpus: str, files: list[ParsedFile], bound: int = DEFAULT_BOUND,
+            package_roots: dict[str, list[tuple[str, str]] | None] | None = None) -> Resolved:
+    return resolve_corpora({corpus: files}, bound, package_roots)
 
 
-def resolve_corpora(groups: dict[str, list[ParsedFile]], bound: int = DEFAULT_BOUND) -> Resolved:
+def resolve_corpora(groups: dict[str, list[ParsedFile]], bound: int = DEFAULT_BOUND,
+                    package_roots: dict[str, list[tuple[str, str]] | None] | None = None) -> Resolved:
     """Resolve the Python corpora of one build together: each on its own, then an external name
     that another corpus defines (`import flask` in an application built beside flask) becomes that
-    corpus's entity, with resolution `cross_corpus`."""
+    corpus's entity, with resolution `cross_corpus`. `package_roots`: corpus -> the package roots
+    it declares (graphmer_core.corpus.layout), for module naming."""
     resolvers = []
     # The facts of a large corpus are millions of small lists: with the cyclic GC on, its full
     # collections (triggered by our allocations, finding nothing) cost more than resolving itself.
     try:
         with paused_gc():
             for corpus, files in sorted(groups.items()):
-                r = Resolver(corpus, [f for f in files if f.language == LANG], bound)
+                r = Resolver(corpus, [f for f in files if f.language == LANG], bound,
+                             (package_roots or {}).get(corpus))
                 resolvers.append(r)
                 r.index()
                 r.pt_index()

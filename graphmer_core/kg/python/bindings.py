@@ -83,7 +83,7 @@ class Bindings:
     """Indexing of a corpus's facts into namespaces, and name lookup over them (a mixin of Resolver)."""
 
     def index(self) -> None:
-        roots = package_roots([f.path for f in self.files])
+        roots = package_roots([f.path for f in self.files], self.declared_roots)
         for f in self.files:
             name, is_pkg = module_name(f.path, roots)
             self.modules[name] = _Module(name, f, is_pkg, self.prefix + name)
