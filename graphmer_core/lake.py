@@ -1,12 +1,30 @@
-"""Where everything lives in the data lake (DESIGN.md section 3)."""
+"""Where everything lives in the data lake (DESIGN.md section 3), and the one lock its writers take.
+
+Writers (KG staging and promotion, the catalogue, dataset builds) hold `lake_lock` while they change
+shared state, so two builds, a CLI build during a Dagster run, or a rebuild during training never
+interleave their writes: the second waits, or after the timeout fails naming the holder. Readers
+take no lock: they read immutable version folders through pointers that change by atomic rename.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
-from dataclasses import dataclass
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphmer_core.artifacts import write_bytes_atomic
+from graphmer_core.errors import GraphmerError
+
+LOCK_FILE = "lake.lock"
+DEFAULT_LOCK_TIMEOUT_S = 900.0  # longer than any single build step here; GRAPHMER_LOCK_TIMEOUT_S changes it
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,23 @@ class Lake:
     def catalog(self) -> Path:
         return self.root / "graphmer.duckdb"
 
+    @property
+    def catalog_pointer(self) -> Path:
+        """The kg_version the catalogue's views were last built over (written after the catalogue), so
+        a crash between moving `kg/current` and rebuilding the catalogue is seen and repaired."""
+        return self.root / "graphmer.duckdb.kg_version"
+
+    def catalog_version(self) -> str | None:
+        return _read_pointer(self.catalog_pointer) if self.catalog.exists() else None
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / LOCK_FILE
+
+    def lock(self, what: str, timeout: float | None = None) -> AbstractContextManager[None]:
+        """Hold the lake's writer lock (see `lake_lock`)."""
+        return lake_lock(self, what, timeout)
+
     def current_version(self) -> str | None:
         return _read_pointer(self.current_pointer)
 
@@ -101,6 +136,105 @@ def _read_pointer(path: Path) -> str | None:
         return path.read_text().strip() or None
     except FileNotFoundError:
         return None
+
+
+class LakeBusy(GraphmerError):
+    """Another process (or thread) held the lake's writer lock for longer than the timeout."""
+
+
+class LakeNotWritable(GraphmerError):
+    """The lake folder cannot be written (no permission, read-only filesystem)."""
+
+
+@dataclass
+class _Holding:
+    """This process's hold on one lake: a thread lock (the OS lock is per process) and a depth, so
+    library functions that lock can call each other."""
+
+    thread_lock: threading.RLock = field(default_factory=threading.RLock)
+    fd: int | None = None
+    depth: int = 0
+
+
+_HOLDINGS: dict[Path, _Holding] = {}
+_HOLDINGS_GUARD = threading.Lock()
+
+
+def lock_timeout() -> float:
+    return float(os.environ.get("GRAPHMER_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S))
+
+
+def _say(message: str) -> None:
+    print(f"graphmer: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def lake_lock(lake: Lake, what: str, timeout: float | None = None,
+              on_wait: Callable[[str], None] = _say) -> Iterator[None]:
+    """Hold the writer lock of `lake` for the block: `fcntl.lockf` on `<lake>/lake.lock`, which
+    names its holder (pid, host, what, since). Reentrant within a process; other processes wait up
+    to `timeout` seconds (default `$GRAPHMER_LOCK_TIMEOUT_S` or 900), then get LakeBusy naming the
+    holder. A POSIX record lock rather than flock: it dies with its process, and forked workers
+    (the parse pool, the GX worker) do not inherit it, so a killed build never leaves it held. (Its
+    one catch: closing any descriptor of lake.lock in the holding process drops it, so nothing but
+    this module opens that file.)"""
+    timeout = lock_timeout() if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    with _HOLDINGS_GUARD:
+        holding = _HOLDINGS.setdefault(lake.root, _Holding())
+    if not holding.thread_lock.acquire(timeout=max(timeout, 0)):
+        raise LakeBusy(f"data lake {lake.root} is busy: another thread of this process (pid {os.getpid()}) "
+                       f"held its lock for {timeout:g} s")
+    try:
+        if holding.depth == 0:
+            holding.fd = _acquire(lake, what, deadline, timeout, on_wait)
+        holding.depth += 1
+        try:
+            yield
+        finally:
+            holding.depth -= 1
+            if holding.depth == 0:
+                os.close(holding.fd)  # closing the file releases the lock
+                holding.fd = None
+    finally:
+        holding.thread_lock.release()
+
+
+def _acquire(lake: Lake, what: str, deadline: float, timeout: float, on_wait: Callable[[str], None]) -> int:
+    try:
+        lake.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lake.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise LakeNotWritable(f"data lake {lake.root} is not writable ({exc.strerror}: {exc.filename}); "
+                              f"give this user write access or pass another --lake") from exc
+    told = False
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise LakeBusy(f"data lake {lake.root} is locked by {lock_holder(lake)}; gave up after "
+                               f"waiting {timeout:g} s (set GRAPHMER_LOCK_TIMEOUT_S to wait longer)") from None
+            if not told:
+                on_wait(f"waiting for the data lake lock, held by {lock_holder(lake)}")
+                told = True
+            time.sleep(0.05)
+    holder = {"pid": os.getpid(), "host": socket.gethostname(), "what": what,
+              "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+    return fd
+
+
+def lock_holder(lake: Lake) -> str:
+    """Who holds (or last held) the lock, as the lock file says."""
+    try:
+        h = json.loads(lake.lock_file.read_text())
+        return f"pid {h['pid']} on {h['host']} ({h['what']}, since {h['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process (its lock file names no holder yet)"
 
 
 def default_lake_root() -> Path:

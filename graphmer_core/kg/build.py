@@ -93,7 +93,14 @@ def stage_kg(
     after_parse: Callable[[], object] | None = None,
 ) -> StageResult:
     """Build a KG version under staging/, unless that exact version is already staged or promoted.
-    `after_parse` is called once the files are parsed (the rest of the build runs on one core)."""
+    `after_parse` is called once the files are parsed (the rest of the build runs on one core).
+    Holds the lake's writer lock throughout, so a concurrent build of the same content waits and
+    then reuses this one."""
+    with lake.lock("building a KG"):
+        return _stage_kg(corpora, lake, workers, progress, records, after_parse)
+
+
+def _stage_kg(corpora, lake, workers, progress, records, after_parse) -> StageResult:
     t0 = time.perf_counter()
     layouts = package_layouts(corpora)
     records = index_corpora(corpora, cache=index_cache(lake)) if records is None else records
@@ -170,7 +177,13 @@ def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None, prog
 
     A version already gated under the same thresholds keeps its recorded verdict (`regate=True`
     runs the gates again); otherwise Great Expectations is imported in a worker process while the
-    version is built. Raises GateFailed (nothing promoted) when the verdict is a fail."""
+    version is built. Raises GateFailed (nothing promoted) when the verdict is a fail. Holds the
+    lake's writer lock from indexing to promotion: a second build waits, then finds this version."""
+    with lake.lock("graphmer build-kg"):
+        return _build_kg(corpora, lake, workers, progress, gates, regate)
+
+
+def _build_kg(corpora, lake, workers, progress, gates, regate) -> StageResult:
     t = time.perf_counter()
     records = index_corpora(corpora, cache=index_cache(lake))
     version = kg_version_of(records, package_layouts(corpora))
@@ -202,8 +215,8 @@ def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None, prog
         for w in gx:
             w.close()
     t = time.perf_counter()
-    if lake.current_version() != result.kg_version or not lake.catalog.exists():
-        from graphmer_core.kg import store
+    if lake.current_version() != result.kg_version or lake.catalog_version() != result.kg_version:
+        from graphmer_core.kg import store  # also repairs a catalogue a killed promotion left behind
 
         result.kg_dir = store.promote(lake, result.kg_version)
         result.manifest = mf.read_manifest(result.kg_dir)
@@ -215,4 +228,5 @@ def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None, prog
 
 def mark_candidate(lake: Lake, kg_version: str) -> None:
     """Name the version the quality gates should judge next (staged or already promoted)."""
-    write_pointer(lake.candidate_pointer, kg_version)
+    with lake.lock(f"marking KG {kg_version} for its gates"):
+        write_pointer(lake.candidate_pointer, kg_version)

@@ -1,4 +1,10 @@
-"""KG tables on disk: staged Parquet, atomic promotion, the current pointer, the DuckDB catalogue."""
+"""KG tables on disk: staged Parquet, atomic promotion, the current pointer, the DuckDB catalogue.
+
+Every write here happens under the lake's writer lock, and every step leaves a readable lake if the
+process dies right after it: staging writes a dot-named temp folder (swept by the next build), a
+promotion moves the version folder, then the pointer, then rebuilds the catalogue and records
+which version the catalogue shows, so a build that finds them out of step repairs them.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graphmer_core.artifacts import atomic_path, sha256_file, write_json_atomic
+from graphmer_core.faults import crash_point
 from graphmer_core.kg import arrow, schemas
 from graphmer_core.kg.manifest import MANIFEST, read_manifest, verify  # noqa: F401 - the store's API too
 from graphmer_core.lake import Lake, write_pointer
@@ -68,14 +75,21 @@ class Stager:
     """
 
     def __init__(self, lake: Lake, kg_version: str):
+        self.lake = lake
         self.final = lake.staged_dir(kg_version)
         self.tmp = lake.staging / f".{kg_version}.{os.getpid()}.partial"
         self._pool = ThreadPoolExecutor(len(TABLES))
         self._digests: dict[str, Future] = {}
+        self._lock = lake.lock(f"staging KG {kg_version}")
 
     def __enter__(self) -> Stager:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp.mkdir(parents=True)
+        self._lock.__enter__()
+        try:
+            sweep_staging(self.lake)
+            self.tmp.mkdir(parents=True)
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         return self
 
     def write(self, name: str, table: pa.Table) -> None:
@@ -84,38 +98,67 @@ class Stager:
     def finish(self, manifest: dict) -> Path:
         """Wait for the tables, write the manifest with their sha256, and move the folder into place."""
         checksums = {name: digest.result() for name, digest in self._digests.items()}
+        crash_point("kg.stage")  # tables written, no manifest, not renamed
         write_json_atomic(self.tmp / MANIFEST, {**manifest, "files_sha256": checksums})
         shutil.rmtree(self.final, ignore_errors=True)
         os.replace(self.tmp, self.final)
         return self.final
 
     def __exit__(self, *exc) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)  # gone already after finish()
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            shutil.rmtree(self.tmp, ignore_errors=True)  # gone already after finish()
+        finally:
+            self._lock.__exit__(None, None, None)
+
+
+def sweep_staging(lake: Lake) -> list[Path]:
+    """Remove what killed writers left (their temp folders under staging/ and kg/, temp catalogues).
+    Called under the lake lock, when no other writer can be midway."""
+    found = [p for root in (lake.staging, lake.kg_root) if root.is_dir()
+             for p in root.iterdir() if p.name.startswith(".") and p.name.endswith((".partial", ".tmp", ".deleting"))]
+    found += [p for p in lake.root.glob(f".{lake.catalog.name}.*.tmp*")] if lake.root.is_dir() else []
+    for p in found:
+        shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    return found
 
 
 def promote(lake: Lake, kg_version: str) -> Path:
     """Move a staged version into kg/ and switch the current pointer; the old version stays on disk."""
-    staged, final = lake.staged_dir(kg_version), lake.kg_dir(kg_version)
-    if staged.exists():
-        manifest = verify(staged)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            shutil.rmtree(staged)
+    with lake.lock(f"promoting KG {kg_version}"):
+        staged, final = lake.staged_dir(kg_version), lake.kg_dir(kg_version)
+        if staged.exists():
+            manifest = verify(staged)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.exists():
+                shutil.rmtree(staged)
+            else:
+                os.replace(staged, final)
+        elif final.exists():
+            manifest = verify(final)
         else:
-            os.replace(staged, final)
-    elif final.exists():
-        manifest = verify(final)
-    else:
-        raise FileNotFoundError(f"KG version {kg_version} is neither staged nor promoted under {lake.root}")
-    write_pointer(lake.current_pointer, kg_version)
-    refresh_catalog(lake, manifest)
-    return final
+            raise FileNotFoundError(f"KG version {kg_version} is neither staged nor promoted under {lake.root}")
+        crash_point("kg.promote.moved")  # in kg/, not yet current
+        write_pointer(lake.current_pointer, kg_version)
+        crash_point("kg.promote.pointed")  # current, the catalogue still over the previous version
+        refresh_catalog(lake, manifest)
+        return final
+
+
+def catalog_is_current(lake: Lake) -> bool:
+    """Whether graphmer.duckdb exists and shows the current version (cheap: two small files)."""
+    current = lake.current_version()
+    return current is not None and lake.catalog_version() == current
 
 
 def refresh_catalog(lake: Lake, verified: dict | None = None) -> Path:
     """Rebuild graphmer.duckdb: views over the current version's Parquet files (absolute paths).
     `verified` is the current version's manifest when its files were just checked against it."""
+    with lake.lock("refreshing the catalogue"):
+        return _refresh_catalog(lake, verified)
+
+
+def _refresh_catalog(lake: Lake, verified: dict | None) -> Path:
     current = lake.current_dir()
     if current is None:
         raise FileNotFoundError(f"no promoted KG under {lake.root}: build one first")
@@ -132,12 +175,16 @@ def refresh_catalog(lake: Lake, verified: dict | None = None) -> Path:
                         [manifest["kg_version"], str(current), json.dumps(manifest)])
         finally:
             con.close()
+    write_pointer(lake.catalog_pointer, manifest["kg_version"])
     return lake.catalog
 
 
 def query(lake: Lake, sql: str) -> pa.Table:
     if not lake.catalog.exists():
         raise FileNotFoundError(f"no catalogue at {lake.catalog}: run `graphmer build-kg` first")
+    shown = lake.catalog_version()
+    if shown is not None:  # the files the views read, checked against their manifest on every query
+        verify(lake.kg_dir(shown))
     con = duckdb.connect(str(lake.catalog), read_only=True)
     try:
         return con.sql(sql).to_arrow_table()
