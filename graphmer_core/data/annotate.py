@@ -3,10 +3,12 @@
 For each file: BPE ids, word starts (for whole-identifier MLM), newline tokens (windows are cut
 at line starts), and the identifier word each token belongs to. A head occurs where its name is
 written at a place the KG vouches for:
+
   - its definition: the first time its name appears from its start line on (after decorators or
     annotations), within its own span;
   - the evidence line of a triple it heads;
   - the evidence line of a triple whose tail it is: the resolver followed that reference to it.
+
 Everything here is vectorised over all files at once with composite int64 keys.
 """
 

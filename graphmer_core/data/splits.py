@@ -3,10 +3,12 @@
 A file's split comes from a hash of its corpus and path, so adding or removing other files never
 moves it. Files that repeat each other's code form one group and take the split of the group's
 first member (by corpus, path), so copied code can never sit on both sides:
+
   - files whose content is equal up to whitespace;
   - near-duplicates: files that share a shingle, a run of consecutive lines holding at least
     `near_duplicate_chars` non-space characters (generated families such as java.nio's
     X-Buffer classes, or a file copied and edited).
+
 A group of several files holding more than `max_heldout_group_share` of the bytes stays in train,
 so that no held-out split is one family of generated files.
 """

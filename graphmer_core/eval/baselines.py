@@ -55,7 +55,7 @@ class TrainCounts:
 
     @cached_property
     def popularity(self) -> np.ndarray:
-        """(num_relations, E) float: training triples (r, tail)."""
+        """Training triples (r, tail) counted, a (num_relations, E) float array."""
         t = self.triples
         m = self.train_mask
         E, nr = len(self.ds.entities), len(self.ds.relations)
@@ -82,7 +82,7 @@ class TrainCounts:
 
     @cached_property
     def range_mask(self) -> np.ndarray:
-        """(num_relations, E) bool: the entity's kind is in r's range and its name fits a leaf."""
+        """A (num_relations, E) bool array: the entity's kind is in r's range and its name fits a leaf."""
         kinds = self.ds.column("entities", "kind_id")
         usable = self.ds.column("entities", "tail_len") > 0
         out = np.zeros((len(self.ds.relations), len(kinds)), dtype=bool)

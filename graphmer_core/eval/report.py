@@ -1,5 +1,5 @@
 """A run's (or several seeds') honest evaluation: held-out MLM/MNM and link prediction beside their
-baselines, KG completion, the quality gates, written as report.json, report.md and PNG plots.
+baselines, KG completion, the quality gates, written as report.json, report.md and PNG plots::
 
     runs/<run_id>/report.json   every figure, for machines
     runs/<run_id>/report.md     the tables and plain sentences on where the model wins or loses

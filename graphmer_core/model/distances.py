@@ -2,10 +2,12 @@
 
 Flat layout: roots at 0..R-1, leaf slot k of root i at R + 7i + k. Edges: roots chained, each leaf
 tied to its root, and the leaves of one root all joined to each other. Then, with i, j the roots of
-a and b:
+a and b::
+
     root-root |i-j|;  leaf-own root 1;  leaf-other root 1+|i-j|;  same-root leaves 1;
     leaves of different roots 2+|i-j|.
-i.e. |i-j| + leaf_a + leaf_b, except two distinct leaves of one root are 1 apart (and a = b is 0).
+
+i.e. ``|i-j| + leaf_a + leaf_b``, except two distinct leaves of one root are 1 apart (and a = b is 0).
 
 The paper chains a root's leaves (slot k to k+1) instead. Since every leaf is also tied to its root,
 siblings are at most 2 apart either way: chaining would only push non-adjacent slots from 1 to 2, a

@@ -7,6 +7,7 @@ Triple representations: the head-occurrence vector is the encoder's state at the
 tails (positives, given negatives) and heads as names are context-free name vectors (NameEncoder),
 so an entity has one representation wherever it appears and an order potential over it is well
 defined.
+
 - contrastive: head occurrence (query) against tail names (keys), for triples whose leaf block is
   MNM-masked (otherwise the tail is in plain sight one hop away); negatives are the given ones (empty
   rows and copies of the positive dropped) or else the batch's other tails (other names only).

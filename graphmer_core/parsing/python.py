@@ -25,6 +25,7 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
 - `raises`, `catches`: `[scope, line, dotted expression]` (the callee for `raise X(...)`).
 - value flow, for the points-to analysis (`graphmer_core.kg.python.points_to`); `expr` is a value
   expression (below) and never None:
+
   - `flows`:    `[scope, line, target, expr]` an assignment whose right side is no plain dotted name
                 or call of one (those are in `asg`); target `x` or `self.x`, or `x[]` for a store
                 into the container `x` (`x[k] = v`);
@@ -38,6 +39,7 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
                 or class body, or a `try` in a function body that catches ImportError,
                 NameError or AttributeError: names bound in it are bound on some runs only
                 (platform branches, import fallbacks).
+
   Value expressions are nested lists: `["n", dotted]` a name or attribute chain; `["c", callee]` or
   `["c", callee, args, kwargs]` a call's result (arguments as in `pcalls`, when there are any); `["a", expr, attr]` an attribute of another expression, `["g", expr, attr]` the same
   written `getattr(expr, "attr")`;
@@ -46,6 +48,7 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
   `["l", [expr, ...]]` a list, tuple, set or dict (its values), `["l", values, keys]` for a dict
   with string literal keys (a key None where it is no such literal); `["t", expr]` `type(expr)`;
   `["S"]` `super()`.
+
 - `lines`: number of lines; `errors`: count of ERROR and MISSING nodes.
 """
 

@@ -1,5 +1,7 @@
 """Training checkpoints: save, verify, load, retain; and the run record beside them.
 
+Where they are::
+
     runs/<run_id>/run.json                                  RunRecord: status, newest checkpoint
     runs/<run_id>/checkpoints/step_000250/model.safetensors weights only, no pickle
                                           train_state.pt    optimizer, scheduler, scaler, RNG: plain

@@ -1,6 +1,7 @@
 """Java syntax facts (graphmer_core.parsing.java) of one corpus -> entities and triples.
 
 Naming
+
 - ``qualified_name``: ``package.Outer.Inner``, ``package.Class.method``, constructors
   ``package.Class.<init>``, fields and enum constants ``package.Class.NAME``. Local classes are
   named as members of their enclosing type.
