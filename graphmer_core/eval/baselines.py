@@ -82,7 +82,7 @@ class TrainCounts:
 
     @cached_property
     def range_mask(self) -> np.ndarray:
-        """A (num_relations, E) bool array: the entity's kind is in r's range and its name fits a leaf."""
+        """Whether the entity's kind is in r's range and its name fits a leaf, a (num_relations, E) bool array."""
         kinds = self.ds.column("entities", "kind_id")
         usable = self.ds.column("entities", "tail_len") > 0
         out = np.zeros((len(self.ds.relations), len(kinds)), dtype=bool)
