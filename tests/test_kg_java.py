@@ -26,7 +26,7 @@ def kg() -> KG:
 
 def test_dispatch_and_version():
     assert extractor("java") is extract
-    assert extractor_version("java") == EXTRACTOR_VERSION == "java-5"
+    assert extractor_version("java") == EXTRACTOR_VERSION == "java-6"
 
 
 def test_facts_are_json_and_depend_only_on_bytes():
@@ -425,7 +425,7 @@ def test_generic_facts_keep_type_arguments():
     assert m[10] == ["Map<K,V>", ["Map<K,?superV>", ""], [["R", ["Leaf"]]]]
     locs = {r[1]: r for r in facts["locals"]}
     assert locs["x"][3] == "k:0" and locs["y"][3] == "it:n:m"
-    assert facts["lambdas"] == [[0, ["z"], ["?"], 1, 0, -1]]
+    assert facts["lambdas"] == [[0, ["z"], ["?"], 1, 0, -1, ""]]
     assert facts["calls"][2][8] == 0  # z.f() is inside lambda 0
 
 
@@ -476,9 +476,50 @@ def test_lambda_parameters_from_the_functional_interface(gen):
 
 def test_raw_and_unknown_type_arguments_give_no_edge(gen):
     neg = f"{G}Uses.negatives(Seq,Seq,Seq,Seq)"
-    for line in (46, 47, 48, 50, 51, 52):  # raw, <?>, <? super Leaf>, raw lambda, <R> inferred, not an argument
+    for line in (46, 47, 48, 50, 51):  # raw, <?>, <? super Leaf>, raw lambda, <R> inferred
         assert not {k for k in _calls_at(gen, neg, line) if not k.startswith("Seq.")}, line
     assert _calls_at(gen, neg, 49)["Leaf.leafOnly()"] == "type_hint"  # <? extends Leaf>
+    assert _calls_at(gen, neg, 52) == {"Node.visit()": "type_hint"}  # Sink<Node> s = q -> ..: see below
+
+
+T = f"{G}Targets."
+
+
+def test_lambda_targets_are_recorded_for_lambdas_that_are_no_call_argument():
+    facts = extract(b"class A { Sink<Node> f = n -> n.v(); Fn<A, B> g; Sink<B> m() {"
+                    b" g = a -> a; this.g = (b) -> b; Object o = (Fn<A, B>) c -> c; Sink<?>[] arr = {};"
+                    b" Runnable r = () -> new Object() { Sink<C> i() { return d -> d.v(); } };"
+                    b" use(e -> e); return x -> y -> y; } }")
+    assert [row[6] for row in facts["lambdas"]] == [
+        "c:Sink<Node>", "n:g", "q:this.g", "c:Fn<A,B>", "c:Runnable",
+        "",    # an anonymous class's `return` is not m()'s
+        "",    # a call argument: typed by the call's parameter instead (row 3 >= 0)
+        "r",   # m()'s return type
+        ""]    # the body of a lambda: not evident
+    assert facts["lambdas"][6][3] >= 0
+
+
+def test_lambdas_typed_by_what_they_are_assigned_to(gen):
+    leaf, node = {"Leaf.leafOnly()": "type_hint"}, {"Node.parent()": "type_hint"}
+    assert _calls_at(gen, f"{G}Targets", 5) == {"Node.visit()": "type_hint"}  # a field's initializer
+    loc = f"{T}locals()"
+    assert _calls_at(gen, loc, 10) == node                                   # Sink<Node> s = q -> ..
+    assert _calls_at(gen, loc, 12) == node                                   # f = a -> .. (a local)
+    assert _calls_at(gen, loc, 13) == leaf                                   # conv = (l) -> {..} (a field)
+    assert _calls_at(gen, loc, 14) == leaf                                   # this.later = (m) -> ..
+    assert _calls_at(gen, loc, 15) == leaf                                   # (Sink<Leaf>) k -> ..
+    assert _calls_at(gen, loc, 16) == {"Node.visit()": "type_hint"}          # (r -> ..) parenthesized
+    assert _calls_at(gen, f"{T}made()", 20) == leaf                          # return leaf -> ..
+    assert _calls_at(gen, f"{T}anonymous()", 37) == {"Node.visit()": "type_hint"}
+
+
+def test_lambda_targets_that_give_no_type_give_no_edge(gen):
+    neg = f"{T}negatives()"
+    for line in (28, 29, 30):  # raw Sink, Sink<?>, two parameters for a one-parameter method
+        assert _calls_at(gen, neg, line) == {}, line
+    assert _calls_at(gen, f"{T}nested()", 24) == {}  # the body of a lambda: its type is not followed
+    # `return e -> ..` in an anonymous class's method is not the enclosing method's return
+    assert _calls_at(gen, f"{T}anonymous()", 35) == {}
 
 
 def test_same_named_methods_of_an_unrelated_class_are_never_reached(gen):

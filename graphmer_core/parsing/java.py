@@ -26,6 +26,10 @@
   declared type have type "?"). Locals include parameters of lambdas, catch clauses and for-each.
 - ``mrefs``: method references ``[scope, receiver_kind, receiver, name, line, anonymous]``
   (``T::m``, ``x::m``, ``a.b::m`` as id/q, ``this::m``, ``super::m``; name ``new`` for ``T::new``).
+- ``lambdas``: ``[scope, [names], [declared types, "?" when inferred], call row, argument position,
+  enclosing lambda, target]``; call row -1 when the lambda is no call argument, then ``target`` is
+  what it is assigned to, as an argument kind (``c:T`` a declared local/field type or a cast, ``n:x``
+  / ``q:this.x`` an assigned variable, ``r`` the method's return type), "" when none of these.
 - ``errors``: number of ERROR/MISSING nodes.
 
 A ``scope`` is a method index (>= 0) or ``-(type index) - 1`` for code directly in a type body
@@ -42,7 +46,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "java-5"
+EXTRACTOR_VERSION = "java-6"
 
 _QUERY_FILE = Path(__file__).with_name("queries") / "java.scm"
 _STATE: dict[str, Any] = {}
@@ -557,7 +561,8 @@ def _extract(source: bytes) -> dict[str, Any]:
 
     lambdas: list[list[Any]] = []
     for li, n in enumerate(lam_nodes):
-        scope = codes[bisect_right(bounds, n.start_byte) - 1]
+        si = bisect_right(bounds, n.start_byte) - 1
+        scope = codes[si]
         ps = n.child_by_field_name("parameters")
         names: list[str] = []
         ptys: list[str] = []
@@ -587,7 +592,10 @@ def _extract(source: bytes) -> dict[str, Any]:
                         break
                     if c.type not in _COMMENTS:
                         pos += 1
-        lambdas.append([scope, names, ptys, row, pos, lam_parent[li]])
+        # `return x -> ..` names the method's return type only directly in the method (not in an
+        # enclosing lambda's body or in an anonymous class's method folded into the scope)
+        target = "" if row >= 0 else _lambda_target(n, tx, kinds[si] == "m" and lam_parent[li] < 0)
+        lambdas.append([scope, names, ptys, row, pos, lam_parent[li], target])
 
     errors = 0
     if root.has_error:
@@ -925,6 +933,35 @@ def _arg(a: Any, tx: Any, call_rows: dict[tuple[int, int], int]) -> str:
         return "boolean"
     if t == "parenthesized_expression" and a.named_child_count == 1:
         return _arg(a.named_child(0), tx, call_rows)
+    return ""
+
+
+def _lambda_target(n: Any, tx: Any, in_method: bool) -> str:
+    """What a lambda that is no call argument is assigned to, as an argument kind (see ``lambdas``)."""
+    child, p = n, n.parent
+    while p is not None and p.type == "parenthesized_expression":
+        child, p = p, p.parent
+    if p is None:
+        return ""
+    t = p.type
+    if t == "variable_declarator":  # `Sink<Node> s = q -> ..`, a local or a field
+        decl = p.parent
+        ty = decl.child_by_field_name("type") if decl is not None else None
+        if ty is None or p.child_by_field_name("dimensions") is not None:
+            return ""
+        text = tx(ty)
+        return "" if text == "var" else f"c:{generic_type(text) or norm_type(text)}"
+    if t == "cast_expression":  # `(Fn<A, B>) a -> ..`
+        ty = p.child_by_field_name("type")
+        text = tx(ty) if ty is not None else "&"
+        return "" if "&" in text else f"c:{generic_type(text) or norm_type(text)}"
+    if t == "assignment_expression":  # `f = a -> ..`, `this.f = a -> ..`
+        left, op = p.child_by_field_name("left"), p.child_by_field_name("operator")
+        if left is None or left.start_byte == child.start_byte or op is None or op.type != "=":
+            return ""
+        return _arg(left, tx, {}) if left.type in ("identifier", "field_access") else ""
+    if t == "return_statement":
+        return "r" if in_method else ""
     return ""
 
 

@@ -249,12 +249,13 @@ class CallSites:
     def lambda_param_value(self, lam: int, i: int) -> Any:
         """A lambda parameter's type: as declared, else the parameter type of the functional
         interface that the called method's parameter declares (`xs.forEach(x -> ..)` on a
-        List<Foo>: Consumer<? super Foo>.accept(T) -> Foo); None when not evident."""
+        List<Foo>: Consumer<? super Foo>.accept(T) -> Foo), or that the lambda is assigned to
+        (`Sink<Foo> s = x -> ..`, a field, a cast, `return x -> ..`); None when not evident."""
         key = (lam, i)
         if key in self.lam_memo:
             return self.lam_memo[key]
         self.lam_memo[key] = None
-        s, names, ptys, row, pos, _parent = self.lambdas[lam]
+        s, names, ptys, row, pos, parent, target = self.lambdas[lam]
         r = self.r
         v = None
         sc = self.scope(s)
@@ -276,6 +277,10 @@ class CallSites:
                         env.pop(x, None)
                     pv = subst(pv, env)
                 v = r.lambda_param(pv, i, len(names))
+        elif target:
+            if target == "r":  # the enclosing method's declared return type
+                target = "c:" + sc[2].gret if sc[2] is not None and sc[2].gret else ""
+            v = r.lambda_param(self.kind_value(target, sc, s, parent), i, len(names)) if target else None
         self.lam_memo[key] = v
         return v
 
