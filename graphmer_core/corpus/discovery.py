@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graphmer_core.errors import GraphmerError
 from graphmer_core.parsing import SUFFIXES
 
 # Folder names skipped everywhere: hidden, vendored, build output, caches, virtualenvs.
@@ -34,6 +35,10 @@ class Corpus:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"corpus name {self.name!r} must be non-empty letters, digits, '-' or '_'")
         object.__setattr__(self, "root", Path(self.root).resolve())
+
+
+class EmptyCorpus(GraphmerError):
+    """A corpus root holds no source file at all: a wrong path, not a KG that fails its gates."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,13 @@ def discover(corpus: Corpus) -> Discovery:
     if not root.is_dir():
         raise FileNotFoundError(f"corpus {corpus.name!r}: root {root} is not a directory")
     out = Discovery()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unlisted(exc: OSError) -> None:  # os.walk would drop a folder it cannot list without a word
+        rel = os.path.relpath(exc.filename, root).replace(os.sep, "/")
+        out.skipped.append((rel, f"folder not listed: {exc.strerror or exc}"))
+
+    inside = str(root) if str(root) == os.sep else str(root) + os.sep
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted, followlinks=False):
         reldir = os.path.relpath(dirpath, root)
         reldir = "" if reldir == "." else reldir.replace(os.sep, "/")
         kept = []
@@ -95,10 +106,15 @@ def discover(corpus: Corpus) -> Discovery:
             full = os.path.join(dirpath, fname)
             if os.path.islink(full):
                 target = os.path.realpath(full)
-                if not target.startswith(str(root) + os.sep):
+                if not target.startswith(inside):
                     out.skipped.append((rel, "symlink points outside the corpus root"))
                     continue
             out.candidates.append(Candidate(corpus.name, rel, full, language))
     out.candidates.sort(key=lambda c: c.path)
     out.skipped.sort()
+    if not out.candidates:
+        seen = f" ({len(out.skipped)} skipped, e.g. {out.skipped[0][0]}: {out.skipped[0][1]})" if out.skipped else ""
+        names = " or ".join(SUFFIXES)
+        raise EmptyCorpus(f"corpus {corpus.name!r}: no {names} files under {root}{seen}; "
+                          f"point the corpus at a source tree (--corpus NAME=PATH or configs/corpora.yaml)")
     return out
