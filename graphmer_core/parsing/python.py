@@ -28,7 +28,7 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
 
   - `flows`:    `[scope, line, target, expr]` an assignment whose right side is no plain dotted name
                 or call of one (those are in `asg`); target `x` or `self.x`, or `x[]` for a store
-                into the container `x` (`x[k] = v`);
+                into the container `x` (`x[k] = v`); `a, b = f, g` gives a row per target;
   - `rets`:     `[scope, expr]` returned expressions;
   - `pcalls`:   `[scope, line, callee, args, kwargs]` call sites with their argument expressions
                 (args: expr or None per position, cut at the first `*x`; kwargs: `[[name, expr]]`);
@@ -42,7 +42,7 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
 
   Value expressions are nested lists: `["n", dotted]` a name or attribute chain; `["c", callee]` or
   `["c", callee, args, kwargs]` a call's result (arguments as in `pcalls`, when there are any); `["a", expr, attr]` an attribute of another expression, `["g", expr, attr]` the same
-  written `getattr(expr, "attr")`;
+  written `getattr(expr, "attr")` (with a default: `["o", [["g", ...], default]]`);
   `["i", expr]` an element (`x[k]`), `["i", expr, "k"]` for a string literal key (`x["k"]`);
   `["o", [expr, ...]]` any one of (`a or b`, `a if c else b`);
   `["l", [expr, ...]]` a list, tuple, set or dict (its values), `["l", values, keys]` for a dict
@@ -61,7 +61,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "py-6"
+EXTRACTOR_VERSION = "py-7"
 
 _BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 _GUARDS = re.compile(r"\b(ImportError|ModuleNotFoundError|NameError|AttributeError)\b")
@@ -300,6 +300,7 @@ class _Extractor:
         rows: list[list[Any] | None] = []
         chained: list[int] = []
         self.stores: list[tuple] = []
+        self.unpacks: dict[int, tuple] = {}  # `a, b = ...` of plain targets: position -> (scope, line, targets)
         for node in lefts:
             pos = node.start_byte
             starts.append(pos)
@@ -317,8 +318,14 @@ class _Extractor:
                 if obj is not None and dotted(self.text(obj)):
                     self.stores.append((pos, scope, node.start_point[0] + 1, self.text(obj) + "[]"))
             else:
-                self._unpack(node, scope, node.start_point[0] + 1)
+                line = node.start_point[0] + 1
+                first = len(self.asg)
+                self._unpack(node, scope, line)
                 rows.append(None)
+                if node.type in ("pattern_list", "tuple_pattern") and all(
+                        c.type in ("identifier", "attribute") for c in node.named_children) and \
+                        len(self.asg) - first == node.named_child_count:
+                    self.unpacks[pos] = (scope, line, [row[2] for row in self.asg[first:]])
         for node in caps.get("asg.type", ()):
             row = rows[bisect_left(starts, node.start_byte) - 1]
             if row is not None:
@@ -352,7 +359,7 @@ class _Extractor:
             row = rows[bisect_left(starts, node.start_byte) - 1]
             if row is not None:
                 text = self._callee(node)
-                if text is not None:
+                if text is not None and text not in ("getattr", "type"):  # those two: a flow (`_value`)
                     row[3], row[4] = "c", text
         chained.sort()
         chained_set = set(chained)
@@ -369,6 +376,7 @@ class _Extractor:
             if row is None:
                 store = stores.get(starts[i])
                 if store is None:
+                    self._unpacked(starts[i], node)
                     continue
                 scope, line, target = store
             elif row[3] == "":
@@ -383,6 +391,20 @@ class _Extractor:
                 while j >= 0 and j in chained_set and rows[j] is not None and rows[j][3] == "":
                     self.flows.append([rows[j][0], rows[j][1], rows[j][2], value])
                     j -= 1
+
+    def _unpacked(self, pos: int, node) -> None:
+        """`a, b = f, g` binds each target to the item in its position (no starred targets)."""
+        hit = self.unpacks.get(pos)
+        if hit is None or node.type not in ("expression_list", "tuple"):
+            return
+        scope, line, targets = hit
+        items = [c for c in node.named_children if c.type != "comment"]
+        if len(items) != len(targets):
+            return
+        for target, item in zip(targets, items):
+            value = self._value(item)
+            if value is not None:
+                self.flows.append([scope, line, target, value])
 
     # --- value flow -------------------------------------------------------------------------------
     def _value(self, node, depth: int = 0):
@@ -415,12 +437,13 @@ class _Extractor:
                     if name == "type" and len(items) == 1:
                         inner = self._value(items[0], depth + 1)
                         return None if inner is None else ["t", inner]
-                    if name == "getattr" and len(items) == 2 and items[1].type == "string":
+                    if name == "getattr" and len(items) in (2, 3) and items[1].type == "string":
                         lit = self.text(items[1])[1:-1]
                         inner = self._value(items[0], depth + 1)
-                        if inner is not None and lit.isidentifier():
-                            return ["g", inner, lit]
-                        return None
+                        if inner is None or not lit.isidentifier():
+                            return None
+                        default = self._value(items[2], depth + 1) if len(items) == 3 else None
+                        return ["g", inner, lit] if default is None else ["o", [["g", inner, lit], default]]
             callee = self._value(fn, depth + 1)
             if callee is None:
                 return None
@@ -430,7 +453,10 @@ class _Extractor:
             inner = self._value(node.child_by_field_name("value"), depth + 1)
             if inner is None:
                 return None
-            key = self._key(node.child_by_field_name("subscript"))
+            sub = node.child_by_field_name("subscript")
+            if sub is not None and sub.type == "slice":
+                return inner  # `xs[1:]` holds what xs holds
+            key = self._key(sub)
             return ["i", inner] if key is None else ["i", inner, key]
         if t in ("conditional_expression", "boolean_operator"):
             kids = node.named_children

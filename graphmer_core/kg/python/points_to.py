@@ -12,17 +12,20 @@ call site the corpus has of that function, their defaults, their annotations, `s
 instance and class attributes (per class, along the MRO; a builtin base such as `dict` does not
 hide the bases after it when it lacks the name), function returns, stores into containers
 (`x[k] = v`, `x.append(v)`, `x.add(v)`, `x.insert(i, v)`), `getattr(x, "name")`, `type(x)` and `x.__class__`. Unknown values (externals,
-results of external calls) add nothing.
+results of external calls) add nothing. `x[k]` on an instance is what its class's `__getitem__`
+returns. An attribute that a class neither binds nor inherits (nor `object` has) is an abstract
+member: `self.step()` in a template method, `self._flavour` set by each subclass; it is what the
+lookups of the subclasses find (no override is involved: the class has none of its own).
 
 Arguments reach parameters through a table of call sites per function, built from the callees
-the lookup of `bindings` resolves, and from decorator applications (the decorated function into
-the decorator's first parameter). A returned parameter (`def wrap(f): return f`) flows back to
+the lookup of `bindings` resolves, from decorator applications (the decorated function into
+the decorator's first parameter), then in one more round from the callees this analysis resolves. A returned parameter (`def wrap(f): return f`) flows back to
 each call site from that site's own argument, not from every caller's.
 
 Alternatives: a name bound in an `if`/`try` statement of a module or class body (platform
 branches, import fallbacks), or in a function's `try` that catches ImportError, NameError or
 AttributeError, holds one of its bindings on a given run, so it keeps a value only when all its
-bindings agree on one (`pt_alternatives`). A parameter's default never holds its own function.
+bindings agree on one (`pt_alternatives`); a single binding there has no alternative and keeps all. A parameter's default never holds its own function.
 
 Precision first: a call whose value set holds more than `bound` callables gets no edge at all,
 and dispatch to subclass overrides is never followed (the receiver's own classes only; the KG's
@@ -157,7 +160,7 @@ class PointsTo:
     def pt_release(self) -> None:
         """Drop the analysis's tables (millions of small objects on a large corpus)."""
         for name in ("pt_flows", "pt_stores", "pt_fors", "pt_rets", "pt_defaults", "pt_calls", "pt_through",
-                     "pt_site", "pt_conds", "pt_cache", "param_in", "pt_names"):
+                     "pt_site", "pt_conds", "pt_cache", "param_in", "pt_names", "pt_subs"):
             table = getattr(self, name, None)
             if table is not None:
                 table.clear()
@@ -181,9 +184,8 @@ class PointsTo:
 
     def link_arguments(self) -> None:
         """Fill `param_in` from the call sites whose callee the name and type lookup resolves,
-        and from decorator applications. (Linking also the callees this analysis resolves, in
-        rounds to a fixpoint, found 6 more of the 1,205 traced stdlib calls for a third of the
-        resolution time, and made every value read during a round provisional.)"""
+        from decorator applications, then (`link_points_to`) from those this analysis resolves.
+        One round, not a fixpoint: a fixpoint costs a round per link in the longest chain."""
         linked: set[tuple] = set()
         for mod, scope, line, callee, args, kwargs in self.pt_calls:
             if (args or kwargs) and callee[0] == "n":
@@ -193,6 +195,27 @@ class PointsTo:
         for sc_eid, deco_sites in self.decorator_sites():
             for mod, scope, v in deco_sites:
                 self.link_value_arg(v, (mod, scope, [("fn-value", sc_eid)], [], 0, 0), linked)
+        self.link_points_to(linked)
+
+    def link_points_to(self, linked: set) -> None:
+        """One more round: the arguments of the call sites this analysis resolves (within the
+        bound), such as `self.resultclass(self.stream)` or `selector.select_from(self)`; the value
+        sets read meanwhile are dropped, so none is kept from before the round."""
+        callee, reach, pt, bound = self.callee, self.may_reach, self.pt, self.bound
+        for site in self.pt_calls:
+            mod, scope, line, e, args, kwargs = site
+            if not (args or kwargs):
+                continue
+            if e[0] == "n":
+                v, _label = callee(mod, scope, e[1])
+                if v is not None:
+                    continue  # linked above
+            if not reach(e):
+                continue
+            values = [v for v in pt(mod, scope, e) if v[0] == "fn" or v[0] == "cls"]
+            if 0 < len(values) <= bound:
+                self.link_site(site, values, linked)
+        self.pt_cache.clear()
 
     def decorator_sites(self):
         """(decorated function eid, [(module, scope, decorator value)]) of each decorated def."""
@@ -320,6 +343,8 @@ class PointsTo:
                     out |= v[1]
                 elif v[0] == "map":  # d["k"]: the values under "k" or under a key not known
                     out.update(x for k, x in v[1] if key is None or k is None or k == key)
+                elif v[0] == "inst":  # what the class's `__getitem__` returns
+                    out |= self.pt_results(self.pt_class_attr(v[1], "__getitem__", True, False), None)
             if e[1][0] == "n" and e[1][1] + "[]" != "[]":
                 for s, x in self.pt_stores.get((mod.name, e[1][1] + "[]"), ()):
                     out |= self.pt(mod, s, x)
@@ -426,6 +451,8 @@ class PointsTo:
         unknown. A binding that wraps the name itself (`f = lru_cache()(f)`) is no alternative."""
         if s < 0 and self.external_star(mod) and all(self.conditional(mod, s, (b,)) for b in bindings):
             return set()  # bound on some runs only, and by `from os_specific import *` on others
+        if len(bindings) == 1:  # bound or not, but no alternative: all it may hold
+            return set(self.pt_binding(mod, s, name, bindings[0]))
         out: set = set()
         for b in bindings:
             if b[0] == "asg" and (b[3] == "N" or self.rewraps(name, b)):
@@ -549,22 +576,55 @@ class PointsTo:
         hit = self.pt_cache.get(key)
         return hit if hit is not None else self.compute(key, self._pt_class_attr, cls_eid, name, instance, skip_first)
 
-    def _pt_class_attr(self, cls_eid: str, name: str, instance: bool, skip_first: bool) -> frozenset:
-        out: frozenset = _EMPTY
-        for i, entry in enumerate(self.mro(cls_eid)):
+    def _pt_class_attr(self, cls_eid: str, name: str, instance: bool, skip_first: bool,
+                       below: bool = True) -> frozenset:
+        mro = self.mro(cls_eid)
+        for i, entry in enumerate(mro):
             if i == 0 and skip_first:
                 continue
             if not isinstance(entry, str):
                 if entry[0] == "ext" and self.builtin_lacks(entry[1], name):
                     continue
-                break
+                return _EMPTY
             cls = self.classes[entry]
             if instance and name in cls.attrs:
-                out = self.pt_bindings_of_class(cls, name)
-                break
+                return self.pt_bindings_of_class(cls, name)
             if name in cls.members:
-                out = self.pt_bindings(cls.mod, cls.scopes[0].idx, name, cls.members[name])
-                break
+                return self.pt_bindings(cls.mod, cls.scopes[0].idx, name, cls.members[name])
+        if not below or skip_first or hasattr(object, name) or (not instance and hasattr(type, name)) or any(
+                isinstance(e, str) and ("__getattr__" in self.classes[e].members or
+                                        "__getattribute__" in self.classes[e].members) for e in mro):
+            return _EMPTY
+        return self.pt_subclass_attr(cls_eid, name, instance)
+
+    def pt_subclass_attr(self, cls_eid: str, name: str, instance: bool) -> frozenset:
+        """`self._flavour` in a method of a class that neither binds `_flavour` nor inherits it:
+        an abstract member, which only the subclasses provide (a template method, a mixin's
+        partner), so it is what the subclasses' lookups find. This is no dispatch to overrides:
+        the class has nothing to override (nor has `object`: `Base.__init__` is no abstract member)."""
+        out: set = set()
+        for sub in self.descendants(cls_eid):
+            out |= self._pt_class_attr(sub, name, instance, False, below=False)
+        return frozenset(out)
+
+    def descendants(self, cls_eid: str) -> list[str]:
+        """Every corpus class with `cls_eid` in its MRO (itself left out)."""
+        subs = getattr(self, "pt_subs", None)
+        if subs is None:
+            subs = self.pt_subs = {}
+            for eid, cls in self.classes.items():
+                for base in self.class_bases(cls):
+                    if base is not None and base[0][0] == "cls" and base[0][1] != eid:
+                        subs.setdefault(base[0][1], []).append(eid)
+        out: list[str] = []
+        seen = {cls_eid}
+        stack = [cls_eid]
+        while stack:
+            for sub in subs.get(stack.pop(), ()):
+                if sub not in seen:
+                    seen.add(sub)
+                    out.append(sub)
+                    stack.append(sub)
         return out
 
     def pt_bindings_of_class(self, cls, name: str) -> frozenset:
