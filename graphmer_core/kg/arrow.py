@@ -29,6 +29,12 @@ def cursor() -> duckdb.DuckDBPyConnection:
     return _DB.cursor()
 
 
+def sql_string(text: str) -> str:
+    """`text` as a SQL string literal, for the one place a value cannot be a bound parameter: the
+    file path in a view's definition (DuckDB prepares no DDL). A lake path may hold a quote."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def objects(values: Sequence) -> np.ndarray:
     """A 1-d object array (lists stay elements, where np.array would make a 2-d array of them)."""
     return np.fromiter(values, dtype=object, count=len(values))

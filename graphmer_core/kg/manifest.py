@@ -72,13 +72,13 @@ def changes(previous_dir: Path | None, triples: pa.Table) -> dict | None:
     con.register("new", triples.select(["head_id", "relation", "tail_id"]))
     old = (previous_dir / "triples.parquet").as_posix()
     with con:
-        rows = con.execute(f"""
-            WITH old AS (SELECT head_id, relation, tail_id FROM read_parquet('{old}')),
+        rows = con.execute("""
+            WITH old AS (SELECT head_id, relation, tail_id FROM read_parquet(?)),
             added AS (SELECT relation, count(*) n FROM (SELECT * FROM new EXCEPT SELECT * FROM old) GROUP BY 1),
             removed AS (SELECT relation, count(*) n FROM (SELECT * FROM old EXCEPT SELECT * FROM new) GROUP BY 1)
             SELECT coalesce(a.relation, r.relation), coalesce(a.n, 0), coalesce(r.n, 0)
             FROM added a FULL JOIN removed r ON a.relation = r.relation ORDER BY 1
-        """).fetchall()
+        """, [old]).fetchall()
     return {
         "previous_kg_version": previous_dir.name,
         "by_relation": {rel: {"added": int(a), "removed": int(r)} for rel, a, r in rows},

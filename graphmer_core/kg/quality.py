@@ -368,6 +368,8 @@ class Tables:
     def __init__(self, kg_dir: Path, baseline_dir: Path | None = None):
         import duckdb
 
+        from graphmer_core.kg.arrow import sql_string
+
         self.con = duckdb.connect()
         self.kg_dir, self.baseline_dir = Path(kg_dir), baseline_dir
         views = {"e": kg_dir / "entities.parquet", "t": kg_dir / "triples.parquet",
@@ -375,7 +377,7 @@ class Tables:
         if baseline_dir is not None:
             views |= {"prev_t": baseline_dir / "triples.parquet", "prev_f": baseline_dir / "files.parquet"}
         for name, path in views.items():
-            self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path.as_posix()}')")
+            self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({sql_string(path.as_posix())})")
 
     def rows(self, sql: str, params=None) -> tuple[list[str], list[tuple]]:
         rel = self.con.execute(sql, params or [])

@@ -170,7 +170,7 @@ def _refresh_catalog(lake: Lake, verified: dict | None) -> Path:
             for name in TABLES:
                 f = current / f"{name}.parquet"
                 if f.exists():
-                    con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{f.as_posix()}')")
+                    con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({arrow.sql_string(f.as_posix())})")
             con.execute("CREATE TABLE kg_info AS SELECT ? AS kg_version, ? AS kg_dir, ? AS manifest",
                         [manifest["kg_version"], str(current), json.dumps(manifest)])
         finally:
