@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from graphmer_core.artifacts import code_digest, fsync_dir, sha256_file, sha256_json, write_json_atomic
+from graphmer_core.artifacts import code_digest, fsync_dir, sha256_json, write_json_atomic
 from graphmer_core.data import store
 from graphmer_core.data.annotate import (KINDS, RELATIONS, Entities, Streams, find_occurrences,
                                          load_entities, tokenize_sources)
@@ -31,6 +31,7 @@ from graphmer_core.data.leaks import SplitStream, check_leaks
 from graphmer_core.data.sources import Sources, read_sources, unit_hash
 from graphmer_core.data.splits import SPLITS, assign_splits, split_counts
 from graphmer_core.data.tokenizer import NUM_SPECIAL, PAD_ID, encode, train_tokenizer
+from graphmer_core.faults import crash_point
 from graphmer_core.kg import store as kg_store
 from graphmer_core.lake import Lake
 
@@ -98,9 +99,19 @@ class StageResult:
     info: dict = field(default_factory=dict)
 
 
+def _locked(stage_fn):
+    """Run a build stage under the lake's writer lock (each stage may be its own Dagster step)."""
+    @functools.wraps(stage_fn)
+    def locked(stage: Stage, *args, **kwargs):
+        with stage.lake.lock(f"building dataset {stage.version}"):
+            return stage_fn(stage, *args, **kwargs)
+    return locked
+
+
 # --- stage 1: splits --------------------------------------------------------------------------
 
 
+@_locked
 def stage_splits(stage: Stage, sources: Sources | None = None) -> StageResult:
     if stage.done:
         return StageResult(stage.version, stage.final / store.SPLITS_FILE, True,
@@ -113,6 +124,7 @@ def stage_splits(stage: Stage, sources: Sources | None = None) -> StageResult:
     shutil.rmtree(stage.partial, ignore_errors=True)  # new splits: anything staged after them is stale
     stage.partial.mkdir(parents=True)
     store.write_parquet(table, stage.partial / store.SPLITS_FILE)
+    store.record_staged(stage.partial, store.SPLITS_FILE)
     write_json_atomic(stage.partial / "skipped.json", sources.skipped)
     return StageResult(stage.version, stage.partial / store.SPLITS_FILE, False,
                        {"files": split_counts(table), "skipped": len(sources.skipped)})
@@ -123,10 +135,9 @@ def stage_manifest(stage: Stage) -> dict:
 
 
 def _staged_splits(stage: Stage) -> pa.Table:
-    path = stage.partial / store.SPLITS_FILE
-    if not path.exists():
+    if not (stage.partial / store.SPLITS_FILE).exists():
         raise FileNotFoundError(f"no splits staged for dataset {stage.version}: run data_splits first")
-    return pq.read_table(path)
+    return pq.read_table(store.verify_staged(stage.partial, store.SPLITS_FILE))
 
 
 def _by_split(sources: Sources, splits: pa.Table) -> np.ndarray:
@@ -154,6 +165,7 @@ def tokenizer_sample(sources: Sources, split_of: np.ndarray, cap: int) -> tuple[
     return texts, used
 
 
+@_locked
 def stage_tokenizer(stage: Stage, sources: Sources | None = None) -> StageResult:
     if stage.done:
         m = stage_manifest(stage)
@@ -170,7 +182,7 @@ def stage_tokenizer(stage: Stage, sources: Sources | None = None) -> StageResult
     info = {"vocab_size": tok.get_vocab_size(), "requested_vocab_size": stage.config.vocab_size,
             "sample_bytes_cap": stage.config.tokenizer_sample_bytes, "sample_bytes": used,
             "sample_files": len(texts), "train_s": round(time.perf_counter() - t, 2),
-            "sha256": sha256_file(path), "special_tokens": NUM_SPECIAL}
+            "sha256": store.record_staged(stage.partial, store.TOKENIZER_FILE), "special_tokens": NUM_SPECIAL}
     write_json_atomic(stage.partial / "tokenizer_info.json", info)
     return StageResult(stage.version, path, False, info)
 
@@ -203,6 +215,7 @@ def tail_tokens(tok, entities: Entities, max_tokens: int) -> tuple[np.ndarray, n
     return out, np.where(fits, length, 0), spelling
 
 
+@_locked
 def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | None = None) -> StageResult:
     """Tokenize, annotate, write shards and tables, run the leak check, write the manifest and
     rename the folder into place. A leak raises LeakError and nothing is renamed."""
@@ -226,7 +239,7 @@ def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | Non
         raise FileNotFoundError(f"no tokenizer staged for dataset {stage.version}: run tokenizer first")
     from graphmer_core.data.tokenizer import load_tokenizer
 
-    tok = load_tokenizer(tok_path)
+    tok = load_tokenizer(store.verify_staged(stage.partial, store.TOKENIZER_FILE))
     tok.encode_special_tokens = True  # a literal "[MASK]" in source is text, not the mask token
     files = sources.files
     tick("read")
@@ -315,8 +328,9 @@ def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | Non
         "timings": timings,
         **stats,
     }
-    (stage.partial / "skipped.json").unlink()
-    (stage.partial / "tokenizer_info.json").unlink()
+    crash_point("dataset.shards")  # every shard and table written, no manifest, not renamed
+    for scratch in ("skipped.json", "tokenizer_info.json", store.STAGED):
+        (stage.partial / scratch).unlink()
     manifest["files_sha256"] = store.stamp(stage.partial)
     write_json_atomic(stage.partial / store.MANIFEST, manifest)
     fsync_dir(stage.partial)
@@ -436,6 +450,11 @@ def build_dataset(lake: Lake, config: DatasetConfig, log: Log | None = None,
     """All three stages, then the gates (unless told not to). Reuses a finished version. GX is
     imported in a worker process while the stages run: in a thread, its ~3 s of pure-Python import
     would hold the GIL that reading and annotating the sources need."""
+    with lake.lock("graphmer build-dataset"):
+        return _build_dataset(lake, config, log, gates)
+
+
+def _build_dataset(lake: Lake, config: DatasetConfig, log: Log | None, gates: bool) -> StageResult:
     from graphmer_core.kg.quality import GxWorker
 
     stage = open_stage(lake, config)

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graphmer_core.artifacts import atomic_path, sha256_file, verify_checksums, write_json_atomic
+from graphmer_core.errors import GraphmerError
 
 MANIFEST, GATES = "manifest.json", "gates.json"
 SPLITS_FILE, TOKENIZER_FILE = "splits.parquet", "tokenizer.json"
@@ -34,7 +35,7 @@ SHARD_ARRAYS = ("tokens", "word_start", "newline", "word", "file_offsets", "file
                 "occ_pos", "occ_span", "occ_entity")
 
 
-class DatasetError(ValueError):
+class DatasetError(GraphmerError, ValueError):
     """A dataset folder that cannot be used: missing, corrupt, or not passed by its gates."""
 
 
@@ -172,6 +173,36 @@ def open_dataset(folder: str | Path, verify: bool = True, require_gates: bool = 
         if not gates.get("passed"):
             raise DatasetError(f"dataset {folder.name} failed its quality gates: {gates.get('failures')}")
     return Dataset(folder, manifest)
+
+
+STAGED = "staged.json"  # in a partial folder: the sha256 of each file a stage wrote for the next one
+
+
+def record_staged(partial: Path, name: str) -> str:
+    """Record the sha256 of a file one build stage leaves for the next (they may run in other
+    processes, as Dagster assets do); returns it."""
+    digests = _staged(partial)
+    digests[name] = sha256_file(partial / name)
+    write_json_atomic(partial / STAGED, digests)
+    return digests[name]
+
+
+def verify_staged(partial: Path, name: str) -> Path:
+    """The path of a staged file, after checking it against the sha256 its stage recorded."""
+    path, digest = partial / name, _staged(partial).get(name)
+    if not path.exists() or digest is None:
+        raise FileNotFoundError(f"{path} was not staged: run the dataset build from its first stage")
+    if sha256_file(path) != digest:
+        raise DatasetError(f"checksum mismatch for {path}: it changed after its stage wrote it; "
+                           f"rebuild the dataset from its first stage")
+    return path
+
+
+def _staged(partial: Path) -> dict[str, str]:
+    try:
+        return json.loads((partial / STAGED).read_text())
+    except FileNotFoundError:
+        return {}
 
 
 def read_gates(folder: Path) -> dict | None:

@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from graphmer_core.faults import crash_point
+
 FORMAT = f"marshal{marshal.version}-py{sys.version_info.major}{sys.version_info.minor}"
 FILE = f"facts-{FORMAT}.sqlite"
 _SCHEMA = """CREATE TABLE IF NOT EXISTS facts (
@@ -80,6 +82,7 @@ class ParseCache:
         with con:
             con.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?)",
                             ((v, s, hashlib.sha256(p).hexdigest(), p) for v, s, p in entries))
+            crash_point("parse_cache.write")  # rows written, not committed
 
 
 def _open(file: Path) -> sqlite3.Connection:

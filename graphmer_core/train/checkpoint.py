@@ -39,6 +39,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from graphmer_core.artifacts import atomic_dir, remove_dir, sha256_file, sha256_json, write_json_atomic
+from graphmer_core.errors import GraphmerError
+from graphmer_core.faults import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ _ALIASES = "graphmer.aliases"  # safetensors header entry: {alias key: stored ke
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP / DataParallel, torch.compile
 
 
-class CheckpointError(ValueError):
+class CheckpointError(GraphmerError, ValueError):
     """A checkpoint or run record that is missing, corrupt, or does not fit what it is loaded into."""
 
 
@@ -388,6 +390,7 @@ def save_checkpoint(run_dir: str | Path, step: int, model: nn.Module, *, optimiz
         torch.save(train_state, tmp / STATE_FILE)
         files = {p.name: FileStamp(sha256=sha256_file(p), size=p.stat().st_size) for p in sorted(tmp.iterdir())}
         write_json_atomic(tmp / METADATA_FILE, _metadata(step, meta, files).model_dump(mode="json"))
+        crash_point("checkpoint.write")  # every file written, the folder not yet renamed
     if (run_dir / RUN_FILE).exists():
         update_run(run_dir, checkpoint=f"{CHECKPOINTS}/{final.name}", checkpoint_step=step)
     log.info("saved checkpoint %s", final)
