@@ -19,10 +19,10 @@ DEFAULT_CONFIG = Path(os.environ.get("GRAPHMER_CORPORA", REPO_ROOT / "configs" /
 # `graphmer build-kg`, and an unchanged rebuild should not spend a tenth of a second importing pydantic.
 @dataclass(frozen=True)
 class CorpusSpec:
-    name: str
-    root: str
-    exclude: list[str] | None = None
-    max_bytes: int = DEFAULT_MAX_BYTES
+    name: str  # the corpus label in entity ids, the `corpus` column and the Dagster partition
+    root: str  # a folder, relative to the repository root, or `python:stdlib` (this interpreter's)
+    exclude: list[str] | None = None  # globs on names and relative paths; given, they replace DEFAULT_EXCLUDE
+    max_bytes: int = DEFAULT_MAX_BYTES  # larger files are listed as skipped, with the reason, and not read
     language_hint: str | None = None  # documentation only; languages come from file suffixes
     package_roots: list[str] | None = None  # Python package roots, overriding pyproject.toml/setup.cfg/src
 
