@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from graphmer_core.errors import GraphmerError
+
 CHUNK = 1 << 20
 
 
@@ -81,12 +83,22 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+class IntegrityError(GraphmerError, ValueError):
+    """A file does not match the sha256 its manifest recorded (or is missing): changed on disk."""
+
+
 def verify_checksums(root: str | os.PathLike, expected: dict[str, str]) -> None:
-    """Raise if any file under `root` named in `expected` does not hash to its recorded sha256."""
+    """Raise IntegrityError, naming the file, if any file under `root` named in `expected` is missing
+    or does not hash to its recorded sha256. Nothing is cached: every read-back hashes afresh."""
     for rel, digest in expected.items():
-        actual = sha256_file(Path(root) / rel)
+        path = Path(root) / rel
+        try:
+            actual = sha256_file(path)
+        except FileNotFoundError:
+            raise IntegrityError(f"{path}: missing, though its manifest lists it") from None
         if actual != digest:
-            raise ValueError(f"checksum mismatch for {Path(root) / rel}: expected {digest}, got {actual}")
+            raise IntegrityError(f"checksum mismatch for {path}: expected sha256 {digest}, got {actual} "
+                                 f"(changed since it was written; rebuild it)")
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

@@ -155,11 +155,14 @@ def test_a_failed_verdict_is_reused_too(tmp_path, fixtures, capsys):
 
 
 def test_a_duplicated_triple_and_an_unknown_kind_in_the_stored_tables_fail(tmp_path, make_tree):
-    """The gates read the stored Parquet, not what the build had in memory: rows written into it
-    afterwards are caught, each rule on its own line with the rows behind it."""
+    """The gates read the stored Parquet, not what the build had in memory: rows a faulty writer put
+    there (and stamped, so the checksums agree) are caught, each rule on its own line with the rows
+    behind it."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from graphmer_core.artifacts import sha256_file, write_json_atomic
+    from graphmer_core.kg.manifest import read_manifest
     from graphmer_core.kg.quality import run_gates
 
     root = make_tree({"calc.py": "def add(a, b):\n    return a + b\n"})
@@ -170,6 +173,10 @@ def test_a_duplicated_triple_and_an_unknown_kind_in_the_stored_tables_fail(tmp_p
     entities[0]["kind"] = "Gadget"
     pq.write_table(pa.Table.from_pylist(entities, schema=pq.read_schema(result.kg_dir / "entities.parquet")),
                    result.kg_dir / "entities.parquet")
+    manifest = read_manifest(result.kg_dir)
+    manifest["files_sha256"] |= {f"{t}.parquet": sha256_file(result.kg_dir / f"{t}.parquet")
+                                 for t in ("triples", "entities")}
+    write_json_atomic(result.kg_dir / "manifest.json", manifest)
     verdict = run_gates(result.kg_dir)
     assert not verdict.passed
     lines = {f["rule"]: f["line"] for f in verdict.findings}

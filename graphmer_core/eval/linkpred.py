@@ -26,6 +26,7 @@ from graphmer_core.data.store import SPLIT_IDS
 from graphmer_core.data.tokenizer import MASK_ID, PAD_ID
 from graphmer_core.eval.baselines import TrainCounts
 from graphmer_core.eval.load import LoadedRun
+from graphmer_core.kg.manifest import verify
 from graphmer_core.model.batch import LeafyBatch
 
 EXCLUDED = ("contains",)  # structural: the file itself says it; left out of link prediction
@@ -221,6 +222,7 @@ def lexical_scores(run: LoadedRun, counts: TrainCounts, queries: Queries):
     its file, what an IDE shows for it); ties broken by relation popularity."""
     roots = {c["name"]: Path(c["root"]) for c in run.ds.manifest["corpora"]}
     kg_dir = run.lake.kg_dir(run.ds.manifest["kg_version"])
+    verify(kg_dir, ("entities.parquet",))
     ents = pq.read_table(kg_dir / "entities.parquet", columns=["entity_id", "corpus", "path", "start_line", "end_line"])
     where = {r["entity_id"]: r for r in ents.to_pylist()}
     ids = run.ds.entities.column("entity_id").to_pylist()

@@ -22,10 +22,12 @@ def read_manifest(kg_dir: Path) -> dict:
     return json.loads((Path(kg_dir) / MANIFEST).read_text())
 
 
-def verify(kg_dir: Path) -> dict:
-    """Check every Parquet file of a KG version against its manifest; return the manifest."""
+def verify(kg_dir: Path, names: tuple[str, ...] | None = None) -> dict:
+    """Check the Parquet files of a KG version (all, or those named) against its manifest; return
+    the manifest. Raises IntegrityError naming a file that changed."""
     manifest = read_manifest(kg_dir)
-    verify_checksums(kg_dir, manifest["files_sha256"])
+    expected = manifest["files_sha256"]
+    verify_checksums(kg_dir, expected if names is None else {n: expected[n] for n in names})
     return manifest
 
 
@@ -66,6 +68,7 @@ def changes(previous_dir: Path | None, triples: pa.Table) -> dict | None:
     """Triples added and removed per relation since the previous promoted version."""
     if previous_dir is None or not (previous_dir / "triples.parquet").exists():
         return None
+    verify(previous_dir, ("triples.parquet",))
     from graphmer_core.kg.arrow import cursor
 
     con = cursor()

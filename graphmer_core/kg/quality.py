@@ -369,7 +369,11 @@ class Tables:
         import duckdb
 
         from graphmer_core.kg.arrow import sql_string
+        from graphmer_core.kg.manifest import verify
 
+        verify(kg_dir)  # the gates judge the files as their manifest recorded them, or not at all
+        if baseline_dir is not None:
+            verify(baseline_dir, ("triples.parquet", "files.parquet"))
         self.con = duckdb.connect()
         self.kg_dir, self.baseline_dir = Path(kg_dir), baseline_dir
         views = {"e": kg_dir / "entities.parquet", "t": kg_dir / "triples.parquet",
