@@ -15,7 +15,7 @@ def _stage(lake: DataLake, profile: TrainingProfile) -> build.Stage:
     return build.open_stage(lake.lake, profile.load().dataset)
 
 
-@dg.asset(group_name="dataset", kinds={"python", "parquet"}, deps=[kg_catalog])
+@dg.asset(group_name="dataset", kinds={"python", "parquet"}, deps=[kg_catalog], pool="graphmer_lake")
 def data_splits(context: dg.AssetExecutionContext, lake: DataLake, profile: TrainingProfile) -> dg.MaterializeResult:
     """Train/valid/test by file; identical and near-duplicate files share a split."""
     stage = _stage(lake, profile)
@@ -34,7 +34,7 @@ def data_splits(context: dg.AssetExecutionContext, lake: DataLake, profile: Trai
     })
 
 
-@dg.asset(group_name="dataset", kinds={"python"}, deps=[data_splits])
+@dg.asset(group_name="dataset", kinds={"python"}, deps=[data_splits], pool="graphmer_lake")
 def tokenizer(context: dg.AssetExecutionContext, lake: DataLake, profile: TrainingProfile) -> dg.MaterializeResult:
     """Byte-level BPE trained on a capped sample of the training split only."""
     stage = _stage(lake, profile)
@@ -48,7 +48,7 @@ def tokenizer(context: dg.AssetExecutionContext, lake: DataLake, profile: Traini
     })
 
 
-@dg.asset(group_name="dataset", kinds={"python", "safetensors"}, deps=[tokenizer])
+@dg.asset(group_name="dataset", kinds={"python", "safetensors"}, deps=[tokenizer], pool="graphmer_lake")
 def training_dataset(context: dg.AssetExecutionContext, lake: DataLake,
                      profile: TrainingProfile) -> dg.MaterializeResult:
     """Token streams and head occurrences per split, leak-checked, renamed into datasets/<version>/."""

@@ -90,7 +90,7 @@ def kg_completions(lake: DataLake) -> dg.MaterializeResult:
     })
 
 
-@dg.asset(group_name="evaluation", kinds={"safetensors"}, deps=[evaluation_report])
+@dg.asset(group_name="evaluation", kinds={"safetensors"}, deps=[evaluation_report], pool="graphmer_lake")
 def promoted_model(lake: DataLake) -> dg.MaterializeResult:
     """models/current -> the evaluated checkpoint; runs only after model_gates passed."""
     r = _report(lake)

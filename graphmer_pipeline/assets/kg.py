@@ -14,7 +14,7 @@ SOURCE_INDEX = "source_files.parquet"
 PARSED_INDEX = "parsed_files.parquet"
 
 
-@dg.asset(group_name="kg", kinds={"python", "parquet"}, deps=[corpus_files])
+@dg.asset(group_name="kg", kinds={"python", "parquet"}, pool="graphmer_lake", deps=[corpus_files])
 def source_files(context: dg.AssetExecutionContext, lake: DataLake, corpora: CorporaConfig) -> dg.MaterializeResult:
     """Every file of every corpus with its sha256; the content fingerprint fixes the kg_version."""
     loaded = corpora.load(context.log)
@@ -33,7 +33,7 @@ def source_files(context: dg.AssetExecutionContext, lake: DataLake, corpora: Cor
     })
 
 
-@dg.asset(group_name="kg", kinds={"python", "tree-sitter"}, deps=[source_files])
+@dg.asset(group_name="kg", kinds={"python", "tree-sitter"}, deps=[source_files], pool="graphmer_lake")
 def parsed_files(context: dg.AssetExecutionContext, lake: DataLake) -> dg.MaterializeResult:
     """Syntax facts of every file, through the content-addressed parse cache (unchanged files cost nothing)."""
     records, meta = read_index(lake.lake.index_dir / SOURCE_INDEX)
@@ -55,6 +55,7 @@ def parsed_files(context: dg.AssetExecutionContext, lake: DataLake) -> dg.Materi
 
 @dg.multi_asset(
     group_name="kg",
+    pool="graphmer_lake",
     specs=[
         dg.AssetSpec("kg_entities", kinds={"parquet"}, deps=[parsed_files],
                      description="Entities of the staged KG version (entities.parquet)."),
@@ -86,7 +87,7 @@ def kg_tables(context: dg.AssetExecutionContext, lake: DataLake, corpora: Corpor
         "summary": dg.MetadataValue.md(markdown_summary(m))})
 
 
-@dg.asset(group_name="kg", kinds={"duckdb"}, deps=["kg_entities", "kg_triples"], pool="graphmer_duckdb")
+@dg.asset(group_name="kg", kinds={"duckdb"}, deps=["kg_entities", "kg_triples"], pool="graphmer_lake")
 def kg_catalog(context: dg.AssetExecutionContext, lake: DataLake) -> dg.MaterializeResult:
     """Promote the gated candidate (atomic rename + pointer switch) and rebuild the DuckDB views over it."""
     candidate = lake.lake.candidate_dir()
