@@ -67,7 +67,6 @@ class PointsTo:
         self.pt_site: dict[tuple, tuple] = {}     # (module, scope, line, dotted callee) -> (args, kwargs)
         self.pt_conds: dict[tuple, list] = {}     # (module, scope) -> [(start, end)] of if/try statements
         self.pt_cache: dict = {}
-        self.pt_active: set = set()
         self.param_in: dict[str, list] = {}       # function eid -> [(module, scope, args, kwargs, shift)]
         # every name bound anywhere (defs, assignment targets, imports): `x.m` can only reach a
         # function or class when something somewhere binds an `m`
@@ -288,19 +287,20 @@ class PointsTo:
 
     def compute(self, key: tuple, compute, *args) -> frozenset:
         """`memo` for a key its caller has just missed in the cache (most value sets are empty,
-        so callers test `is None`, not truth, and come here only on a real miss)."""
-        if key in self.pt_active:
-            return _EMPTY
-        self.pt_active.add(key)
+        so callers test `is None`, not truth, and come here only on a real miss). While it is
+        computed the key holds the empty set: a cycle back to it reads that."""
+        cache = self.pt_cache
+        cache[key] = _EMPTY
         try:
             out = compute(*args)
-        finally:
-            self.pt_active.discard(key)
+        except BaseException:
+            del cache[key]
+            raise
         if len(out) > 4 * self.bound:
             out = _EMPTY  # too vague to be of use anywhere
         elif type(out) is not frozenset:
             out = frozenset(out)
-        self.pt_cache[key] = out
+        cache[key] = out
         return out
 
     def _pt(self, mod: _Module, scope: int, e: tuple) -> frozenset:
