@@ -3,10 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from graphmer_core.lake import Lake, default_lake_root
+from graphmer_core.errors import GraphmerError
+from graphmer_core.lake import Lake
+
+PROJECT_LAKE = Path(__file__).resolve().parent.parent / "data_lake"
+LAKE_HELP = ("the data lake (default: $GRAPHMER_LAKE, else ./data_lake if the current folder has one, "
+             "else the project's)")
+
+
+def resolve_lake(given: Path | None) -> tuple[Path, str]:
+    """The lake a command uses and where that choice came from, for the summary to say."""
+    if given is not None:
+        return given, "--lake"
+    if os.environ.get("GRAPHMER_LAKE"):
+        return Path(os.environ["GRAPHMER_LAKE"]), "$GRAPHMER_LAKE"
+    if Path("data_lake").is_dir():
+        return Path("data_lake").resolve(), "./data_lake of the current folder"
+    return PROJECT_LAKE, "the project's data_lake"
+
+
+def check_writable(root: Path) -> None:
+    """Fail before any work, with one line, when the lake cannot be written (a read-only mount, no
+    permission, a path under a regular file)."""
+    import tempfile
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".graphmer-write-check-"):
+            pass
+    except OSError as exc:
+        raise GraphmerError(f"data lake {root} is not writable ({exc.strerror or exc}: {exc.filename or root}); "
+                            "pass --lake PATH or set GRAPHMER_LAKE to a folder this user can write") from None
 
 
 def _progress_bar():
@@ -26,7 +57,7 @@ def _progress_bar():
     return update
 
 
-def format_summary(manifest: dict, lake: Lake, extra: dict | None = None) -> str:
+def format_summary(manifest: dict, lake: Lake, extra: dict | None = None, lake_source: str | None = None) -> str:
     files = manifest["files"]
     lines = [
         f"KG version {manifest['kg_version']}  ({', '.join(c['name'] for c in manifest['corpora'])})",
@@ -51,22 +82,13 @@ def format_summary(manifest: dict, lake: Lake, extra: dict | None = None) -> str
         lines.append(f"  since {ch['previous_kg_version']}: +{ch['added']:,} / -{ch['removed']:,} triples")
     for key, value in (extra or {}).items():
         lines.append(f"  {key}: {value}")
+    if lake_source:
+        lines.append(f"  lake:      {lake.root}  (from {lake_source})")
     lines += [
         f"  KG files:  {lake.kg_dir(manifest['kg_version'])}",
         f"  catalogue: {lake.catalog}  (graphmer query --lake {lake.root} \"SELECT ...\")",
     ]
     return "\n".join(lines)
-
-
-def _print_table(table) -> None:
-    cols = table.column_names
-    rows = [[("" if v is None else str(v)) for v in row.values()] for row in table.to_pylist()]
-    widths = [min(60, max([len(c)] + [len(r[i]) for r in rows])) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(v[:w].ljust(w) for v, w in zip(r, widths, strict=True)))
-    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
 GATE_FLAGS = {  # GateThresholds field -> help
@@ -105,7 +127,7 @@ def cmd_build_kg(args) -> int:
              "gates": ("passed (recorded verdict of " + verdict.checked_at + " reused; --regate reruns them)"
                        if verdict.reused else f"passed (Great Expectations, {verdict.gates_s:.2f} s)"),
              "timings (s)": timing}
-    print(format_summary(result.manifest, lake, extra))
+    print(format_summary(result.manifest, lake, extra, args.lake_source))
     return 0
 
 
@@ -115,23 +137,29 @@ def cmd_summary(args) -> int:
     lake = Lake(args.lake)
     current = lake.current_dir()
     if current is None:
-        print(f"no promoted KG under {lake.root}", file=sys.stderr)
+        print(f"graphmer: no promoted KG under {lake.root} (from {args.lake_source}): run `graphmer build-kg` "
+              "first, or pass --lake", file=sys.stderr)
         return 1
-    print(format_summary(store.verify(current), lake))
+    print(format_summary(store.verify(current), lake, lake_source=args.lake_source))
     return 0
+
+
+QUERY_HINT = "the catalogue has the views entities, triples, files, validation and the table kg_info"
 
 
 def cmd_query(args) -> int:
     import duckdb
 
+    from graphmer_core import render
     from graphmer_core.kg import store
 
+    lake = Lake(args.lake)
     try:
-        table = store.query(Lake(args.lake), args.sql)
+        table = store.query(lake, args.sql)  # a read-only connection: a query cannot change the lake
     except duckdb.Error as exc:
-        print(f"graphmer: SQL error: {exc}", file=sys.stderr)
+        print(f"graphmer: SQL error: {one_line(str(exc))} ({QUERY_HINT})", file=sys.stderr)
         return 2
-    _print_table(table)
+    render.write(table, args.format, args.full, footer=f"lake {lake.root}, from {args.lake_source}")
     return 0
 
 
@@ -298,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", action="append", metavar="NAME=PATH",
                    help="a corpus (repeatable); default: the corpora of --config")
     p.add_argument("--config", type=Path, default=None, help="corpora YAML (default configs/corpora.yaml)")
-    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
     p.add_argument("--regate", action="store_true",
                    help="run the quality gates again even if this version's verdict is recorded")
@@ -313,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-dataset", help="build the training dataset of a profile from the current KG")
     p.add_argument("--profile", default="cpu-small", help="training profile (configs/profiles.yaml)")
     p.add_argument("--profiles", type=Path, default=None, help="profiles YAML (default configs/profiles.yaml)")
-    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.set_defaults(func=cmd_build_dataset)
 
     p = sub.add_parser("train", help="train (or resume) a run of a profile; builds a missing KG and dataset first")
@@ -326,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="RUN_ID", help="continue a run from its newest valid checkpoint")
     p.add_argument("--run-id", default=None, help=argparse.SUPPRESS)
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="override the profile's device")
-    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate runs on the test split beside baselines; promote if the gates pass")
@@ -335,37 +363,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-relation", type=int, default=100, help="test triples per relation for link prediction")
     p.add_argument("--kge-budget", type=float, default=60.0, help="seconds of training per PyKEEN baseline")
     p.add_argument("--no-kge", action="store_true", help="skip the PyKEEN baselines")
-    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("report", help="a run's status, where its files are, and its evaluation summary")
     p.add_argument("run_id", nargs="?", default=None, help="default: the newest training_run's first run")
-    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("predict", help="the model's top-k tails for the test split's entities (KG completion)")
     p.add_argument("--run", required=True, metavar="RUN_ID")
     p.add_argument("--top-k", type=int, default=10)
-    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("query", help="run SQL on the DuckDB catalogue (views entities, triples, files)")
+    p = sub.add_parser("query", help="run SQL on the DuckDB catalogue (views entities, triples, files)",
+                       description=f"Run one SQL statement on the catalogue, opened read-only: {QUERY_HINT}.")
     p.add_argument("sql")
-    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table (cells cut at 60 columns with an ellipsis), or whole values as CSV or JSON")
+    p.add_argument("--full", action="store_true", help="table: show every cell whole")
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("summary", help="print the current KG's summary")
-    p.add_argument("--lake", type=Path, default=default_lake_root())
+    p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("verify", help="check a checkpoint or every checkpoint of a run against its checksums")
     p.add_argument("path", type=Path, help="a checkpoint folder (runs/<run_id>/checkpoints/step_N) or a run folder")
     p.set_defaults(func=cmd_verify)
+
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    for command in sub.choices.values():  # also accepted after the command
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "lake"):
+        args.lake, args.lake_source = resolve_lake(args.lake)
     if getattr(args, "profiles", "unset") is None:
         from graphmer_core.train.profiles import DEFAULT_PROFILES
         args.profiles = DEFAULT_PROFILES
@@ -373,10 +411,60 @@ def main(argv: list[str] | None = None) -> int:
         from graphmer_core.corpus.config import DEFAULT_CONFIG
         args.config = DEFAULT_CONFIG
     try:
+        if args.func in WRITES_LAKE:
+            check_writable(Path(args.lake))
         return args.func(args)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"graphmer: error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("graphmer: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 -- one line for a person; --debug shows the traceback
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        message, code = describe(exc, args)
+        print(f"graphmer: error: {message}", file=sys.stderr)
+        return code
+
+
+def describe(exc: BaseException, args) -> tuple[str, int]:
+    """(one line naming the problem and what to do, exit code) for an error that reached `main`:
+    2 for problems the user can act on, 1 for a bug in graphmer."""
+    import sqlite3
+
+    text = one_line(str(exc))
+    if isinstance(exc, sqlite3.DatabaseError):  # only the parse cache is SQLite
+        cache = Path(args.lake) / "cache" / "parse"
+        return (f"the parse cache in {cache} is damaged ({text}); it holds only derived facts: delete that folder "
+                "and run the command again"), 2
+    from graphmer_core.kg.quality import GateFailed
+
+    if isinstance(exc, GateFailed):  # raised by a build that another command asked for
+        return text, 3
+    if isinstance(exc, GraphmerError | ValueError):
+        return text, getattr(exc, "exit_code", 2)
+    if isinstance(exc, OSError):
+        if exc.errno is None:  # raised by graphmer with its own message
+            return text, 2
+        where = exc.filename or ""
+        lake = str(Path(args.lake).resolve()) if getattr(args, "lake", None) else None
+        if lake and str(where).startswith(lake):
+            return (f"cannot write the data lake: {exc.strerror}: {where}; fix its permissions or pass --lake PATH "
+                    "(or set GRAPHMER_LAKE)"), 2
+        return (f"cannot use {where}: {exc.strerror}; check the path" if where else text), 2
+    if type(exc).__module__.startswith("duckdb"):
+        return f"DuckDB: {text}", 2
+    return (f"internal error: {type(exc).__name__}: {text} (run again with --debug for the traceback, and "
+            "please report it)"), 1
+
+
+def one_line(text: str) -> str:
+    """An error message on one line: DuckDB's and pydantic's span several, with caret markers."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and set(ln.strip()) != {"^"}]
+    return " ".join(lines) or "(no message)"
+
+
+WRITES_LAKE = {cmd_build_kg, cmd_build_dataset, cmd_train}  # checked up front; eval and predict write into a run
 
 
 if __name__ == "__main__":

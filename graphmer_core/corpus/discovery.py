@@ -74,7 +74,8 @@ def discover(corpus: Corpus) -> Discovery:
     """Walk the corpus root in sorted order and pick `.py` and `.java` files."""
     root = corpus.root
     if not root.is_dir():
-        raise FileNotFoundError(f"corpus {corpus.name!r}: root {root} is not a directory")
+        raise FileNotFoundError(f"corpus {corpus.name!r}: root {root} is not a directory; check the path "
+                                f"(--corpus NAME=PATH or configs/corpora.yaml)")
     out = Discovery()
 
     def unlisted(exc: OSError) -> None:  # os.walk would drop a folder it cannot list without a word
