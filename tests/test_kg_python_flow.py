@@ -63,3 +63,11 @@ def test_extractor_facts_for_these_shapes():
     assert ("g", "['g', ['n', 'o'], 'm']") in flows
     assert ("h", "['o', [['g', ['n', 'o'], 'm'], ['n', 'k']]]") in flows
     assert ("s", "['n', 'xs']") in flows and ("t", "['t', ['n', 'o']]") in flows
+
+
+def test_arguments_line_up_with_parameters(calls):
+    # `step = self.walk; step(path, check_dir, check_exists)`: taken as unbound, `test` would be
+    # check_exists; bound or not is unknown there, so the arguments are not linked at all
+    assert "check_exists" not in calls.get("Walker.walk", {})
+    # cls.open(Gz()) of a classmethod: the first argument is its first parameter after cls
+    assert calls["Archive.close"].get("Gz.close") == "points_to"

@@ -235,7 +235,7 @@ class PointsTo:
         mod, scope, line, callee, args, kwargs = site
         shift = None  # a method reached through an instance: its first parameter is the receiver
         if callee[0] == "n" and "." not in callee[1]:
-            shift = 0  # a plain name: the function itself (a def called in its class body, too)
+            shift = "name"  # a plain name: a function, or a method bound or not (`link_value_arg`)
         elif callee[0] == "n":
             rv, _ = self.expr(mod, scope, callee[1].rpartition(".")[0])
             shift = 0 if rv is not None and rv[0] == "cls" else None
@@ -251,9 +251,19 @@ class PointsTo:
             fn, shift = init[1], 1
         elif v[0] == "fn":
             fn = v[1]
-            if shift is None:
-                sc = self.fns.get(fn)
-                shift = 1 if sc is not None and sc.self_value is not None else 0
+            sc = self.fns.get(fn)
+            if sc is None or sc.self_value is None:
+                shift = 0
+            elif "classmethod" in sc.row[5]:
+                shift = 1  # bound to its class however it is reached
+            elif shift is None:
+                shift = 1
+            elif shift == "name":
+                # a def called in its own class body takes every argument; a method held in a
+                # variable (`f = self.m; f(x)` or `f = C.m; f(obj, x)`) may be bound or not
+                if scope != sc.parent:
+                    return
+                shift = 0
         else:
             return
         key = (fn, id(args), id(kwargs), shift)  # the argument lists of the facts: one per site
