@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup test demo corpora bench lint ui clean
+.PHONY: setup test docs demo corpora bench lint ui clean
 
 setup: $(STAMP)
 
@@ -13,18 +13,26 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch is pinned to the CPU build (torch==2.13.0) in pyproject.toml; never an unpinned CUDA build.
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -e '.[dev,bench,docs]'
 	touch $(STAMP)
 
 test: $(STAMP) corpora
 	$(BIN)/python -m pytest
 
+# HTML of docs/ (architecture, CLI and configuration reference, API from the docstrings, deployment);
+# any Sphinx warning fails the build.
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs build/docs/html
+	@echo "docs: build/docs/html/index.html"
+
 corpora: $(STAMP)
 	bash scripts/prepare_corpora.sh
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+# The instance template lives in configs/, not the repository root, where `dagster dev` would warn
+# that a dagster.yaml outside DAGSTER_HOME is ignored.
+$(DAGSTER_HOME)/dagster.yaml: configs/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp configs/dagster.yaml $@
 
 # Everything, from the corpora to an evaluated (and, if its gates pass, promoted) cpu-small model.
 DEMO_CONFIG := {"loggers": {"console": {"config": {"log_level": "INFO"}}}, \

@@ -4,7 +4,7 @@ import dagster as dg
 
 from graphmer_pipeline.assets import corpus, dataset, evaluation, kg, training
 from graphmer_pipeline.checks import catalog_matches_manifest, dataset_gates, kg_gates
-from graphmer_pipeline.jobs import kg_rebuild, train_on_new_kg
+from graphmer_pipeline.jobs import JOBS
 from graphmer_pipeline.resources import CorporaConfig, DataLake, QualityGates, TrainingProfile
 from graphmer_pipeline.schedules import nightly_kg_rebuild
 from graphmer_pipeline.sensors import new_kg_version
@@ -13,7 +13,7 @@ defs = dg.Definitions(
     assets=dg.load_assets_from_modules([corpus, kg, dataset, training, evaluation]),
     asset_checks=[kg_gates, catalog_matches_manifest, dataset_gates, training.checkpoints_verify,
                   evaluation.model_gates],
-    jobs=[kg_rebuild, train_on_new_kg],
+    jobs=JOBS,
     schedules=[nightly_kg_rebuild],
     sensors=[new_kg_version],
     resources={"lake": DataLake(), "corpora": CorporaConfig(), "gates": QualityGates(),

@@ -1,5 +1,6 @@
 """The Dagster KG pipeline, in process: build, gate, promote, rebuild incrementally, schedule."""
 
+import base64
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import yaml
 
 from graphmer_core.kg import store
 from graphmer_core.lake import Lake
-from graphmer_pipeline.assets import kg
+from graphmer_pipeline.assets import corpus, kg
 from graphmer_pipeline.checks import catalog_matches_manifest, kg_gates
 from graphmer_pipeline.definitions import defs
 from graphmer_pipeline.resources import CorporaConfig, DataLake, QualityGates
@@ -139,11 +140,11 @@ def test_corpus_partitions_parse_independently_and_the_kg_joins_them(env, tmp_pa
     # Partition keys come from configs/corpora.yaml; point those names at the fixture's halves.
     set_corpora(stdlib=root / "shop", jdk=root / "java")
     instance = dg.DagsterInstance.ephemeral()
-    java = dg.materialize([kg.corpus_files], partition_key="jdk", resources=resources, instance=instance)
+    java = dg.materialize([corpus.corpus_files], partition_key="jdk", resources=resources, instance=instance)
     assert meta(java, "corpus_files", "reparsed") == 3  # the three .java files, nothing else
-    py = dg.materialize([kg.corpus_files], partition_key="stdlib", resources=resources, instance=instance)
+    py = dg.materialize([corpus.corpus_files], partition_key="stdlib", resources=resources, instance=instance)
     assert meta(py, "corpus_files", "reparsed") == 3
-    again = dg.materialize([kg.corpus_files], partition_key="jdk", resources=resources, instance=instance)
+    again = dg.materialize([corpus.corpus_files], partition_key="jdk", resources=resources, instance=instance)
     assert meta(again, "corpus_files", "reparsed") == 0
 
     joined = run(resources, instance)
@@ -171,3 +172,93 @@ def test_shell_materialize_exits_nonzero_when_a_gate_fails(tmp_path, fixtures):
     assert out.returncode != 0
     assert "ontology_and_coverage" in out.stdout + out.stderr
     assert not (tmp_path / "lake" / "kg" / "current").exists()  # nothing promoted
+
+
+def test_each_group_needs_only_upstream_groups_and_has_a_named_job():
+    """*Materialize all* on a group asks nothing about assets it does not read: the kg group reads
+    the corpora itself (corpus_files only warms the parse cache), and each group's runs carry a job name."""
+    graph = defs.resolve_asset_graph()
+    groups: dict[str, set] = {}
+    for key in graph.get_all_asset_keys():
+        groups.setdefault(graph.get(key).group_name, set()).add(key)
+    assert {graph.get(p).group_name for k in groups["kg"] for p in graph.get(k).parent_keys} <= {"kg"}
+    assert not graph.get(dg.AssetKey("corpus_files")).child_keys
+    jobs = {frozenset(j.asset_layer.selected_asset_keys): j.name for j in defs.resolve_all_job_defs()
+            if not j.name.startswith("__")}
+    assert {g: jobs.get(frozenset(keys)) for g, keys in groups.items()} == {
+        "corpora": "corpora_parse", "kg": "kg_rebuild", "dataset": "dataset_build", "training": "model_training",
+        "evaluation": "model_evaluation"}
+    recheck = defs.resolve_job_def("recheck_gates")
+    assert not recheck.asset_layer.selected_asset_keys  # the gates alone, nothing rebuilt
+    assert {k.name for k in recheck.asset_layer.asset_graph.asset_check_keys} == {
+        "entities_expectations", "triples_expectations", "ontology_and_coverage", "relations_vs_previous",
+        "dataset_gates"}
+
+
+def test_metadata_reads_as_tables_and_charts_and_its_paths_exist(env):
+    _, lake, resources, _ = env
+    result = run(resources)
+    assert result.success
+    gates = check_meta(result, "ontology_and_coverage", "gates")
+    assert [c.name for c in gates.schema.columns] == ["suite", "rule", "threshold", "observed", "result"]
+    rows = {r.data["rule"]: r.data for r in gates.records}
+    assert rows["entities per parsed file"] == {"suite": "kg_per_language", "rule": "entities per parsed file",
+                                                "threshold": "between 1 and 2000",
+                                                "observed": "java 4.667, python 7", "result": "pass"}
+    assert rows["inheritance cycles (inherits_from, implements)"]["observed"] == "java 0, python 0"
+    catalog = {r.data["rule"]: r.data for r in check_meta(result, "catalog_matches_manifest", "gates").records}
+    assert catalog["the catalogue's triples match the current version's manifest"]["observed"] == "85"
+
+    by_relation = {r.data["relation"]: r.data["triples"] for r in meta(result, "kg_triples", "by_relation").records}
+    assert by_relation["contains"] == 33 and sum(by_relation.values()) == 85
+    assert {r.data["kind"] for r in meta(result, "kg_entities", "by_kind").records} >= {"Class", "Method"}
+    assert {r.data["ontology rule"] for r in meta(result, "kg_triples", "validation").records} >= {"domain_range"}
+    for asset in ("kg_entities", "kg_triples"):
+        chart = meta(result, asset, "chart")
+        assert base64.b64decode(chart.split("base64,", 1)[1].rstrip(")")).startswith(b"\x89PNG")
+
+    paths = [(e.asset_key.path[-1], k, Path(v.path)) for e in result.get_asset_materialization_events()
+             for k, v in e.materialization.metadata.items() if isinstance(v, dg.PathMetadataValue)]
+    assert {a for a, _, _ in paths} >= {"source_files", "kg_entities", "kg_triples", "kg_catalog"}
+    assert [p for _, _, p in paths if not p.exists()] == []  # none in the staging folder promotion removed
+    assert meta(result, "kg_triples", "path") == str(lake.current_dir() / "triples.parquet")
+
+
+def test_a_gate_reruns_alone_on_the_promoted_version(env):
+    """From the UI (or here) one gate runs alone, without a rebuild, on the version now current."""
+    _, lake, resources, _ = env
+    instance = dg.DagsterInstance.ephemeral()
+    assert run(resources, instance).success
+    current = lake.current_version()
+    key = dg.AssetCheckKey(dg.AssetKey("kg_triples"), "ontology_and_coverage")
+
+    def recheck(gates: QualityGates):
+        return dg.materialize(ASSETS, selection=dg.AssetSelection.checks(key), instance=instance,
+                              resources={**resources, "gates": gates}, raise_on_error=False)
+
+    again = recheck(QualityGates(regate=True))
+    assert again.success and not again.get_asset_materialization_events()
+    assert checks(again) == {"ontology_and_coverage": True}
+    assert check_meta(again, "ontology_and_coverage", "kg_version") == current
+    assert check_meta(again, "ontology_and_coverage", "reused_verdict") is False
+    stricter = recheck(QualityGates(min_triples_per_entity=5.0))  # the shop has ~2 triples per entity
+    assert checks(stricter) == {"ontology_and_coverage": False}
+    failed = {r.data["rule"]: r.data for r in check_meta(stricter, "ontology_and_coverage", "gates").records}
+    assert failed["triples per entity"]["result"] == "FAIL"
+    assert failed["triples per entity"]["threshold"] == "between 5 and 50"
+    assert lake.current_version() == current  # a check never demotes what is promoted
+
+
+def test_instance_template_lives_outside_the_repository_root(tmp_path, monkeypatch):
+    """`dagster dev` warns about a dagster.yaml in the folder it starts in when DAGSTER_HOME is
+    elsewhere; the template sits in configs/ and `make` copies it into DAGSTER_HOME."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    assert not (repo / "dagster.yaml").exists() and not (repo / "dagster.yml").exists()
+    home = tmp_path / "home"
+    subprocess.run(["make", "-s", f"DAGSTER_HOME={home}", f"{home}/dagster.yaml"], cwd=repo, check=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = dg.DagsterInstance.from_config(str(home))
+    assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
+    assert not instance.telemetry_enabled

@@ -21,7 +21,7 @@ from graphmer_core.eval.gates import current_model
 from graphmer_pipeline.assets import dataset, evaluation, training
 from graphmer_pipeline.checks import dataset_gates
 from graphmer_pipeline.definitions import defs
-from graphmer_pipeline.resources import DataLake, TrainingProfile
+from graphmer_pipeline.resources import DataLake, QualityGates, TrainingProfile
 from graphmer_pipeline.sensors import new_kg_version
 
 ASSETS = [dataset.data_splits, dataset.tokenizer, dataset.training_dataset, dataset_gates,
@@ -77,12 +77,29 @@ def test_dataset_and_training_groups_materialize_through_pipes(lake, tmp_path):
     again = dg.materialize(ASSETS[:4], resources=resources, instance=dg.DagsterInstance.ephemeral())
     assert meta(again, "training_dataset")["reused"] is True  # unchanged KG: nothing rebuilt
 
+    # the KG and dataset gates again, alone, on the current versions: as the UI's recheck_gates job runs them
+    recheck = defs.resolve_job_def("recheck_gates").execute_in_process(
+        instance=instance, resources={**resources, "gates": QualityGates()})
+    assert recheck.success and not recheck.get_asset_materialization_events()
+    evaluations = {e.check_name: e for e in recheck.get_asset_check_evaluations()}
+    assert {n: e.passed for n, e in evaluations.items()} == {
+        "dataset_gates": True, "entities_expectations": True, "triples_expectations": True,
+        "ontology_and_coverage": True, "relations_vs_previous": True}
+    assert evaluations["ontology_and_coverage"].metadata["kg_version"].value == lake.current_version()
+    table = evaluations["dataset_gates"].metadata["gates"]
+    assert [c.name for c in table.schema.columns] == ["suite", "rule", "threshold", "observed", "result"]
+    rows = {r.data["rule"]: r.data for r in table.records}
+    assert rows["dataset_leaks: leaked"]["threshold"] == "between 0 and 0"
+    assert rows["dataset_leaks: leaked"]["observed"].startswith("train 0")
+
     evaluated = dg.materialize(EVALUATION, resources=resources, instance=instance, raise_on_error=False,
                                run_config={"ops": {"evaluation_report": {"config": {
                                    "windows": 32, "per_relation": 10, "kge": []}}}})
     report = meta(evaluated, "evaluation_report")
     assert report["run_ids"] == run["run_ids"] and "mrr" in report and "![losses]" in report["plots"]
-    [gates] = [e.passed for e in evaluated.get_asset_check_evaluations() if e.check_name == "model_gates"]
+    [model_gates] = [e for e in evaluated.get_asset_check_evaluations() if e.check_name == "model_gates"]
+    gates = model_gates.passed
+    assert {r.data["result"] for r in model_gates.metadata["gates"].records} <= {"pass", "FAIL"}
     promoted = [m for m in evaluated.get_asset_materialization_events() if m.asset_key.path[-1] == "promoted_model"]
     assert gates == bool(promoted) == (current_model(lake) is not None)  # promoted exactly when the gates pass
     published = [m for m in evaluated.get_asset_materialization_events() if m.asset_key.path[-1] == "kg_completions"]

@@ -132,6 +132,7 @@ def validate_frames(frames: dict, suites: Callable, result_format: str = "SUMMAR
                 "partial_unexpected_list": _plain((r.result.get("partial_unexpected_list") or [])[:5]),
                 "unexpected_index_list": _plain((r.result.get("unexpected_index_list") or [])[:50]),
                 "exception": (r.exception_info or {}).get("exception_message") if not r.success else None,
+                "observed": observed(frame, config.kwargs, r.result),
             })
         rows.sort(key=lambda e: e["rule"] or e["type"])
         outcomes.append(SuiteOutcome(name, bool(result.success), len(frame), rows))
@@ -147,6 +148,71 @@ def _plain(value):
     if hasattr(value, "item") and callable(value.item):
         return value.item()
     return value
+
+
+def observed(frame, kwargs: dict, result: dict) -> str:
+    """What an expectation judged, in a few words: the row count, a column's value per row (labelled
+    by the row's leading text columns) or its range over many rows, or how many rows fell outside a set."""
+    column = kwargs.get("column") or kwargs.get("column_A")
+    if column is None:
+        return f"{_fmt(_plain(result.get('observed_value')))} rows"
+    if len(frame) == 0:
+        return "no rows"
+    if "value_set" in kwargs:
+        outside = result.get("unexpected_count") or 0
+        shown = ", ".join(_fmt(v) for v in _plain((result.get("partial_unexpected_list") or [])[:3]))
+        return f"{outside} of {len(frame)} rows outside the set" + (f": {shown}" if shown else "")
+    values = [_plain(v) for v in frame[column].tolist()]
+    if len(values) > 4:
+        numbers = [v for v in values if isinstance(v, int | float)]
+        if len(numbers) == len(values):
+            return f"{_fmt(min(numbers))} to {_fmt(max(numbers))} over {len(values)} rows"
+        return f"{len(values)} rows"
+    import pandas as pd
+
+    labels = []
+    for c in frame.columns:
+        if c == column or pd.api.types.is_numeric_dtype(frame[c]):
+            break
+        labels.append(c)
+    rows = frame[labels].astype(str).agg("/".join, axis=1).tolist() if labels else [""] * len(values)
+    return ", ".join(f"{label} {_fmt(v)}".strip() for label, v in zip(rows, values, strict=True))
+
+
+def limit_of(kwargs: dict) -> str:
+    """An expectation's threshold in words, from its GX arguments."""
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    if "value_set" in kwargs:
+        values = kwargs["value_set"]
+        return f"one of {', '.join(map(str, values))}" if len(values) <= 3 and all(
+            len(str(v)) <= 20 for v in values) else f"one of {len(values)} allowed values"
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']} {'>=' if kwargs.get('or_equal') else '>'} {kwargs['column_B']}"
+    if lo is not None and hi is not None:
+        return f"between {_fmt(lo)} and {_fmt(hi)}"
+    if lo is not None:
+        return f"at least {_fmt(lo)}"
+    if hi is not None:
+        return f"at most {_fmt(hi)}"
+    return "not null" if "column" in kwargs else "any"
+
+
+def gate_rows(outcomes: list[SuiteOutcome], thresholds: GateThresholds | None = None) -> list[dict]:
+    """One row per expectation, for a report: the rule in words, its threshold, the value observed and
+    whether it passed. KG rules speak their own words; other suites say `suite: column`."""
+    rows = []
+    for o in outcomes:
+        for e in o.expectations:
+            rule = RULES.get(e.get("rule") or "")
+            kwargs = e["kwargs"]
+            column = kwargs.get("column") or kwargs.get("column_A")
+            observed_ = e.get("observed") or (  # verdicts recorded before `observed` existed
+                f"{e['unexpected_count']} rows outside" if e["unexpected_count"] is not None
+                else _fmt(e["observed_value"]))
+            rows.append({"suite": o.suite, "rule": rule.words if rule else f"{o.suite}: {column or 'rows'}",
+                         "threshold": rule.limit(thresholds) if rule and thresholds else limit_of(kwargs),
+                         "observed": observed_, "passed": e["success"]})
+    return rows
 
 
 class GxWorker:

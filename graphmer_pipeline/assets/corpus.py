@@ -6,6 +6,7 @@ from graphmer_core.corpus.index import index_corpora, write_index
 from graphmer_core.kg.manifest import file_summary, files_markdown
 from graphmer_core.parsing.batch import parse_files
 
+from graphmer_pipeline.metadata import counts_table
 from graphmer_pipeline.resources import CorporaConfig, DataLake
 
 # Static partitions, one per corpus of configs/corpora.yaml (read once at definition load).
@@ -27,6 +28,6 @@ def corpus_files(context: dg.AssetExecutionContext, lake: DataLake, corpora: Cor
     summary = file_summary(outcome.records)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(outcome.records), "reparsed": outcome.reparsed, "cache_hits": outcome.cache_hits,
-        "by_status": summary["by_status"], "root": str(corpus.root), "sha256": digest,
+        "by_status": counts_table(summary["by_status"], "status", "files"), "root": str(corpus.root), "sha256": digest,
         "summary": dg.MetadataValue.md(files_markdown(summary)),
     })

@@ -8,6 +8,7 @@ from graphmer_core.data import build
 from graphmer_core.data.splits import group_sizes
 from graphmer_core.data.summary import markdown_summary
 from graphmer_pipeline.assets.kg import kg_catalog
+from graphmer_pipeline.metadata import counts_table
 from graphmer_pipeline.resources import DataLake, TrainingProfile
 
 
@@ -26,7 +27,7 @@ def data_splits(context: dg.AssetExecutionContext, lake: DataLake, profile: Trai
     groups = group_sizes(pq.read_table(result.path))
     return dg.MaterializeResult(metadata={
         "dataset_version": stage.version, "kg_version": stage.kg_manifest["kg_version"], "reused": result.reused,
-        "dagster/row_count": sum(files.values()), "files_per_split": files, **groups,
+        "dagster/row_count": sum(files.values()), "files_per_split": counts_table(files, "split", "files"), **groups,
         "summary": dg.MetadataValue.md("| split | files |\n|---|---:|\n" + "\n".join(
             f"| {s} | {n:,} |" for s, n in files.items())
             + f"\n\n{groups['files_in_shared_groups']:,} files share a group with a copy or near-copy "
@@ -59,7 +60,7 @@ def training_dataset(context: dg.AssetExecutionContext, lake: DataLake,
         "dataset_version": stage.version, "kg_version": m["kg_version"], "reused": result.reused,
         "path": dg.MetadataValue.path(str(result.path)),
         "dagster/row_count": sum(s["windows"] for s in m["splits"].values()),
-        "tokens": {s: v["tokens"] for s, v in m["splits"].items()},
+        "tokens": counts_table({s: v["tokens"] for s, v in m["splits"].items()}, "split", "tokens"),
         "triples_placed": m["triples_total"]["placed"],
         "placed_share_of_kg": m["triples_total"]["placed_share_of_kg"],
         "leaked_windows": m["leak_check"]["leaked_windows"],

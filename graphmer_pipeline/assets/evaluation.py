@@ -1,6 +1,5 @@
 """Honest evaluation of the newest runs, KG completion, and promotion of a model that passes its gates."""
 
-import base64
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pyarrow.parquet as pq
 from graphmer_core.eval.gates import promote
 from graphmer_core.eval.report import EvalOptions, evaluate, summary_lines
 from graphmer_pipeline.assets.training import latest_runs
+from graphmer_pipeline.metadata import gate_table, png_markdown
 from graphmer_pipeline.resources import DataLake
 
 
@@ -28,10 +28,6 @@ def _report(lake: DataLake) -> dict:
     return json.loads(path.read_text())
 
 
-def _png(path) -> str:
-    return f"![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
-
-
 @dg.asset(group_name="evaluation", kinds={"python", "pytorch"}, deps=["model_checkpoint"])
 def evaluation_report(context: dg.AssetExecutionContext, config: EvalConfig, lake: DataLake) -> dg.MaterializeResult:
     """Held-out MLM/MNM and link prediction of every seed of the newest training_run, beside the
@@ -42,7 +38,8 @@ def evaluation_report(context: dg.AssetExecutionContext, config: EvalConfig, lak
     r = ev.report
     run = r["runs"][r["run_ids"][0]]
     lpm, held = run["link_prediction"], run["heldout"]
-    plots = "\n\n".join(_png(ev.paths[k]) for k in ("losses", "train_valid", "accuracy", "relation_mrr"))
+    plots = "\n\n".join(png_markdown(ev.paths[k], ev.paths[k].stem)
+                          for k in ("losses", "train_valid", "accuracy", "relation_mrr"))
     table = "| scorer | MRR | Hits@10 | MRR, tail not in window |\n|---|---:|---:|---:|\n" + "\n".join(
         f"| {n} | {b['all']['mrr']:.3f} | {b['all']['hits@10']:.3f} | {(b['not_in_window']['mrr'] or 0):.3f} |"
         for n, b in {"model": lpm, **r["link_prediction_baselines"]}.items())
@@ -62,13 +59,11 @@ def evaluation_report(context: dg.AssetExecutionContext, config: EvalConfig, lak
                             "their frequency baselines, no NaN/Inf in the metrics (GX on the gate table).")
 def model_gates(lake: DataLake) -> dg.AssetCheckResult:
     gates = _report(lake)["gates"]
-    rows = "\n".join(f"| {g['run_id']} | {g['figure']} | {g['value'] if g['value'] is None else round(g['value'], 4)}"
-                     f" | {round(g['threshold'], 4)} | {'pass' if g['passed'] else '**FAIL**'} |" for g in gates)
     failed = [f"{g['figure']} = {g['value']} needs >= {g['threshold']}" for g in gates if not g["passed"]]
-    return dg.AssetCheckResult(passed=not failed, metadata={
-        "failed": failed,
-        "gates": dg.MetadataValue.md("| run | figure | value | threshold | result |\n"
-                                     "|---|---|---:|---:|---|\n" + rows)})
+    return dg.AssetCheckResult(passed=not failed, metadata={"failed": failed, "gates": gate_table(
+        {"suite": g["run_id"], "rule": g["figure"], "threshold": f">= {g['threshold']:.4g}",
+         "observed": "missing" if g["value"] is None else f"{g['value']:.4g}", "passed": g["passed"]}
+        for g in gates)})
 
 
 @dg.asset(group_name="evaluation", kinds={"parquet"}, deps=[evaluation_report])

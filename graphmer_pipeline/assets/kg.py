@@ -7,14 +7,14 @@ from graphmer_core.corpus.index import index_corpora, read_index, write_index
 from graphmer_core.kg import build, store
 from graphmer_core.kg.manifest import file_summary, files_markdown, markdown_summary
 from graphmer_core.parsing.batch import parse_files
-from graphmer_pipeline.assets.corpus import corpus_files
+from graphmer_pipeline.metadata import counts_table, parquet_chart
 from graphmer_pipeline.resources import CorporaConfig, DataLake
 
 SOURCE_INDEX = "source_files.parquet"
 PARSED_INDEX = "parsed_files.parquet"
 
 
-@dg.asset(group_name="kg", kinds={"python", "parquet"}, pool="graphmer_lake", deps=[corpus_files])
+@dg.asset(group_name="kg", kinds={"python", "parquet"}, pool="graphmer_lake")
 def source_files(context: dg.AssetExecutionContext, lake: DataLake, corpora: CorporaConfig) -> dg.MaterializeResult:
     """Every file of every corpus with its sha256; the content fingerprint fixes the kg_version."""
     loaded = corpora.load(context.log)
@@ -24,7 +24,7 @@ def source_files(context: dg.AssetExecutionContext, lake: DataLake, corpora: Cor
     summary = file_summary(records)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(records),
-        "by_status": summary["by_status"],
+        "by_status": counts_table(summary["by_status"], "status", "files"),
         "bytes": sum(r.size_bytes for r in records),
         "kg_version": version,
         "sha256": digest,
@@ -46,7 +46,7 @@ def parsed_files(context: dg.AssetExecutionContext, lake: DataLake) -> dg.Materi
         "files": len(outcome.records),
         "reparsed": outcome.reparsed,
         "cache_hits": outcome.cache_hits,
-        "by_status": summary["by_status"],
+        "by_status": counts_table(summary["by_status"], "status", "files"),
         "sha256": digest,
         "summary": dg.MetadataValue.md(
             f"Reparsed {outcome.reparsed:,}, {outcome.cache_hits:,} from the cache.\n\n" + files_markdown(summary)),
@@ -71,19 +71,25 @@ def kg_tables(context: dg.AssetExecutionContext, lake: DataLake, corpora: Corpor
     m = result.manifest
     context.log.info(f"KG {result.kg_version}: {'reused' if result.reused else 'staged'} at {result.kg_dir}")
     gates = m.get("gates")
+    final = lake.lake.kg_dir(result.kg_version)  # where the files live once the gates let them through
     common = {"kg_version": result.kg_version, "reused": result.reused,
               "gates_recorded": "none" if gates is None else f"{'passed' if gates['passed'] else 'failed'} "
-                                                             f"({gates['checked_at']})",
-              "path": dg.MetadataValue.path(str(result.kg_dir))}
+                                                             f"({gates['checked_at']})"}
     yield dg.MaterializeResult(asset_key="kg_entities", metadata={
-        **common, "dagster/row_count": m["entities"], "by_kind": m["entities_by_kind"],
-        "sha256": m["files_sha256"]["entities.parquet"],
-        "summary": dg.MetadataValue.md("| kind | entities |\n|---|---:|\n" + "\n".join(
-            f"| {k} | {n:,} |" for k, n in sorted(m["entities_by_kind"].items(), key=lambda kv: -kv[1])))})
+        **common, "path": dg.MetadataValue.path(str(final / "entities.parquet")),
+        "dagster/row_count": m["entities"], "sha256": m["files_sha256"]["entities.parquet"],
+        "by_kind": counts_table(m["entities_by_kind"], "kind", "entities"),
+        "by_language": counts_table(m["entities_by_language"], "language", "entities"),
+        "chart": parquet_chart(result.kg_dir / "entities.parquet", ("kind", "language"), "entities"),
+    })
     yield dg.MaterializeResult(asset_key="kg_triples", metadata={
-        **common, "dagster/row_count": m["triples"], "by_relation": m["triples_by_relation"],
-        "by_resolution": m["triples_by_resolution"], "sha256": m["files_sha256"]["triples.parquet"],
-        "validation": m["validation"]["violations_by_rule"],
+        **common, "path": dg.MetadataValue.path(str(final / "triples.parquet")),
+        "dagster/row_count": m["triples"], "sha256": m["files_sha256"]["triples.parquet"],
+        "by_relation": counts_table(m["triples_by_relation"], "relation", "triples"),
+        "by_resolution": counts_table(m["triples_by_resolution"], "resolution", "triples"),
+        "by_language": counts_table(m["triples_by_language"], "language", "triples"),
+        "validation": counts_table(m["validation"]["violations_by_rule"], "ontology rule", "violations"),
+        "chart": parquet_chart(result.kg_dir / "triples.parquet", ("relation", "resolution"), "triples"),
         "summary": dg.MetadataValue.md(markdown_summary(m))})
 
 
@@ -97,6 +103,7 @@ def kg_catalog(context: dg.AssetExecutionContext, lake: DataLake) -> dg.Material
     manifest = store.read_manifest(kg_dir)
     return dg.MaterializeResult(metadata={
         "kg_version": manifest["kg_version"],
+        "path": dg.MetadataValue.path(str(kg_dir)),
         "catalog": dg.MetadataValue.path(str(lake.lake.catalog)),
         "entities": manifest["entities"],
         "triples": manifest["triples"],

@@ -9,6 +9,7 @@ from graphmer_core.artifacts import write_json_atomic
 from graphmer_core.train import checkpoint as ckpt
 from graphmer_core.train.loop import new_run_id
 from graphmer_pipeline.assets.dataset import training_dataset
+from graphmer_pipeline.metadata import gate_table
 from graphmer_pipeline.resources import DataLake, TrainingProfile
 
 LATEST = "latest.json"  # runs/latest.json: the runs of the newest training_run materialization
@@ -91,4 +92,8 @@ def checkpoints(context: dg.AssetExecutionContext, lake: DataLake):
 def checkpoints_verify(lake: DataLake) -> dg.AssetCheckResult:
     results = [r for run_id in latest_runs(lake) for r in ckpt.verify_run(lake.lake.run_dir(run_id))]
     failed = [f"{p}: {msg}" for p, ok, msg in results if not ok]
-    return dg.AssetCheckResult(passed=not failed, metadata={"checkpoints_checked": len(results), "failed": failed})
+    rows = [{"suite": p.parent.name if p.name.startswith("step_") else p.name, "rule": f"{p.name} verifies",
+             "threshold": "every file's sha256 and size as recorded", "observed": msg or "verified", "passed": ok}
+            for p, ok, msg in results]
+    return dg.AssetCheckResult(passed=not failed, metadata={"checkpoints_checked": len(results), "failed": failed,
+                                                            "gates": gate_table(rows)})
