@@ -72,10 +72,10 @@ class _StatCache:
         self.dirty = False
         try:
             data = json.loads(path.read_text())
-            if data.get("scope") == self.scope:
+            if isinstance(data, dict) and data.get("scope") == self.scope and isinstance(data.get("files"), dict):
                 self.entries = data["files"]
-        except (OSError, ValueError, KeyError):
-            pass
+        except (OSError, ValueError):
+            pass  # a missing or damaged cache only costs rereading the files
         self.seen: set[str] = set()
 
     def get(self, rel: str, abspath: str) -> tuple | None:
@@ -87,7 +87,7 @@ class _StatCache:
         sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         self.stats[rel] = sig
         entry = self.entries.get(rel)
-        if entry is not None and tuple(entry[0]) == sig:
+        if _well_formed(entry) and tuple(entry[0]) == sig:
             return tuple(entry[1:])
         return None
 
@@ -111,6 +111,14 @@ class _StatCache:
 
         write_bytes_atomic(self.path, json.dumps({"scope": self.scope, "files": keep},
                                                  separators=(",", ":")).encode(), fsync=False)
+
+
+def _well_formed(entry) -> bool:
+    """[stat signature, sha256, size, status, reason] as `put` writes it: anything else (a damaged or
+    hand-edited cache) is a miss, never a record."""
+    return (type(entry) is list and len(entry) == 5 and type(entry[0]) is list and len(entry[0]) == 4
+            and (entry[1] is None or type(entry[1]) is str) and type(entry[2]) is int
+            and entry[3] in ("ok", "partial", "skipped") and (entry[4] is None or type(entry[4]) is str))
 
 
 def fingerprint(records: list[FileRecord], salt: str = "") -> str:

@@ -116,3 +116,27 @@ def test_debug_shows_the_traceback(tmp_path):
         assert out.returncode == 2
         assert "Traceback (most recent call last)" in out.stderr and "EmptyCorpus" in out.stderr
         assert out.stderr.strip().splitlines()[-1].startswith("graphmer: error: corpus 'e': no .py or .java")
+
+
+@pytest.mark.parametrize("damage", [
+    "[1, 2, 3]",                                              # not an object
+    '{"scope": SCOPE, "files": ["a.py"]}',                    # files not a mapping
+    '{"scope": SCOPE, "files": {"a.py": 5, "b.py": [[1, 2, 3, 4], 7, "x", "ok", null]}}',  # entries of no shape
+])
+def test_a_damaged_index_cache_is_a_miss_not_an_error(tmp_path, damage):
+    """The index cache (cache/index/<corpus>.json) only saves rereading files: damaged, it is ignored."""
+    import json
+
+    from graphmer_core.corpus.index import index_corpora
+
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "a.py").write_text("x = 1\n")
+    (root / "b.py").write_text("y = 2\n")
+    corpus = Corpus("c", root)
+    truth = [(r.path, r.sha256, r.status) for r in index_corpora([corpus])]
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    scope = json.dumps(f"{corpus.root}\t{corpus.max_bytes}")
+    (cache / "c.json").write_text(damage.replace("SCOPE", scope))
+    assert [(r.path, r.sha256, r.status) for r in index_corpora([corpus], cache=cache)] == truth
