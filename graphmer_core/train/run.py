@@ -54,6 +54,19 @@ def resumed_profile(lake: Lake, run_id: str) -> tuple[Profile, int, int]:
     return profile, meta.seed, profile.steps
 
 
+def pinned_dataset(lake: Lake, run_id: str | None, ds: Dataset, log: Log = print) -> Dataset:
+    """The dataset a run being resumed started on (its newest valid checkpoint names it), even when
+    the KG or the dataset has been rebuilt since: a run never changes data midway."""
+    latest, _ = ckpt.find_latest_valid(lake.run_dir(run_id)) if run_id else (None, [])
+    if latest is None:
+        return ds
+    version = ckpt.read_metadata(latest).dataset_version
+    if version is None or version == ds.version:
+        return ds
+    log(f"run {run_id} started on dataset {version}; resuming on it, not on the current {ds.version}")
+    return open_dataset(lake.dataset_dir(version))
+
+
 def launch_torchrun(argv: list[str], processes: int, run_id: str) -> int:
     """Re-run this command under `torchrun --nproc_per_node K` with a fixed run id; wait for it."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
@@ -70,6 +83,8 @@ def run(lake: Lake, ds: Dataset, profile: Profile, seed: int, *, run_id: str | N
         reporter: Reporter | None = None) -> RunResult:
     from graphmer_core.train.distributed import Distributed
 
+    if resume:
+        ds = pinned_dataset(lake, run_id, ds, reporter.log if reporter else print)
     dist = Distributed.from_env()
     try:
         return train(lake, ds, profile, seed, run_id=run_id or new_run_id(profile.name, seed), steps=steps,
