@@ -25,7 +25,8 @@ def test_a_lake_path_with_a_quote_builds_rebuilds_and_queries(tmp_path, fixtures
     (src / "shop" / "extra.py").write_text("def extra():\n    return 1\n")
     assert main(build) == 0, capsys.readouterr().err  # a second version: changes against the first
     assert "since " in capsys.readouterr().out
-    assert main(["query", "--lake", str(lake), "SELECT name FROM entities WHERE name = 'extra' AND kind = 'Function'"]) == 0
+    sql = "SELECT name FROM entities WHERE name = 'extra' AND kind = 'Function'"
+    assert main(["query", "--lake", str(lake), sql]) == 0
     assert "(1 row" in capsys.readouterr().out
     assert Lake(lake).current_version() is not None
 

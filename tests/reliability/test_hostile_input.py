@@ -66,7 +66,8 @@ def make_hostile_corpus(base: Path) -> tuple[Path, Path]:
     root, outside = base / "root", base / "outside"
     _write(outside, "secret.py", "def secret_outside():\n    return 1\n")
     _write(outside, "dir/leak.py", "def leaked_outside():\n    pass\n")
-    _write(root, "good.py", "class Good:\n    def run(self):\n        return helper()\n\n\ndef helper():\n    return 1\n")
+    _write(root, "good.py", "class Good:\n    def run(self):\n        return helper()\n\n\n"
+                            "def helper():\n    return 1\n")
     _write(root, "Good.java", "package p;\npublic class Good { void run() { helper(); } void helper() {} }\n")
     _write(root, "binary.py", bytes(range(256)) * 4)
     _write(root, "latin1.py", "s = 'caf\xe9'\n".encode("latin-1"))
