@@ -42,7 +42,7 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
 
   Value expressions are nested lists: `["n", dotted]` a name or attribute chain; `["c", callee]` or
   `["c", callee, args, kwargs]` a call's result (arguments as in `pcalls`, when there are any); `["a", expr, attr]` an attribute of another expression, `["g", expr, attr]` the same
-  written `getattr(expr, "attr")` (with a default: `["o", [["g", ...], default]]`);
+  written `getattr(expr, "attr")` or `getattr(expr, "attr", default)`;
   `["i", expr]` an element (`x[k]`), `["i", expr, "k"]` for a string literal key (`x["k"]`);
   `["o", [expr, ...]]` any one of (`a or b`, `a if c else b`);
   `["l", [expr, ...]]` a list, tuple, set or dict (its values), `["l", values, keys]` for a dict
@@ -61,7 +61,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "py-7"
+EXTRACTOR_VERSION = "py-8"
 
 _BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 _GUARDS = re.compile(r"\b(ImportError|ModuleNotFoundError|NameError|AttributeError)\b")
@@ -438,12 +438,11 @@ class _Extractor:
                         inner = self._value(items[0], depth + 1)
                         return None if inner is None else ["t", inner]
                     if name == "getattr" and len(items) in (2, 3) and items[1].type == "string":
+                        # a default is what a missing attribute gives: left out (`getattr(master,
+                        # "tk", master)` is master.tk wherever master has one)
                         lit = self.text(items[1])[1:-1]
                         inner = self._value(items[0], depth + 1)
-                        if inner is None or not lit.isidentifier():
-                            return None
-                        default = self._value(items[2], depth + 1) if len(items) == 3 else None
-                        return ["g", inner, lit] if default is None else ["o", [["g", inner, lit], default]]
+                        return ["g", inner, lit] if inner is not None and lit.isidentifier() else None
             callee = self._value(fn, depth + 1)
             if callee is None:
                 return None

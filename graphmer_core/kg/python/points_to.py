@@ -2,7 +2,7 @@
 name and type lookup of `bindings`/`types` leaves unresolved.
 
 A value set is the set of abstract values an expression may hold: ("fn", eid), ("cls", eid),
-("inst", class eid), ("mod", name), ("ext", dotted), ("seq", frozenset of element values) for a
+("inst", class eid) (("inst", class eid, method eid) for `self` in that method), ("mod", name), ("ext", dotted), ("seq", frozenset of element values) for a
 list, tuple, set or dict (its values), ("map", frozenset of (key, value)) for a dict with string
 literal keys (`d["k"]` reads the values under "k"), and ("sup", class eid) for `super()` in a method of that
 class. Where `bindings` asks every binding of a name to agree on one value, here a name holds the
@@ -513,6 +513,8 @@ class PointsTo:
         sc = mod.scopes[s]
         out: set = set()
         if i == 0 and sc.self_value is not None:
+            if sc.self_value[0] == "inst":  # self of this method: ("inst", class, method eid)
+                return frozenset({sc.self_value + (sc.eid,)})
             return frozenset({sc.self_value})
         if ann:
             cls = self.hint_class(mod, sc.parent, ann)
@@ -574,20 +576,25 @@ class PointsTo:
             return frozenset({found}) if found is not None else _EMPTY
         if tag == "inst" and name == "__class__":
             return frozenset({("cls", v[1])})
+        if tag == "inst" and len(v) > 2:
+            return self.pt_class_attr(v[1], name, True, skip_first=False, via=v[2])
         if tag in ("cls", "inst"):
             return self.pt_class_attr(v[1], name, tag == "inst", skip_first=False)
         if tag == "sup":
             return self.pt_class_attr(v[1], name, True, skip_first=True)
         return _EMPTY
 
-    def pt_class_attr(self, cls_eid: str, name: str, instance: bool, skip_first: bool) -> frozenset:
-        """`name` on a class or its instances: the first class of the MRO that binds it."""
-        key = ("CA", cls_eid, name, instance, skip_first)
+    def pt_class_attr(self, cls_eid: str, name: str, instance: bool, skip_first: bool,
+                      via: str | None = None) -> frozenset:
+        """`name` on a class or its instances: the first class of the MRO that binds it. `via`:
+        the method whose `self` the instance is (`pt_subclass_attr`)."""
+        key = ("CA", cls_eid, name, instance, skip_first, via)
         hit = self.pt_cache.get(key)
-        return hit if hit is not None else self.compute(key, self._pt_class_attr, cls_eid, name, instance, skip_first)
+        return hit if hit is not None else self.compute(key, self._pt_class_attr, cls_eid, name, instance,
+                                                        skip_first, True, via)
 
     def _pt_class_attr(self, cls_eid: str, name: str, instance: bool, skip_first: bool,
-                       below: bool = True) -> frozenset:
+                       below: bool = True, via: str | None = None) -> frozenset:
         mro = self.mro(cls_eid)
         for i, entry in enumerate(mro):
             if i == 0 and skip_first:
@@ -605,17 +612,30 @@ class PointsTo:
                 isinstance(e, str) and ("__getattr__" in self.classes[e].members or
                                         "__getattribute__" in self.classes[e].members) for e in mro):
             return _EMPTY
-        return self.pt_subclass_attr(cls_eid, name, instance)
+        return self.pt_subclass_attr(cls_eid, name, instance, via)
 
-    def pt_subclass_attr(self, cls_eid: str, name: str, instance: bool) -> frozenset:
+    def pt_subclass_attr(self, cls_eid: str, name: str, instance: bool, via: str | None) -> frozenset:
         """`self._flavour` in a method of a class that neither binds `_flavour` nor inherits it:
         an abstract member, which only the subclasses provide (a template method, a mixin's
         partner), so it is what the subclasses' lookups find. This is no dispatch to overrides:
-        the class has nothing to override (nor has `object`: `Base.__init__` is no abstract member)."""
+        the class has nothing to override (nor has `object`: `Base.__init__` is no abstract member).
+        For `self` in a method (`via`), a subclass that overrides that method runs its own: left out."""
         out: set = set()
+        method = via.rpartition(".")[2] if via is not None else None
         for sub in self.descendants(cls_eid):
+            if method is not None and self.overrides_below(sub, cls_eid, method):
+                continue
             out |= self._pt_class_attr(sub, name, instance, False, below=False)
         return frozenset(out)
+
+    def overrides_below(self, sub: str, cls_eid: str, method: str) -> bool:
+        """Whether a class of `sub`'s MRO before `cls_eid` binds `method`."""
+        for entry in self.mro(sub):
+            if entry == cls_eid or not isinstance(entry, str):
+                return False
+            if method in self.classes[entry].members:
+                return True
+        return False
 
     def descendants(self, cls_eid: str) -> list[str]:
         """Every corpus class with `cls_eid` in its MRO (itself left out)."""
