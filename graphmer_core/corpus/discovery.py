@@ -70,6 +70,23 @@ def _matcher(patterns: tuple[str, ...]):
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)).match
 
 
+def _utf8(name: str) -> bool:
+    """Whether a name from the file system is valid UTF-8 (else Python holds its bytes as lone
+    surrogates, which no Parquet string, JSON document or module name can carry)."""
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(rel: str) -> str:
+    r"""A path with its undecodable bytes written as `\xNN`, for the file table."""
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
 def discover(corpus: Corpus) -> Discovery:
     """Walk the corpus root in sorted order and pick `.py` and `.java` files."""
     root = corpus.root
@@ -91,6 +108,9 @@ def discover(corpus: Corpus) -> Discovery:
             rel = f"{reldir}/{d}" if reldir else d
             if _excluded(d, rel, corpus.exclude):
                 continue
+            if not _utf8(d):
+                out.skipped.append((_escaped(rel), "folder name is not valid UTF-8"))
+                continue
             if os.path.islink(os.path.join(dirpath, d)):
                 # os.walk does not descend into it; record why its files are missing.
                 out.skipped.append((rel, "symlinked folder not followed"))
@@ -103,6 +123,9 @@ def discover(corpus: Corpus) -> Discovery:
                 continue
             rel = f"{reldir}/{fname}" if reldir else fname
             if _excluded(fname, rel, corpus.exclude):
+                continue
+            if not _utf8(fname):
+                out.skipped.append((_escaped(rel), "file name is not valid UTF-8"))
                 continue
             full = os.path.join(dirpath, fname)
             if os.path.islink(full):

@@ -96,6 +96,9 @@ def make_hostile_corpus(base: Path) -> tuple[Path, Path]:
     for rel, fn in [("with space.py", "spaced"), ("quo'te\".py", "quoted"), ("new\nline.py", "newline"),
                     ("ünïcødé.py", "unicode_name"), ("日本/モジュール.py", "japanese")]:
         _write(root, rel, f"def {fn}():\n    pass\n")
+    (root / os.fsdecode(b"caf\xe9.py")).write_text("def latin1_name():\n    pass\n")  # a name that is not UTF-8
+    (root / os.fsdecode(b"d\xff")).mkdir()
+    (root / os.fsdecode(b"d\xff") / "x.py").write_text("def in_latin1_folder():\n    pass\n")
     if READS_BLOCKED:
         _write(root, "locked.py", "def locked():\n    pass\n")
         _write(root, "locked_dir/hidden.py", "def hidden():\n    pass\n")
@@ -143,6 +146,8 @@ def test_every_bad_file_is_in_the_file_table_with_its_reason(hostile):
         "sub/up": ("skipped", "symlinked folder not followed"),
         "broken.py": ("partial", "syntax error"),
         "Broken.java": ("partial", "syntax error"),
+        "caf\\xe9.py": ("skipped", "file name is not valid UTF-8"),
+        "d\\xff": ("skipped", "folder name is not valid UTF-8"),
     }
     locked = {"locked.py", "locked_dir"} if READS_BLOCKED else set()  # see the test below
     for path, (status, words) in expected.items():
