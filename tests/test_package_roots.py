@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from graphmer_core.cli import format_summary
 from graphmer_core.corpus.config import CorporaConfig, load_corpora
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.corpus.layout import package_layout
@@ -85,9 +86,11 @@ def test_malformed_project_file_is_a_warning_not_a_crash(tmp_path, name, text):
     layout = package_layout(root)
     assert layout.roots is None and layout.source == "detected"
     assert len(layout.warnings) == 1 and layout.warnings[0].startswith(f"{name}: malformed (")
-    result = stage_kg([Corpus("geo", root)], Lake(tmp_path / "lake"), workers=1)
+    lake = Lake(tmp_path / "lake")
+    result = stage_kg([Corpus("geo", root)], lake, workers=1)
     (entry,) = result.manifest["corpora"]
     assert entry["package_roots"]["warnings"] == list(layout.warnings)
+    assert f"  warning: geo: {layout.warnings[0]}" in format_summary(result.manifest, lake).splitlines()
 
 
 def test_bad_entries_of_a_project_file_are_warnings(tmp_path):
