@@ -26,7 +26,7 @@ def kg() -> KG:
 
 def test_dispatch_and_version():
     assert extractor("java") is extract
-    assert extractor_version("java") == EXTRACTOR_VERSION == "java-6"
+    assert extractor_version("java") == EXTRACTOR_VERSION == "java-7"
 
 
 def test_facts_are_json_and_depend_only_on_bytes():
@@ -511,6 +511,17 @@ def test_lambdas_typed_by_what_they_are_assigned_to(gen):
     assert _calls_at(gen, loc, 16) == {"Node.visit()": "type_hint"}          # (r -> ..) parenthesized
     assert _calls_at(gen, f"{T}made()", 20) == leaf                          # return leaf -> ..
     assert _calls_at(gen, f"{T}anonymous()", 37) == {"Node.visit()": "type_hint"}
+
+
+def test_lambda_arguments_of_constructors(gen):
+    facts = extract(b"class A { void m() { new H(1, (a, b) -> a); new H(c -> c) {}; } }")
+    assert [row[6] for row in facts["lambdas"]] == ["ctor:0:1", "ctor:1:0"]
+    ctor = f"{T}constructed(Seq)"
+    # the constructor chosen among overloads types the lambda: Holder(Sink<Leaf>), Holder(int, Fn<Node, Node>)
+    assert _calls_at(gen, ctor, 41) == {"Holder.<init>(Sink)": "overload", "Leaf.leafOnly()": "type_hint"}
+    assert _calls_at(gen, ctor, 42) == {"Holder.<init>(int,Fn)": "overload", "Node.parent()": "type_hint"}
+    # Holder(Seq<T>, Sink<T>): the class's own T is not recorded for `new Holder<Node>(..)`: no edge
+    assert _calls_at(gen, ctor, 43) == {"Holder.<init>(Seq,Sink)": "overload"}
 
 
 def test_lambda_targets_that_give_no_type_give_no_edge(gen):

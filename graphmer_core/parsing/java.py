@@ -29,7 +29,8 @@
 - ``lambdas``: ``[scope, [names], [declared types, "?" when inferred], call row, argument position,
   enclosing lambda, target]``; call row -1 when the lambda is no call argument, then ``target`` is
   what it is assigned to, as an argument kind (``c:T`` a declared local/field type or a cast, ``n:x``
-  / ``q:this.x`` an assigned variable, ``r`` the method's return type), "" when none of these.
+  / ``q:this.x`` an assigned variable, ``r`` the method's return type), or ``ctor:<news row>:<position>``
+  for an argument of ``new T(..)``; "" when none of these.
 - ``errors``: number of ERROR/MISSING nodes.
 
 A ``scope`` is a method index (>= 0) or ``-(type index) - 1`` for code directly in a type body
@@ -46,7 +47,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "java-6"
+EXTRACTOR_VERSION = "java-7"
 
 _QUERY_FILE = Path(__file__).with_name("queries") / "java.scm"
 _STATE: dict[str, Any] = {}
@@ -495,6 +496,7 @@ def _extract(source: bytes) -> dict[str, Any]:
         mrefs.append([codes[i], rk, rv, tx(name_n), n.start_point[0] + 1, anons[i]])
 
     news: list[list[Any]] = []
+    new_rows: dict[tuple[int, int], int] = {}  # object creation span -> its row in news
     for n in news_n:
         scope = codes[bisect_right(bounds, n.start_byte) - 1]
         ty = n.child_by_field_name("type")
@@ -502,6 +504,7 @@ def _extract(source: bytes) -> dict[str, Any]:
             continue  # `outer.new Inner()`: the type is relative to an expression
         argc, akinds = _args(n.child_by_field_name("arguments"), tx, call_rows)
         anon = 1 if source[n.end_byte - 1] == 125 else 0  # ends with `}`: a class body
+        new_rows[(n.start_byte, n.end_byte)] = len(news)
         news.append([scope, norm_type(tx(ty)), argc, n.start_point[0] + 1, anon, akinds])
 
     throw_news: list[list[Any]] = []
@@ -580,21 +583,19 @@ def _extract(source: bytes) -> dict[str, Any]:
             locals_.extend([scope, name, "?", ""] if ty == "?" else [scope, name, ty, ""]
                            for name, ty in zip(names, ptys, strict=True))
         # the call it is an argument of, and its position there
-        row, pos = -1, -1
+        row, pos, target = -1, -1, ""
         al = n.parent
         if al is not None and al.type == "argument_list":
             inv = al.parent
+            pos = sum(1 for c in al.named_children if c.start_byte < n.start_byte and c.type not in _COMMENTS)
             if inv is not None and inv.type == "method_invocation":
                 row = call_rows.get((inv.start_byte, inv.end_byte), -1)
-                pos = 0
-                for c in al.named_children:
-                    if c.start_byte == n.start_byte:
-                        break
-                    if c.type not in _COMMENTS:
-                        pos += 1
-        # `return x -> ..` names the method's return type only directly in the method (not in an
-        # enclosing lambda's body or in an anonymous class's method folded into the scope)
-        target = "" if row >= 0 else _lambda_target(n, tx, kinds[si] == "m" and lam_parent[li] < 0)
+            elif inv is not None and (inv.start_byte, inv.end_byte) in new_rows:
+                target = f"ctor:{new_rows[(inv.start_byte, inv.end_byte)]}:{pos}"
+        elif al is not None:
+            # `return x -> ..` names the method's return type only directly in the method (not in
+            # an enclosing lambda's body or in an anonymous class's method folded into the scope)
+            target = _lambda_target(n, tx, kinds[si] == "m" and lam_parent[li] < 0)
         lambdas.append([scope, names, ptys, row, pos, lam_parent[li], target])
 
     errors = 0

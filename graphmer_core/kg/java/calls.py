@@ -277,6 +277,14 @@ class CallSites:
                         env.pop(x, None)
                     pv = subst(pv, env)
                 v = r.lambda_param(pv, i, len(names))
+        elif target.startswith("ctor:"):  # an argument of `new T(..)`: the constructor's parameter
+            _tag, new_row, at = target.split(":")
+            ctor = self.new_target(int(new_row))[1]
+            at = int(at)
+            if ctor is not None and at < ctor.arity and not (ctor.varargs and at >= ctor.arity - 1):
+                pv = r.gparse(ctor.gparams[at], ctor.owner, ctor.tparams | ctor.owner.tparams)
+                # `new T<A>(..)` is recorded without its type arguments: T's own variables stay unknown
+                v = None if has_vars(pv) else r.lambda_param(pv, i, len(names))
         elif target:
             if target == "r":  # the enclosing method's declared return type
                 target = "c:" + sc[2].gret if sc[2] is not None and sc[2].gret else ""

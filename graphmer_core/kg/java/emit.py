@@ -95,6 +95,8 @@ class FileEmitter(CallSites):
         self.done: set[int] = set()
         self.calls = f.pf.facts.get("calls", ())
         self.lambdas = f.pf.facts.get("lambdas", ())
+        self.news = f.pf.facts.get("news", ())
+        self.new_memo: dict[int, tuple] = {}
         self.call_val: dict[int, Any] = {}  # the value (generics.py) each resolved call returns
         self.recv_memo: dict[int, Any] = {}
         self.lam_memo: dict[tuple[int, int], Any] = {}
@@ -248,23 +250,14 @@ class FileEmitter(CallSites):
                     v = (ty, "", gt if gt != ty else "")
                     d[name] = AMBIGUOUS if d.get(name, v) != v else v
         # code references
-        for s, ty, argc, line, anon, akinds in facts.get("news", ()):
-            sc = self.scope(s)
-            if sc is None:
-                continue
-            head, t, m, tp = sc
-            ref = r.type_ref(ty, f, t, tp)
+        for i, (s, _ty, _argc, line, _anon, _akinds) in enumerate(self.news):
+            ref, ctor, how = self.new_target(i)
             if ref is None:
                 continue
-            if ref[0] == "i" and ref[1].kind not in _CE:
-                continue  # `new Iface() {...}`: an anonymous class, not an instance of Iface
             tail, _k, res = r.ref_id(ref)
-            self.triple(head, "instantiates", tail, line, res)
-            if ref[0] == "i" and not anon:
-                args = (lambda k=akinds, sc=sc, s=s: self.arg_types(k, sc, s, "")) if akinds else None
-                ctor, how = r.find_method(ref[1], "<init>", argc, args, inherit=False)
-                if ctor is not None:
-                    self.triple(head, "calls", ctor.id, line, "overload" if how == "overload" else res)
+            self.triple(self.scope(s)[0], "instantiates", tail, line, res)
+            if ctor is not None:
+                self.triple(self.scope(s)[0], "calls", ctor.id, line, "overload" if how == "overload" else res)
         for s, ty, line in facts.get("throw_news", ()):
             sc = self.scope(s)
             if sc is None or sc[2] is None:
@@ -280,6 +273,25 @@ class FileEmitter(CallSites):
             self.method_ref(row)
         for k in range(len(self.calls)):  # a chained call's receiver call comes first
             self.call(k)
+
+    def new_target(self, i: int) -> tuple[Any, MethodDecl | None, str]:
+        """(type ref, constructor, how it was chosen) of `new T(..)` row i; the ref is None where
+        nothing is instantiated (an unknown type, `new Iface() {..}`: an anonymous class)."""
+        hit = self.new_memo.get(i)
+        if hit is not None:
+            return hit
+        self.new_memo[i] = out = (None, None, "")
+        s, ty, argc, _line, anon, akinds = self.news[i]
+        sc = self.scope(s)
+        ref = self.r.type_ref(ty, self.f, sc[1], sc[3]) if sc is not None else None
+        if ref is None or (ref[0] == "i" and ref[1].kind not in ("Class", "Enum")):
+            return out
+        ctor, how = None, ""
+        if ref[0] == "i" and not anon:
+            args = (lambda: self.arg_types(akinds, sc, s, "")) if akinds else None
+            ctor, how = self.r.find_method(ref[1], "<init>", argc, args, inherit=False)
+        self.new_memo[i] = out = (ref, ctor, how)
+        return out
 
     def overrides(self, m: MethodDecl) -> None:
         r = self.r
