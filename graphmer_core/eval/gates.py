@@ -84,7 +84,8 @@ def promote(lake, checkpoint: Path) -> Path:
     from graphmer_core.lake import write_pointer
 
     pointer = lake.models_root / "current"
-    write_pointer(pointer, Path(checkpoint).resolve().relative_to(lake.root).as_posix())
+    with lake.lock("promoting a model"):
+        write_pointer(pointer, Path(checkpoint).resolve().relative_to(lake.root).as_posix())
     return pointer
 
 
