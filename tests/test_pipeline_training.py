@@ -52,6 +52,12 @@ def meta(result, asset: str):
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
+def missing_paths(result) -> list[str]:
+    """Paths in the run's metadata that point at nothing (say, a staging folder since renamed)."""
+    return [v.path for e in result.get_asset_materialization_events() for v in e.materialization.metadata.values()
+            if isinstance(v, dg.PathMetadataValue) and not Path(v.path).exists()]
+
+
 def test_dataset_and_training_groups_materialize_through_pipes(lake, tmp_path):
     resources = {"lake": DataLake(root=str(lake.root)),
                  "profile": TrainingProfile(name="email-tiny", path=str(profiles(tmp_path))),
@@ -62,6 +68,7 @@ def test_dataset_and_training_groups_materialize_through_pipes(lake, tmp_path):
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"dataset_gates": True, "checkpoints_verify": True}
+    assert missing_paths(result) == []
     version = meta(result, "training_dataset")["dataset_version"]
     assert store.read_gates(lake.dataset_dir(version))["passed"]
     run = meta(result, "training_run")
@@ -95,6 +102,7 @@ def test_dataset_and_training_groups_materialize_through_pipes(lake, tmp_path):
     evaluated = dg.materialize(EVALUATION, resources=resources, instance=instance, raise_on_error=False,
                                run_config={"ops": {"evaluation_report": {"config": {
                                    "windows": 32, "per_relation": 10, "kge": []}}}})
+    assert missing_paths(evaluated) == []
     report = meta(evaluated, "evaluation_report")
     assert report["run_ids"] == run["run_ids"] and "mrr" in report and "![losses]" in report["plots"]
     [model_gates] = [e for e in evaluated.get_asset_check_evaluations() if e.check_name == "model_gates"]
