@@ -123,12 +123,12 @@ def config_rows(cls, prefix: str = "", skip: frozenset[str] = frozenset()) -> li
     return rows
 
 
-def _table(rows, header) -> nodes.table:
-    table = nodes.table(classes=["graphmer-keys"])
+def _table(rows, header, widths=None) -> nodes.table:
+    table = nodes.table(classes=["graphmer-keys"] + (["colwidths-given"] if widths else []))
     group = nodes.tgroup(cols=len(header))
     table += group
-    for _ in header:
-        group += nodes.colspec(colwidth=1)
+    for width in widths or [1] * len(header):
+        group += nodes.colspec(colwidth=width)
     thead, tbody = nodes.thead(), nodes.tbody()
     group += thead
     group += tbody
@@ -161,7 +161,7 @@ class ConfigKeys(SphinxDirective):
         names = _import(skip.strip()) if "." in skip else skip.split(",")
         skip = frozenset(s.strip() for s in names if s.strip())
         rows = config_rows(cls, self.options.get("prefix", ""), skip)
-        return [_table(rows, ("key", "type", "default", "bounds", "what"))]
+        return [_table(rows, ("key", "type", "default", "bounds", "what"), widths=(26, 14, 11, 9, 40))]
 
 
 class MappingTable(SphinxDirective):
