@@ -142,6 +142,15 @@ def test_corpora_yaml_package_roots_override_and_change_the_kg_version(tmp_path)
     assert not declared.reused and declared.kg_version not in (with_roots.kg_version, without.kg_version)
 
 
+def test_configured_roots_override_src_detection():
+    root = PY / "srcproj"  # a src/ layout that pyproject.toml declares too (packages.find where = src)
+    assert package_layout(root).roots == (("src", ""),)
+    layout = package_layout(root, (".",))  # the corpus root alone: src/ is then a folder like any other
+    assert (layout.roots, layout.source) == ((("", ""),), "corpora.yaml")
+    _edges, ids = edges_and_ids(root, "mini", layout.roots)
+    assert "py:mini:src.minilib.core.Engine" in ids and "py:mini:minilib.core.Engine" not in ids
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     ("    package_root: [python]\n", "corpora.0.package_root: extra inputs are not permitted"),
     ("    package_roots: python\n", "corpora.0.package_roots: bad value 'python'"),
