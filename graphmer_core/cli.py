@@ -216,7 +216,7 @@ def cmd_train(args) -> int:
     if args.run_id and len(seeds) > 1:
         raise ValueError("--run-id names one run; it cannot be combined with several --seeds")
     if runs.under_torchrun():
-        ds = runs.open_dataset(runs.open_stage(lake, profile.dataset).final)
+        ds = runs.worker_dataset(lake, profile)
     else:
         ds = runs.prepare(lake, profile, log)
     results = []
@@ -228,7 +228,7 @@ def cmd_train(args) -> int:
                 ["--profile", profile.name, "--profiles", str(args.profiles), "--seed", str(seed)]
             for flag, value in (("--steps", steps), ("--stop-at", args.stop_at), ("--device", args.device)):
                 argv += [flag, str(value)] if value is not None else []
-            if rc := runs.launch_torchrun(argv, profile.processes, run_id):
+            if rc := runs.launch_torchrun(argv, profile.processes, run_id, ds.version):
                 return rc
             results.append((run_id, lake.run_dir(run_id)))
             continue

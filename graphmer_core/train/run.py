@@ -20,6 +20,7 @@ from graphmer_core.train.loop import Reporter, RunResult, new_run_id, train
 from graphmer_core.train.profiles import Profile
 
 Log = Callable[[str], None]
+DATASET_ENV = "GRAPHMER_DATASET_VERSION"  # set by launch_torchrun: the dataset every rank opens
 
 
 def prepare(lake: Lake, profile: Profile, log: Log = print, corpora_config: Path | None = None) -> Dataset:
@@ -67,11 +68,23 @@ def pinned_dataset(lake: Lake, run_id: str | None, ds: Dataset, log: Log = print
     return open_dataset(lake.dataset_dir(version))
 
 
-def launch_torchrun(argv: list[str], processes: int, run_id: str) -> int:
-    """Re-run this command under `torchrun --nproc_per_node K` with a fixed run id; wait for it."""
+def launch_torchrun(argv: list[str], processes: int, run_id: str, dataset_version: str | None = None) -> int:
+    """Re-run this command under `torchrun --nproc_per_node K` with a fixed run id; wait for it.
+    `dataset_version` (the dataset this process opened) is the one every rank opens."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
            "-m", "graphmer_core.cli", *argv, "--run-id", run_id]
-    return subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}).returncode
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    if dataset_version is not None:
+        env[DATASET_ENV] = dataset_version
+    return subprocess.run(cmd, env=env).returncode
+
+
+def worker_dataset(lake: Lake, profile: Profile) -> Dataset:
+    """A torchrun rank's dataset: the one its launcher opened (named in $GRAPHMER_DATASET_VERSION),
+    not whatever the current KG calls for by the time the rank starts, so every rank trains on the
+    same data even if the KG is rebuilt in between."""
+    version = os.environ.get(DATASET_ENV)
+    return open_dataset(lake.dataset_dir(version) if version else open_stage(lake, profile.dataset).final)
 
 
 def under_torchrun() -> bool:

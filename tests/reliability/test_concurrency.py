@@ -18,6 +18,8 @@ from graphmer_core.data.store import open_dataset
 from graphmer_core.kg import store
 from graphmer_core.lake import Lake
 from graphmer_core.train import checkpoint as ckpt
+from graphmer_core.train.profiles import load_profile
+from graphmer_core.train.run import DATASET_ENV, worker_dataset
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PY = sys.executable
@@ -125,7 +127,7 @@ def test_the_assets_that_write_the_lake_share_one_dagster_pool():
     assert limits["default_limit"] == 1
 
 
-def test_training_keeps_the_dataset_it_started_with_through_a_rebuild(tmp_path):
+def test_training_keeps_the_dataset_it_started_with_through_a_rebuild(tmp_path, monkeypatch):
     sys.path.insert(0, str(REPO / "tests" / "train"))
     from test_training import profile
 
@@ -172,3 +174,9 @@ def test_training_keeps_the_dataset_it_started_with_through_a_rebuild(tmp_path):
     for version in (first, second):  # both datasets whole on disk
         open_dataset(lake.dataset_dir(version))
     assert json.loads((lake.dataset_dir(second) / "manifest.json").read_text())["kg_version"] == lake.current_version()
+
+    # torchrun ranks open the dataset their launcher opened, not the one the current KG calls for
+    tiny = load_profile("tiny-email", profiles)
+    assert worker_dataset(lake, tiny).version == second
+    monkeypatch.setenv(DATASET_ENV, first)
+    assert worker_dataset(lake, tiny).version == first
