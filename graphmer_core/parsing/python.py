@@ -66,6 +66,7 @@ EXTRACTOR_VERSION = "py-8"
 _BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 _GUARDS = re.compile(r"\b(ImportError|ModuleNotFoundError|NameError|AttributeError)\b")
 _QUERY_PATH = Path(__file__).with_name("queries") / "python.scm"
+MANY_CALLS = 1000  # files with more call sites find their argument lists by a second query (see `_flow`)
 _STATE: dict[str, Any] = {}
 _DOTTED = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 _START = attrgetter("start_byte")
@@ -85,6 +86,7 @@ def _init() -> dict[str, Any]:
         _STATE["parser"] = ts.Parser(language)
         _STATE["query"] = ts.Query(language, _QUERY_PATH.read_text())
         _STATE["errors"] = ts.Query(language, "(ERROR) @e (MISSING) @m")
+        _STATE["arglists"] = ts.Query(language, "(call arguments: (argument_list) @a)")
         _STATE["cursor"] = ts.QueryCursor
     return _STATE
 
@@ -103,6 +105,7 @@ def extract(source: bytes) -> dict[str, Any]:
     if root.has_error:
         errors = sum(len(v) for v in st["cursor"](st["errors"]).captures(root).values())
     ex = _Extractor(source)
+    ex.root = root
     try:
         ex.run(caps)
     except Exception:  # noqa: BLE001 - never raise on weird input: keep what was extracted so far
@@ -146,6 +149,7 @@ class _Extractor:
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.parents: list[int] = []
+        self.root = None  # the tree's root node, for a second query in files of many calls
 
     def text(self, node) -> str:
         return self.src[node.start_byte:node.end_byte].decode("utf-8", "replace")
@@ -578,6 +582,13 @@ class _Extractor:
                 self.defaults.append([scope, self.text(name), v])
         builtin = self._unbound_builtins()
         src = self.src
+        # Node.next_named_sibling and .parent walk down from the root, so asking them per call is
+        # quadratic in the nesting depth (10,000 nested calls took 6 s): in a file of many calls,
+        # each argument list is found by where it starts (just after its callee) instead.
+        arglists = None
+        if len(self.call_sites) >= MANY_CALLS and self.root is not None:
+            found = _STATE["cursor"](_STATE["arglists"]).captures(self.root).get("a", ())
+            arglists = {a.start_byte: a for a in found}
         for fn, scope, line, name in self.call_sites:
             if name is not None:
                 if name in builtin:
@@ -589,8 +600,14 @@ class _Extractor:
                 callee = value(fn)
                 if callee is None:
                     continue
-            argl = fn.next_named_sibling
-            if argl is None or argl.type != "argument_list":
+            if arglists is not None:
+                at = fn.end_byte
+                while src[at:at + 1] in (b" ", b"\t", b"\n", b"\r", b"\\"):
+                    at += 1
+                argl = arglists.get(at)
+            else:
+                argl = fn.next_named_sibling
+            if argl is None or argl.type != "argument_list":  # a comment before it; `f(x for x in y)`
                 argl = fn.parent.child_by_field_name("arguments")
                 if argl is None or argl.type != "argument_list":
                     continue  # `f(x for x in y)`

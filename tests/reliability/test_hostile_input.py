@@ -84,6 +84,7 @@ def make_hostile_corpus(base: Path) -> tuple[Path, Path]:
     _write(root, "deep.py", "x = " + "(" * DEPTH + "1" + ")" * DEPTH + "\n")
     _write(root, "deep_list.py", "y = " + "[" * DEPTH + "]" * DEPTH + "\n")
     _write(root, "deep_sum.py", "z = " + "1 + " * DEPTH + "1\n")
+    _write(root, "deep_calls.py", "def f(x):\n    return x\n\n\nw = " + "f(" * DEPTH + "1" + ")" * DEPTH + "\n")
     _write(root, "Deep.java", "class Deep { int x = " + "(" * DEPTH + "1" + ")" * DEPTH + "; }\n")
     os.mkfifo(root / "fifo.py")  # a plain open() would wait for a writer forever
     os.symlink("loop.py", root / "loop.py")
@@ -156,8 +157,8 @@ def test_every_bad_file_is_in_the_file_table_with_its_reason(hostile):
     for row in files.values():  # nothing unusable without a reason
         assert (row["status"] == "ok") == (row["reason"] is None), row
     names = {"good.py", "Good.java", "bom.py", "Bom.java", "crlf.py", "mixed.py", "empty.py", "Empty.java",
-             "deep.py", "deep_list.py", "deep_sum.py", "Deep.java", "sub/inner.py", "alias.py", "with space.py",
-             "quo'te\".py", "new\nline.py", "ünïcødé.py", "日本/モジュール.py"}
+             "deep.py", "deep_list.py", "deep_sum.py", "deep_calls.py", "Deep.java", "sub/inner.py", "alias.py",
+             "with space.py", "quo'te\".py", "new\nline.py", "ünïcødé.py", "日本/モジュール.py"}
     assert set(files) == names | set(expected) | locked  # every file seen, once
     assert {files[n]["status"] for n in names} <= {"ok", "partial"}
 
@@ -173,6 +174,7 @@ def test_good_files_still_give_their_triples(hostile):
     assert entities["py:hostile:crlf.crlf_b"]["start_line"] == 4  # CRLF counts as one line break
     triples = {(t["head_id"], t["relation"], t["tail_id"]) for t in hostile["triples"]}
     assert ("py:hostile:good.Good.run", "calls", "py:hostile:good.helper") in triples
+    assert ("py:hostile:deep_calls", "calls", "py:hostile:deep_calls.f") in triples
     assert ("java:hostile:p.Good.run()", "calls", "java:hostile:p.Good.helper()") in triples
 
 
