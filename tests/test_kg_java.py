@@ -26,7 +26,7 @@ def kg() -> KG:
 
 def test_dispatch_and_version():
     assert extractor("java") is extract
-    assert extractor_version("java") == EXTRACTOR_VERSION == "java-7"
+    assert extractor_version("java") == EXTRACTOR_VERSION == "java-8"
 
 
 def test_facts_are_json_and_depend_only_on_bytes():
@@ -511,6 +511,8 @@ def test_lambdas_typed_by_what_they_are_assigned_to(gen):
     assert _calls_at(gen, loc, 16) == {"Node.visit()": "type_hint"}          # (r -> ..) parenthesized
     assert _calls_at(gen, f"{T}made()", 20) == leaf                          # return leaf -> ..
     assert _calls_at(gen, f"{T}anonymous()", 37) == {"Node.visit()": "type_hint"}
+    assert _calls_at(gen, f"{T}choose(boolean)", 47) == leaf                 # both branches of `c ? .. : ..`
+    assert _calls_at(gen, f"{T}choose(boolean)", 48) == node                 # return c ? x -> .. : null
 
 
 def test_lambda_arguments_of_constructors(gen):

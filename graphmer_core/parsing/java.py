@@ -47,7 +47,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "java-7"
+EXTRACTOR_VERSION = "java-8"
 
 _QUERY_FILE = Path(__file__).with_name("queries") / "java.scm"
 _STATE: dict[str, Any] = {}
@@ -939,8 +939,9 @@ def _arg(a: Any, tx: Any, call_rows: dict[tuple[int, int], int]) -> str:
 
 def _lambda_target(n: Any, tx: Any, in_method: bool) -> str:
     """What a lambda that is no call argument is assigned to, as an argument kind (see ``lambdas``)."""
-    child, p = n, n.parent
-    while p is not None and p.type == "parenthesized_expression":
+    child, p = n, n.parent  # through parentheses and the branches of `c ? x -> .. : y -> ..`
+    while p is not None and (p.type == "parenthesized_expression" or (
+            p.type == "ternary_expression" and child.start_byte != p.start_byte)):
         child, p = p, p.parent
     if p is None:
         return ""
