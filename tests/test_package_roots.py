@@ -167,5 +167,5 @@ def test_package_roots_must_be_folders_inside_the_corpus(tmp_path):
     shutil.copytree(PY / "rootsproj", root)
     (root / "escape").symlink_to(tmp_path)
     for entry, message in (("nope", "is not a folder under"), ("escape", "is outside the corpus root")):
-        with pytest.raises(ValueError, match=f"package_roots entry '{entry}' {message}"):
+        with pytest.raises(ValueError, match=f"^corpus 'wx': package_roots entry '{entry}' {message}"):
             stage_kg([Corpus("wx", root, package_roots=(entry,))], Lake(tmp_path / "lake"), workers=1)

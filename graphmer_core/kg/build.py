@@ -42,8 +42,15 @@ def code_version() -> str:
 
 
 def package_layouts(corpora: list[Corpus]) -> dict[str, PackageLayout]:
-    """Each corpus's declared Python package roots (a ValueError for a bad `package_roots`)."""
-    return {c.name: package_layout(c.root, c.package_roots) for c in corpora}
+    """Each corpus's declared Python package roots (a ValueError naming the corpus for a bad
+    `package_roots`)."""
+    layouts = {}
+    for c in corpora:
+        try:
+            layouts[c.name] = package_layout(c.root, c.package_roots)
+        except ValueError as exc:
+            raise ValueError(f"corpus {c.name!r}: {exc}") from None
+    return layouts
 
 
 def kg_version_of(records: list[FileRecord], layouts: dict[str, PackageLayout]) -> str:
