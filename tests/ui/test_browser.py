@@ -104,8 +104,8 @@ def test_the_ui_shows_the_pipeline_and_materializes_the_kg(dagster_dev):
 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
             # Dagster greets a new instance with a newsletter dialog; a person clicks Skip.
             page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda button: button.click())
@@ -133,11 +133,15 @@ def test_the_ui_shows_the_pipeline_and_materializes_the_kg(dagster_dev):
             expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=900_000)
 
             page.goto(f"{url}/overview/activity/timeline")
-            expect(body).to_contain_text("kg_rebuild")  # a named row, not "Jobless asset materializations"
+            # a row of its own, named for the job (runs of no job share "Jobless asset materializations")
+            expect(page.get_by_text("kg_rebuild", exact=True).first).to_be_visible()
             page.goto(f"{url}/assets/kg_triples?view=checks")
             page.get_by_text("ontology_and_coverage").first.click()
             for cell in ("entities per parsed file", "between 1 and 2000", "java 4.667, python 7"):
                 expect(body).to_contain_text(cell)  # the gate table, not JSON behind a button
+        except Exception:
+            page.screenshot(path=str(log.parent / "failure.png"))  # what the browser showed, beside the log
+            raise
         finally:
             browser.close()
 
