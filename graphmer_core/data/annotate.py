@@ -65,7 +65,8 @@ BATCH_BYTES = 8 << 20  # files are annotated in batches of this many bytes: few 
 def tokenize_sources(tok, files: list[Source]) -> Streams:
     """Encode and annotate the files batch by batch (files joined by a newline, which no identifier
     crosses), so the numpy work is a few passes, not one per file. Batches run on a thread per
-    core: the encoders and numpy's large-array work release the GIL."""
+    core (the encoders and numpy's large-array work release the GIL), and so does the merge: each
+    batch finds its own distinct words and fills its slice of the output arrays."""
     from concurrent.futures import ThreadPoolExecutor
 
     tables = TokenTables.of(tok)
@@ -82,30 +83,33 @@ def tokenize_sources(tok, files: list[Source]) -> Streams:
     def batch(lo_hi: tuple[int, int]) -> dict:
         lo, hi = lo_hi
         ids = run([f.text for f in files[lo:hi]])
-        return {**_annotate(files[lo:hi], ids, tables, lo), "counts": [len(x) for x in ids]}
+        part = _annotate(files[lo:hi], ids, tables, lo)
+        part["uniq"], part["w_local"] = np.unique(part["w_hash"], return_inverse=True)
+        return {**part, "counts": [len(x) for x in ids]}
 
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         parts = list(pool.map(batch, bounds))
-    tok_base = np.cumsum([0] + [len(p["tokens"]) for p in parts[:-1]])
-    for p, base in zip(parts, tok_base.tolist(), strict=True):
-        p["w_tok"] = p["w_tok"] + base
+        uniq = np.unique(np.concatenate([p["uniq"] for p in parts])) if parts else np.zeros(0, np.int64)
+        T = np.cumsum([0] + [len(p["tokens"]) for p in parts])
+        W = np.cumsum([0] + [len(p["w_hash"]) for p in parts])
+        out = Streams(
+            tokens=np.empty(T[-1], np.int32), word_start=np.empty(T[-1], bool), newline=np.empty(T[-1], bool),
+            word=np.empty(T[-1], np.int32),
+            file_offsets=np.concatenate([[0], np.cumsum([n for p in parts for n in p["counts"]])]).astype(np.int64),
+            word_hashes=uniq, w_file=np.empty(W[-1], np.int32), w_id=np.empty(W[-1], np.int32),
+            w_line=np.empty(W[-1], np.int64), w_tok=np.empty(W[-1], np.int64), w_span=np.empty(W[-1], np.int64))
 
-    def cat(key: str, dtype) -> np.ndarray:
-        return np.concatenate([p[key] for p in parts]).astype(dtype) if parts else np.zeros(0, dtype)
+        def fill(k: int) -> None:
+            p, t, w = parts[k], slice(T[k], T[k + 1]), slice(W[k], W[k + 1])
+            w_id = np.searchsorted(uniq, p["uniq"]).astype(np.int32)[p["w_local"]]
+            out.tokens[t], out.word_start[t], out.newline[t] = p["tokens"], p["word_start"], p["newline"]
+            out.word[t] = np.where(p["tok_word"] >= 0, w_id[p["tok_word"]] if len(w_id) else -1, -1)
+            out.w_file[w], out.w_id[w], out.w_line[w], out.w_span[w] = p["w_file"], w_id, p["w_line"], p["w_span"]
+            np.add(p["w_tok"], T[k], out=out.w_tok[w])
+            parts[k] = None  # this batch's arrays are copied: free them while the others fill
 
-    w_hash = cat("w_hash", np.int64)
-    uniq, inverse = np.unique(w_hash, return_inverse=True)
-    # per token: its word's index in the batch -> in all words -> global word id
-    local, word_base = cat("tok_word", np.int64), np.repeat(
-        np.cumsum([0] + [len(p["w_hash"]) for p in parts[:-1]]), [len(p["tokens"]) for p in parts])
-    word = np.where(local >= 0, inverse[(local + word_base).clip(min=0)] if len(inverse) else -1, -1)
-    counts = [n for p in parts for n in p["counts"]]
-    return Streams(
-        tokens=cat("tokens", np.int32), word_start=cat("word_start", bool), newline=cat("newline", bool),
-        word=word.astype(np.int32), file_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        word_hashes=uniq, w_file=cat("w_file", np.int32), w_id=inverse.astype(np.int32),
-        w_line=cat("w_line", np.int64), w_tok=cat("w_tok", np.int64), w_span=cat("w_span", np.int64),
-    )
+        list(pool.map(fill, range(len(parts))))
+    return out
 
 
 def _annotate(files: list[Source], ids_per_file: list[np.ndarray], tables: TokenTables, file_base: int) -> dict:

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,8 @@ from graphmer_core.data.tokenizer import NUM_SPECIAL, PAD_ID, encode, train_toke
 from graphmer_core.faults import crash_point
 from graphmer_core.kg import store as kg_store
 from graphmer_core.lake import Lake
+from graphmer_core.memory import heap_reuse
+from graphmer_core.parsing.batch import paused_gc
 
 SCHEMA_VERSION = "1.0"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +115,7 @@ def _locked(stage_fn):
 
 
 @_locked
+@paused_gc()  # the sources are large acyclic lists: the cyclic collector only burns time on them
 def stage_splits(stage: Stage, sources: Sources | None = None) -> StageResult:
     if stage.done:
         return StageResult(stage.version, stage.final / store.SPLITS_FILE, True,
@@ -166,6 +170,7 @@ def tokenizer_sample(sources: Sources, split_of: np.ndarray, cap: int) -> tuple[
 
 
 @_locked
+@paused_gc()
 def stage_tokenizer(stage: Stage, sources: Sources | None = None) -> StageResult:
     if stage.done:
         m = stage_manifest(stage)
@@ -216,6 +221,8 @@ def tail_tokens(tok, entities: Entities, max_tokens: int) -> tuple[np.ndarray, n
 
 
 @_locked
+@paused_gc()
+@heap_reuse()
 def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | None = None) -> StageResult:
     """Tokenize, annotate, write shards and tables, run the leak check, write the manifest and
     rename the folder into place. A leak raises LeakError and nothing is renamed."""
@@ -267,6 +274,12 @@ def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | Non
     placed = usable & has_occ[head]
     tick("occurrences")
     log(f"{len(occ.pos):,} head occurrences; {int(placed.sum()):,} of {len(head):,} KG triples placed")
+    # the in-window shares are numpy sorts and searches (no GIL): they run beside the shards and the
+    # leak check
+    pool = ThreadPoolExecutor(1)
+    in_window = pool.submit(_in_window_shares, streams, occ, entities, head, rel, tail, placed,
+                            stage.config.leak_check_roots)
+    pool.shutdown(wait=False)
 
     # tables
     store.write_parquet(pa.table({
@@ -305,7 +318,7 @@ def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | Non
     report.raise_if_leaking()
 
     stats = _sequence_stats(stage, streams, split_streams, file_split, occ, occ_file, entities, head, rel,
-                            tail, in_data, fits, placed, tokens7, tail_len)
+                            tail, in_data, fits, placed, tokens7, in_window.result())
     tick("stats")
     tok_info = json.loads((stage.partial / "tokenizer_info.json").read_text())
     skipped = json.loads((stage.partial / "skipped.json").read_text())
@@ -374,7 +387,7 @@ def _write_split(stage: Stage, split: str, fidx: np.ndarray, streams: Streams, o
 
 
 def _sequence_stats(stage, streams, split_streams, file_split, occ, occ_file, entities, head, rel, tail,
-                    in_data, fits, placed, tokens7, tail_len) -> dict:
+                    in_data, fits, placed, tokens7, in_window) -> dict:
     """What the manifest reports about windows and triples (the check R's windows)."""
     R = stage.config.leak_check_roots
     per_split: dict[str, dict] = {}
@@ -401,7 +414,6 @@ def _sequence_stats(stage, streams, split_streams, file_split, occ, occ_file, en
         row["placed_share_of_kg"] = round(row["placed"] / row["kg"], 4) if row["kg"] else None
         triples_by[r_name] = row
 
-    in_window = _in_window_shares(streams, occ, entities, head, rel, tail, placed, R)
     total = len(head)
     return {
         "splits": per_split,
@@ -428,18 +440,21 @@ def _in_window_shares(streams, occ, entities, head, rel, tail, placed, R) -> dic
     counts = hi - lo
     pair_occ = np.repeat(np.arange(len(occ.pos)), counts)
     pair_t = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
-    win = np.searchsorted(starts, occ.pos[pair_occ], side="right") - 1
-    # does the tail's word start inside the window? (word id, position) keys, sorted once
-    keys = np.sort((streams.w_id.astype(np.int64) << 40) | streams.w_tok)
+    win = (np.searchsorted(starts, occ.pos, side="right") - 1)[pair_occ]
     tail_word = entities.name_word[pt[pair_t]].astype(np.int64)
+    # does the tail's word start inside the window? (word id, position) keys of the words some
+    # pair looks for, sorted once
+    wanted = np.zeros(len(streams.word_hashes) + 1, dtype=bool)
+    wanted[tail_word[tail_word >= 0]] = True
+    w = wanted[streams.w_id]
+    keys = np.sort((streams.w_id[w].astype(np.int64) << 40) | streams.w_tok[w])
     first = np.searchsorted(keys, (tail_word << 40) | starts[win])
     hit = (tail_word >= 0) & (first < len(keys))
     hit[hit] = keys[first[hit]] < ((tail_word[hit] << 40) | ends[win][hit])
-    out = {}
-    for r_id, r_name in enumerate(RELATIONS[1:], start=1):
-        m = pr[pair_t] == r_id
-        out[r_name] = round(float(hit[m].mean()), 4) if m.any() else None
-    return out
+    pairs = np.bincount(pr[pair_t], minlength=len(RELATIONS))
+    hits = np.bincount(pr[pair_t], weights=hit, minlength=len(RELATIONS))
+    return {r: round(float(hits[i] / pairs[i]), 4) if pairs[i] else None
+            for i, r in enumerate(RELATIONS) if i}
 
 
 # --- the whole build (CLI path) ---------------------------------------------------------------
