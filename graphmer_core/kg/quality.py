@@ -760,14 +760,22 @@ def record_verdict(kg_dir: Path, verdict: Verdict) -> None:
 def gate(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None, regate: bool = False,
          worker: GxWorker | None = None) -> Verdict:
     """The version's verdict: the recorded one if it was reached under these thresholds (GX is not
-    even imported), else a fresh one, recorded. `regate=True` always runs GX."""
+    even imported), else a fresh one, recorded. `regate=True` always runs GX. A fresh verdict is
+    reached under the lake's lock (`kg_dir` is `staging/<v>` or `kg/<v>` of a lake), so a build
+    cannot promote the version from under the gates or their record."""
+    from graphmer_core.lake import Lake
+
     kg_dir, th = Path(kg_dir), thresholds or DEFAULT_GATES
     if not regate:
         recorded = recorded_verdict(_read_manifest(kg_dir), th)
         if recorded is not None:
             return recorded
-    verdict = run_gates(kg_dir, th, worker)
-    record_verdict(kg_dir, verdict)
+    lake = Lake(kg_dir.parent.parent)
+    with lake.lock(f"gating KG {kg_dir.name}"):
+        if not kg_dir.exists() and lake.kg_dir(kg_dir.name).exists():
+            kg_dir = lake.kg_dir(kg_dir.name)  # promoted while this process waited for the lock
+        verdict = run_gates(kg_dir, th, worker)
+        record_verdict(kg_dir, verdict)
     return verdict
 
 
