@@ -19,7 +19,6 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinxarg.ext",
-    "sphinxcontrib.mermaid",
     "graphmer_docs",
 ]
 source_suffix = {".md": "markdown"}
@@ -28,7 +27,7 @@ root_doc = "index"
 # `--config` stays two hyphens in the CLI reference
 smartquotes = False
 
-# ```mermaid fences render as diagrams here and on a Git forge alike
+# ```mermaid fences: drawn as SVG by graphmer_docs here (no script, works offline), by Mermaid on a Git forge
 myst_fence_as_directive = ["mermaid"]
 myst_heading_anchors = 3
 # docstrings write `name` for code, as Markdown does

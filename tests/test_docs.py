@@ -21,7 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-DOCS_EXTRA = ("sphinx", "myst_parser", "sphinxarg", "sphinxcontrib.mermaid")
+DOCS_EXTRA = ("sphinx", "myst_parser", "sphinxarg")
 
 
 def _missing_docs_extra() -> list[str]:
@@ -121,24 +121,16 @@ def test_configuration_reference_lists_every_key(built):
         assert f"{name}:" in text
 
 
-def _mermaid(markdown: str) -> tuple[dict[str, str], set[tuple[str, str]]]:
-    """(asset -> group, edges) of the first ```mermaid flowchart of a page."""
-    block = re.search(r"```mermaid\n(.*?)```", markdown, re.S).group(1)
-    group, groups, edges = None, {}, set()
-    for line in block.splitlines():
-        line = line.strip()
-        if m := re.fullmatch(r"subgraph (\w+)", line):
-            group = m.group(1)
-        elif line == "end":
-            group = None
-        elif m := re.fullmatch(r"(\w+) --> (\w+)", line):
-            edges.add((m.group(1), m.group(2)))
-            for node in m.groups():
-                if group is not None:
-                    groups.setdefault(node, group)
-        elif re.fullmatch(r"\w+", line) and group is not None:
-            groups[line] = group
-    return groups, edges
+def _mermaid(markdown: str) -> tuple[dict[str, str | None], set[tuple[str, str]]]:
+    """(asset -> group, edges) of the first ```mermaid flowchart of a page, read by the parser the
+    docs build draws it with."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        from flowchart import parse_flowchart
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    groups, edges, _ = parse_flowchart(re.search(r"```mermaid\n(.*?)```", markdown, re.S).group(1))
+    return groups, set(edges)
 
 
 def test_architecture_diagram_is_the_asset_graph():
@@ -162,6 +154,18 @@ def test_architecture_diagram_is_the_asset_graph():
     for job in defs.resolve_all_job_defs():
         if not job.name.startswith("__"):
             assert f"`{job.name}`" in page, f"job {job.name}"
+
+
+def test_architecture_page_draws_the_graph(built):
+    """The diagram is an SVG in the page itself (no script to fetch), with a box per asset."""
+    from graphmer_pipeline.definitions import defs
+
+    page = (built / "architecture.html").read_text()
+    svg = re.search(r'<svg [^>]*class="graphmer-flowchart".*?</svg>', page, re.S)
+    assert svg, "no flowchart SVG in architecture.html"
+    labels = set(re.findall(r'text-anchor="middle">([^<]+)</text>', svg.group(0)))
+    assert labels == {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert "<script" not in svg.group(0) and "cdn." not in page
 
 
 def test_every_environment_variable_is_documented():

@@ -2,6 +2,7 @@
 
 - ``graphmer-modules PACKAGE``: one section with ``automodule`` per module of a package (found by
   walking it, so a new module gets its page without anyone editing docs/).
+- ``mermaid`` (a ```mermaid fence): the flowchart subset docs/ uses, drawn as an inline SVG.
 - ``graphmer-mapping-table NAME``: a module-level dict of dicts (the model sizes) as a table.
 - ``graphmer-config-keys CLASS``: a table of every key a pydantic model (or dataclass) accepts,
   nested sections flattened to dotted keys, with type, default, bounds and the comment or
@@ -20,8 +21,11 @@ import typing
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
+from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
+
+from flowchart import flowchart_svg
 
 _FIELD_LINE = re.compile(r"^\s+(\w+)\s*:[^=#]*(?:=.*?)?(?:#\s*(.*))?$")
 _COMMENT_LINE = re.compile(r"^\s+#\s?(.*)$")
@@ -207,8 +211,29 @@ class Modules(SphinxDirective):
         return node.children
 
 
+class Flowchart(SphinxDirective):
+    """```` ```mermaid ```` fences (a flowchart of subgraphs and arrows): an SVG drawn at build time in
+    HTML, the source as a literal block elsewhere. A Git forge renders the same fence with Mermaid."""
+
+    has_content = True
+    optional_arguments = 1
+    final_argument_whitespace = True
+
+    def run(self):
+        text = "\n".join(self.content)
+        source = nodes.literal_block(text, text)
+        try:
+            svg = flowchart_svg(text)
+        except (ValueError, KeyError) as exc:
+            raise self.error(f"mermaid: {exc}") from None
+        fallback = addnodes.only(expr="not html")
+        fallback += source
+        return [nodes.raw("", svg, format="html"), fallback]
+
+
 def setup(app):
     app.add_directive("graphmer-config-keys", ConfigKeys)
     app.add_directive("graphmer-modules", Modules)
     app.add_directive("graphmer-mapping-table", MappingTable)
+    app.add_directive("mermaid", Flowchart)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
