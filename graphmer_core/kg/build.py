@@ -71,6 +71,11 @@ def index_cache(lake: Lake) -> Path:
     return lake.root / "cache" / "index"
 
 
+def resolve_cache(lake: Lake) -> Path:
+    """Where resolved rows are kept between builds (graphmer_core.kg.incremental)."""
+    return lake.root / "cache" / "resolve"
+
+
 def existing_version(lake: Lake, version: str) -> Path | None:
     """The folder of a version already promoted or staged, if any."""
     for folder in (lake.kg_dir(version), lake.staged_dir(version)):
@@ -87,6 +92,7 @@ class StageResult:
     reused: bool  # the version already existed: nothing was parsed or written
     reparsed: int = 0
     cache_hits: int = 0
+    resolved: int = 0  # files re-resolved (the rest reused from the resolve cache)
     timings: dict[str, float] = field(default_factory=dict)
     verdict: quality.Verdict | None = None  # the quality gates' verdict, when they were asked for
 
@@ -126,6 +132,7 @@ def _stage_kg(corpora, lake, workers, progress, records, after_parse) -> StageRe
 
 def _build_version(corpora, lake, workers, progress, records, version, timings, after_parse, layouts) -> StageResult:
     from graphmer_core.kg import store, validation
+    from graphmer_core.kg.incremental import ResolveCache
     from graphmer_core.kg.resolution import resolve
     from graphmer_core.parsing import LANGUAGES, extractor_version
     from graphmer_core.parsing.batch import parse_files
@@ -140,7 +147,8 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
         after_parse()
 
     t = time.perf_counter()
-    resolved = resolve(outcome.parsed, {name: layout.roots for name, layout in layouts.items()})
+    with ResolveCache(resolve_cache(lake), code_version()) as cache:
+        resolved = resolve(outcome.parsed, {name: layout.roots for name, layout in layouts.items()}, cache)
     timings["resolve_s"] = time.perf_counter() - t
 
     with store.Stager(lake, version) as stage:  # each table is written while the next is made
@@ -165,6 +173,7 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "files": mf.file_summary(outcome.records),
             "parse": {"reparsed": outcome.reparsed, "cache_hits": outcome.cache_hits},
+            "resolve": cache.stats.as_dict(),
             "changes": mf.changes(lake.current_dir(), triples),
             "validation": validation.rates(violations, entities, triples),
             **mf.table_summary(entities, triples),
@@ -174,7 +183,8 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
         kg_dir = stage.finish(manifest)
         timings["write_s"] = time.perf_counter() - t  # what is left of the writes after the above
     return StageResult(version, kg_dir, mf.read_manifest(kg_dir), reused=False,
-                       reparsed=outcome.reparsed, cache_hits=outcome.cache_hits, timings=timings)
+                       reparsed=outcome.reparsed, cache_hits=outcome.cache_hits, timings=timings,
+                       resolved=cache.stats.resolved)
 
 
 def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None, progress: Progress | None = None,

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphmer_core.kg import schemas
 from graphmer_core.kg.ontology import EXTERNAL_KINDS
 from graphmer_core.parsing import ParsedFile
+
+if TYPE_CHECKING:
+    from graphmer_core.kg.incremental import ResolveCache
 
 __all__ = ["EXTERNAL_CORPUS", "ParsedFile", "Resolved", "resolve"]
 
@@ -57,11 +60,13 @@ def resolver_module(language: str):
         return importlib.import_module(f"graphmer_core.kg.resolve_{language}")
 
 
-def resolve(files: list[ParsedFile], package_roots: dict[str, list[tuple[str, str]] | None] | None = None) -> Resolved:
+def resolve(files: list[ParsedFile], package_roots: dict[str, list[tuple[str, str]] | None] | None = None,
+            cache: ResolveCache | None = None) -> Resolved:
     """Resolve every corpus and language in `files`: on its own, or, where the language's resolver
     has `resolve_corpora`, all corpora of that language together (internal ids may then cross
     corpora, each edge labelled as such). `package_roots`: corpus -> the Python package roots it
-    declares (graphmer_core.corpus.layout; None or absent: detected from the paths)."""
+    declares (graphmer_core.corpus.layout; None or absent: detected from the paths). `cache`
+    (graphmer_core.kg.incremental) reuses what earlier builds resolved, with the same rows."""
     groups: dict[tuple[str, str], list[ParsedFile]] = {}
     for f in files:
         groups.setdefault((f.corpus, f.language), []).append(f)
@@ -72,10 +77,16 @@ def resolve(files: list[ParsedFile], package_roots: dict[str, list[tuple[str, st
         group = sorted(group, key=lambda f: f.path)
         if hasattr(module, "resolve_corpora"):  # links references across the corpora of a build
             together.setdefault(language, {})[corpus] = group
+        elif cache is not None:
+            out.extend(cache.resolve_corpus(module, language, corpus, group))
         else:
             out.extend(module.resolve(corpus, group))
     for language, by_corpus in sorted(together.items()):
-        out.extend(resolver_module(language).resolve_corpora(by_corpus, package_roots=package_roots))
+        module = resolver_module(language)
+        if cache is not None:
+            out.extend(cache.resolve_together(module, language, by_corpus, package_roots))
+        else:
+            out.extend(module.resolve_corpora(by_corpus, package_roots=package_roots))
     # An external symbol is one entity whatever corpora refer to it: its corpus is its own, so
     # the entity row no longer depends on which corpus happened to be resolved first.
     out.entities = [e[:5] + (EXTERNAL_CORPUS,) + e[6:] if e[1] in EXTERNAL_KINDS else e for e in out.entities]
