@@ -178,7 +178,20 @@ def display_and_search(kind: str, name: str, qualified_name: str) -> tuple[str, 
     return display, search
 
 
-def load_entities(kg_dir, files: list[Source], streams: Streams) -> Entities:
+@dataclass
+class EntityRows:
+    """What the KG says of its entities, before any token stream exists (read while the tokenizer
+    trains)."""
+
+    table: pa.Table
+    kind: np.ndarray
+    display: list[str]
+    search: list[str]
+    file: np.ndarray
+    search_hash: np.ndarray  # (E,) identifier_hashes of `search`, 0 where it is not one word
+
+
+def read_entities(kg_dir, files: list[Source]) -> EntityRows:
     table = pq.read_table(kg_dir / "entities.parquet", columns=[
         "entity_id", "kind", "name", "qualified_name", "corpus", "path", "start_line", "end_line"])
     kinds = table.column("kind").to_pylist()
@@ -187,14 +200,19 @@ def load_entities(kg_dir, files: list[Source], streams: Streams) -> Entities:
     shown = [display_and_search(k, n, q) for k, n, q in zip(kinds, names, quals, strict=True)]
     kind_id = {k: i for i, k in enumerate(KINDS)}
     search = [s for _, s in shown]
-    hashes = identifier_hashes(search)
-    word = streams.word_id_of(hashes)
-    word[hashes == 0] = -1
-    return Entities(
+    return EntityRows(
         table=table, kind=np.array([kind_id[k] for k in kinds], dtype=np.int16),
         display=[d for d, _ in shown], search=search,
-        file=file_index(table.column("corpus"), table.column("path"), files), name_word=word,
+        file=file_index(table.column("corpus"), table.column("path"), files),
+        search_hash=identifier_hashes(search),
     )
+
+
+def load_entities(rows: EntityRows, streams: Streams) -> Entities:
+    word = streams.word_id_of(rows.search_hash)
+    word[rows.search_hash == 0] = -1
+    return Entities(table=rows.table, kind=rows.kind, display=rows.display, search=rows.search, file=rows.file,
+                    name_word=word)
 
 
 def file_index(corpus: pa.ChunkedArray, path: pa.ChunkedArray, files: list[Source]) -> np.ndarray:

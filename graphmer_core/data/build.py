@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 
 from graphmer_core.artifacts import code_digest, fsync_dir, sha256_json, write_json_atomic
 from graphmer_core.data import store
-from graphmer_core.data.annotate import (KINDS, RELATIONS, Entities, Streams, find_occurrences,
-                                         load_entities, tokenize_sources)
+from graphmer_core.data.annotate import (KINDS, RELATIONS, Entities, EntityRows, Streams, find_occurrences,
+                                         load_entities, read_entities, tokenize_sources)
 from graphmer_core.data.config import DatasetConfig
 from graphmer_core.data.leafy_chain import cut_windows
 from graphmer_core.data.leaks import SplitStream, check_leaks
@@ -195,7 +195,21 @@ def stage_tokenizer(stage: Stage, sources: Sources | None = None) -> StageResult
 # --- stage 3: sequences -----------------------------------------------------------------------
 
 
-def kg_triples(kg_dir: Path, entities: Entities) -> pa.Table:
+@dataclass
+class KgRows:
+    """The KG's entities and triples as the sequences stage reads them; token-free, so the CLI
+    reads them while the tokenizer trains."""
+
+    entities: EntityRows
+    triples: pa.Table
+
+
+def read_kg(kg_dir: Path, sources: Sources) -> KgRows:
+    entities = read_entities(kg_dir, sources.files)
+    return KgRows(entities, kg_triples(kg_dir, entities))
+
+
+def kg_triples(kg_dir: Path, entities: EntityRows) -> pa.Table:
     """Every KG triple as entity indices and relation ids, with its evidence (corpus, path, line)."""
     t = pq.read_table(kg_dir / "triples.parquet", columns=["head_id", "relation", "tail_id", "corpus", "path", "line"])
     ids = entities.table.column("entity_id")
@@ -223,7 +237,8 @@ def tail_tokens(tok, entities: Entities, max_tokens: int) -> tuple[np.ndarray, n
 @_locked
 @paused_gc()
 @heap_reuse()
-def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | None = None) -> StageResult:
+def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | None = None,
+                    kg: KgRows | None = None) -> StageResult:
     """Tokenize, annotate, write shards and tables, run the leak check, write the manifest and
     rename the folder into place. A leak raises LeakError and nothing is renamed."""
     if stage.done:
@@ -254,8 +269,8 @@ def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | Non
     streams = tokenize_sources(tok, files)
     tick("tokenize")
 
-    entities = load_entities(stage.kg_dir, files, streams)
-    triples = kg_triples(stage.kg_dir, entities)
+    kg = kg or read_kg(stage.kg_dir, sources)
+    entities, triples = load_entities(kg.entities, streams), kg.triples
     tokens7, tail_len, spelling = tail_tokens(tok, entities, stage.config.max_tail_tokens)
     tick("entities")
 
@@ -465,7 +480,7 @@ def build_dataset(lake: Lake, config: DatasetConfig, log: Log | None = None,
     """All three stages, then the gates (unless told not to). Reuses a finished version. GX is
     imported in a worker process while the stages run: in a thread, its ~3 s of pure-Python import
     would hold the GIL that reading and annotating the sources need."""
-    with lake.lock("graphmer build-dataset"):
+    with lake.lock("graphmer build-dataset"), paused_gc():
         return _build_dataset(lake, config, log, gates)
 
 
@@ -483,8 +498,11 @@ def _build_dataset(lake: Lake, config: DatasetConfig, log: Log | None, gates: bo
             stage_splits(stage, sources)
             if log:
                 log(f"dataset {stage.version}: splits done, training the tokenizer")
-            stage_tokenizer(stage, sources)
-            result = stage_sequences(stage, sources, log)
+            with ThreadPoolExecutor(1) as pool:  # the BPE trainer releases the GIL: read the KG meanwhile
+                kg = pool.submit(read_kg, stage.kg_dir, sources)
+                stage_tokenizer(stage, sources)
+                kg = kg.result()
+            result = stage_sequences(stage, sources, log, kg)
         if gx is not None:
             from graphmer_core.data.gates import enforce_dataset_gates
 

@@ -7,7 +7,9 @@ KG was built would put triples on the wrong lines, so it is skipped with its rea
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,21 +69,22 @@ def read_sources(kg_dir: Path, corpus_roots: dict[str, str], config: DatasetConf
     if config.max_files is not None:  # a fixed sample per corpus, spread over its tree
         chosen = {c: sorted(fs, key=lambda f: unit_hash(f["corpus"], f["path"]))[:config.max_files]
                   for c, fs in chosen.items()}
-    out, skipped = [], []
-    for f in sorted((f for fs in chosen.values() for f in fs), key=lambda f: (f["corpus"], f["path"])):
+    def read(f: dict) -> Source | dict:
         where = Path(corpus_roots[f["corpus"]]) / f["path"]
         try:
             data = where.read_bytes()
         except OSError as exc:
-            skipped.append({**_where(f), "reason": f"unreadable: {exc.strerror or exc}"})
-            continue
+            return {**_where(f), "reason": f"unreadable: {exc.strerror or exc}"}
         if hashlib.sha256(data).hexdigest() != f["sha256"]:
-            skipped.append({**_where(f), "reason": "changed on disk since the KG was built"})
-            continue
+            return {**_where(f), "reason": "changed on disk since the KG was built"}
         text = data.decode("utf-8", errors="replace")
         body, header = strip_header(text, f["language"]) if config.strip_headers else (text, 0)
-        out.append(Source(f["corpus"], f["path"], f["language"], f["sha256"], body, header))
-    return Sources(out, skipped)
+        return Source(f["corpus"], f["path"], f["language"], f["sha256"], body, header)
+
+    rows = sorted((f for fs in chosen.values() for f in fs), key=lambda f: (f["corpus"], f["path"]))
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # reads and hashes release the GIL
+        read_back = list(pool.map(read, rows))
+    return Sources([r for r in read_back if isinstance(r, Source)], [r for r in read_back if isinstance(r, dict)])
 
 
 def _where(f: dict) -> dict:

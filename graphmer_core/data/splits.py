@@ -16,6 +16,8 @@ so that no held-out split is one family of generated files.
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -101,7 +103,8 @@ def duplicate_groups(keys: list[str], h: np.ndarray, owner: np.ndarray) -> np.nd
 
 def assign_splits(files: list[Source], config: DatasetConfig) -> pa.Table:
     """One row per file with its split (SCHEMA), in the files' (corpus, path) order."""
-    prints = [fingerprint(f.text, config.near_duplicate_chars) for f in files]
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # hashing and numpy release the GIL
+        prints = list(pool.map(lambda f: fingerprint(f.text, config.near_duplicate_chars), files))
     keys = [k for k, _ in prints]
     owner = np.repeat(np.arange(len(files)), [len(h) for _, h in prints])
     shingle = np.concatenate([h for _, h in prints]) if prints else np.zeros(0, dtype=np.int64)

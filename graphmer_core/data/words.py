@@ -68,20 +68,25 @@ def file_words(text: bytes) -> Words:
     return Words(start.astype(np.int64), end.astype(np.int64), h.view(np.int64))
 
 
-_POWERS: list[np.ndarray] = [np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64)]  # B^k, B^-k
+_POWERS: tuple[np.ndarray, np.ndarray] = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))  # B^k, B^-k
 
 
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """B^k and B^-k for k < n (at least), computed once and grown by doubling."""
-    if len(_POWERS[0]) < n:
-        size = max(n, 2 * len(_POWERS[0]))
+    """B^k and B^-k for k < n (at least), computed once and grown by doubling; replaced as one
+    tuple, so threads hashing at once never see one grown and the other not."""
+    global _POWERS
+    powers = _POWERS
+    if len(powers[0]) < n:
+        size = max(n, 2 * len(powers[0]))
+        grown = []
         with np.errstate(over="ignore"):
-            for i, base in enumerate((_BASE, _INV)):
+            for base in (_BASE, _INV):
                 p = np.empty(size, dtype=np.uint64)
                 p[0] = 1
                 np.cumprod(np.full(size - 1, base, dtype=np.uint64), out=p[1:])
-                _POWERS[i] = p
-    return _POWERS[0], _POWERS[1]
+                grown.append(p)
+        powers = _POWERS = (grown[0], grown[1])
+    return powers
 
 
 def span_hashes(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
