@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -381,6 +386,63 @@ def test_stdlib_facts(std):
     assert has("http.client.HTTPConnection.getresponse", "calls", "http.client.HTTPResponse.begin", "assigned")
     assert entities[S + "collections.OrderedDict"]["kind"] == O.CLASS
     assert entities[S + "json"]["kind"] == O.PACKAGE
+
+
+# --- output order: a function of the source alone -------------------------------------------------
+
+# tree-sitter returns captures that start at one byte (`super().__init__` and `super`, `a.b().c` and
+# `a.b`) in an order that changes from one extraction to the next, even in one process
+EXTRACT_TWICE = """
+import hashlib, json, sys
+from graphmer_core.parsing.python import extract
+data = open(sys.argv[1], "rb").read()
+print(json.dumps([hashlib.sha256(json.dumps(extract(data)).encode()).hexdigest() for _ in range(2)]))
+"""
+STAGE = """
+import sys
+from pathlib import Path
+from graphmer_core.corpus.discovery import Corpus
+from graphmer_core.kg.build import stage_kg
+from graphmer_core.lake import Lake
+print(stage_kg([Corpus("small", Path(sys.argv[1]))], Lake(Path(sys.argv[2])), workers=1).kg_dir)
+"""
+TIES = ["typing.py", "enum.py", "weakref.py"]  # many `super().m(...)` and `f().m(...)` calls
+
+
+def _run(code: str, seed: str, *args) -> str:
+    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONHASHSEED": seed}, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_calls_starting_at_one_byte_come_outer_first():
+    for _ in range(20):  # the old order was drawn afresh on each extraction
+        facts = extract(b"class A(B):\n    def f(self):\n        super().__init__(a.b().c(1))\n")
+        assert [c[2] for c in facts["calls"]] == ["super().__init__", "super", "a.b().c", "a.b"]
+        assert [p[2] for p in facts["pcalls"]] == [["a", ["S"], "__init__"], ["a", ["c", ["n", "a.b"]], "c"]]
+
+
+def test_facts_are_identical_across_processes_and_hash_seeds():
+    path = STDLIB / TIES[0]
+    if not path.is_file():
+        pytest.skip("CPython stdlib sources not available")
+    digests = {d for seed in ("1", "4242") for d in json.loads(_run(EXTRACT_TWICE, seed, path))}
+    assert len(digests) == 1
+
+
+def test_two_cold_builds_write_byte_identical_parquet(tmp_path):
+    if not all((STDLIB / f).is_file() for f in TIES):
+        pytest.skip("CPython stdlib sources not available")
+    corpus = tmp_path / "corpus" / "pkg"
+    corpus.mkdir(parents=True)
+    (corpus / "__init__.py").write_bytes(b"")
+    for f in TIES:
+        shutil.copy(STDLIB / f, corpus / f)
+    dirs = [Path(_run(STAGE, seed, corpus.parent, tmp_path / f"lake{seed}")) for seed in ("1", "4242")]
+    for table in ("triples.parquet", "entities.parquet"):
+        a, b = (hashlib.sha256((d / table).read_bytes()).hexdigest() for d in dirs)
+        assert a == b, table
 
 
 # --- value flow (issue 13) ----------------------------------------------------------------------------

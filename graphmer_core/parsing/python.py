@@ -57,11 +57,10 @@ from __future__ import annotations
 import builtins
 import re
 from bisect import bisect_left, bisect_right
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-EXTRACTOR_VERSION = "py-8"
+EXTRACTOR_VERSION = "py-9"
 
 _BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 _GUARDS = re.compile(r"\b(ImportError|ModuleNotFoundError|NameError|AttributeError)\b")
@@ -69,12 +68,20 @@ _QUERY_PATH = Path(__file__).with_name("queries") / "python.scm"
 MANY_CALLS = 1000  # files with more call sites find their argument lists by a second query (see `_flow`)
 _STATE: dict[str, Any] = {}
 _DOTTED = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
-_START = attrgetter("start_byte")
 _SUPER = re.compile(r"super\([^()]*\)\.([^\W\d]\w*)")
 # node types `_value` reads; any other (literals, operators, comprehensions, ...) has no value of use
 _VALUE_TYPES = frozenset({"identifier", "attribute", "call", "subscript", "conditional_expression",
                           "boolean_operator", "list", "tuple", "set", "expression_list", "dictionary",
                           "parenthesized_expression"})
+
+
+def _span(node) -> tuple[int, int]:
+    """Document order, the outer of two nodes starting at one byte first (`super().m`, then `super`).
+
+    tree-sitter returns such ties in an order that differs between processes, so sorting by the
+    start alone left the order of `calls` and `pcalls` rows (and the KG built from them) to chance.
+    """
+    return node.start_byte, -node.end_byte
 
 
 def _init() -> dict[str, Any]:
@@ -173,9 +180,10 @@ class _Extractor:
         return out
 
     def run(self, caps: dict[str, list]) -> None:
-        # capture lists are grouped by pattern, not in document order: sort them by start byte
+        # capture lists are grouped by pattern, not in document order: sort them by start byte, the
+        # outer of two nodes starting at one byte first (`super().m` before `super`)
         for nodes in caps.values():
-            nodes.sort(key=_START)
+            nodes.sort(key=_span)
         self._defs(caps)
         self.arg_values: dict[int, tuple[list, list]] = {}  # argument list start -> `_arguments`
         self.call_sites: list[tuple] = []
