@@ -48,7 +48,7 @@ def _text(page: Path) -> str:
 
 
 def test_docs_build_without_warnings(built):
-    for page in ("index", "architecture", "cli", "configuration", "deployment", "api/index"):
+    for page in ("index", "architecture", "cli", "configuration", "deployment", "security", "api/index"):
         assert (built / f"{page}.html").exists(), page
 
 
