@@ -34,8 +34,9 @@ myst_heading_anchors = 3
 default_role = "literal"
 
 # `ignore-module-all`: a package re-exporting names in __all__ would document them twice
+# `model_config`: pydantic's settings dict, documented by pydantic's own docstring on every model
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True,
-                           "ignore-module-all": True}
+                           "ignore-module-all": True, "exclude-members": "model_config"}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 napoleon_google_docstring = True
