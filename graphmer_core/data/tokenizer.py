@@ -8,6 +8,7 @@ identifier boundaries with numpy, without asking the tokenizer for offsets.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -140,9 +141,28 @@ def encoder(tok, texts: list[str]) -> Encoder:
         total = sum(len(t) for t in texts)
         probe = texts[::max(1, round(total / PROBE_BYTES), len(texts) // PROBE_TEXTS)]
         if [e.ids for e in tok.encode_batch_fast(probe)] == [enc.encode_ordinary(t) for t in probe]:
-            return Encoder(lambda part: [np.asarray(enc.encode_ordinary(t), dtype=np.int32) for t in part], True)
+            return Encoder(functools.partial(_encode_joined, enc), True)
         _fast[(id(tok), tok.encode_special_tokens)] = (tok, None)
     return Encoder(lambda part: [np.asarray(e.ids, dtype=np.int32) for e in tok.encode_batch_fast(part)], False)
+
+
+def _encode_joined(enc, texts: list[str]) -> list[np.ndarray]:
+    """tiktoken ids of each text. Texts with no line break that do not start with whitespace are
+    encoded as one string joined by newlines: GPT-2's split never joins a newline to the next
+    text's first piece or to the previous text's last, so each text keeps its own ids, and one call
+    replaces thousands (names: ~2.5x faster). Checked: the joins must give exactly one newline id per
+    separator, else each text is encoded alone."""
+    out: list[np.ndarray | None] = [None] * len(texts)
+    joinable = [i for i, t in enumerate(texts) if t and "\n" not in t and not t[0].isspace()]
+    if len(joinable) > 1:
+        ids = np.asarray(enc.encode_ordinary("\n".join(texts[i] for i in joinable)), dtype=np.int32)
+        cuts = np.flatnonzero(ids == enc.encode_single_token(b"\n"))
+        if len(cuts) == len(joinable) - 1:
+            bounds = zip([0, *(cuts + 1).tolist()], [*cuts.tolist(), len(ids)], strict=True)
+            for i, (a, b) in zip(joinable, bounds, strict=True):
+                out[i] = ids[a:b]
+    return [np.asarray(enc.encode_ordinary(t), dtype=np.int32) if ids is None else ids
+            for t, ids in zip(texts, out, strict=True)]
 
 
 def encode(tok, texts: list[str]) -> list[np.ndarray]:

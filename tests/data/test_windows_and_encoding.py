@@ -78,3 +78,24 @@ def test_name_hashes_match_the_words_found_in_source():
     assert identifier_hashes(names).tolist() == want
     words = file_words("def parse(x1_y): return héllo.List\n".encode())
     assert {name_hash(n) for n in ("parse", "x1_y", "héllo", "List")} <= set(words.hash.tolist())
+
+
+def test_names_encoded_joined_keep_each_names_own_ids(email_dataset):
+    """The entity names of a real KG, plus texts at the edges of GPT-2's split (whitespace at either
+    end, carriage returns, contractions, digits, non-ASCII, empty), joined for one tiktoken call,
+    give exactly the ids each gets alone from `tokenizers`."""
+    import pyarrow.parquet as pq
+
+    from graphmer_core.data.tokenizer import _encode_joined
+
+    ds = store.open_dataset(email_dataset.path)
+    tok = ds.tokenizer()
+    tok.encode_special_tokens = True
+    names = pq.read_table(ds.dir / store.ENTITIES_FILE, columns=["display"]).column("display").to_pylist()
+    edges = ["", " lead", "  two", "trail ", "trail  ", "cr\r", "\rcr", "it's", "'s", "s", "x1 2", "ünï",
+             "a\tb", "tab\t", "\u00a0nbsp", "nbsp\u00a0", "\u2028", "x = [MASK]", "[CLS]", "a\nb", "z"]
+    texts = names + edges + names[:50]
+    enc = fast_encoding(tok)
+    joined = _encode_joined(enc, texts)
+    assert [x.tolist() for x in joined] == [e.ids for e in tok.encode_batch_fast(texts)]
+    assert [x.dtype for x in joined] == [np.dtype(np.int32)] * len(texts)
