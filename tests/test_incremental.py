@@ -3,6 +3,7 @@ for triple, and re-resolves only the files the change can reach (graphmer_core.k
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,11 @@ import pyarrow.parquet as pq
 
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.kg.build import build_kg
+from graphmer_core.kg.resolution import ParsedFile
+from graphmer_core.kg.summaries import resolve_java_files
 from graphmer_core.lake import Lake
+from graphmer_core.parsing.batch import POOL_MIN_FILES
+from graphmer_core.parsing.java import extract as java_extract
 
 FIXTURES = Path(__file__).parent / "fixtures"
 APP = '''from shop.cart import Cart
@@ -108,3 +113,22 @@ def test_rebuilds_match_cold_builds_and_resolve_what_changes_reach(tmp_path):
     # corpora are re-resolved together; Java is reused.
     c.edit("shop/shop/cart.py", "    def total(self) -> float:", "    def total(self) -> int:")
     assert c.build() == {"java:jfx": ("per_file", 0, n - 1), py: ("corpus", 4, 4)}
+
+
+def test_forked_workers_resolve_java_files_as_one_process_does(tmp_path):
+    """The per-file resolution on a pool of forked workers (which share the parent's index) gives
+    each file the rows it gets in one process, in the same order."""
+    files = []
+    for copy in range(3):  # the fixture three times over: enough files for the pool
+        for p in sorted((FIXTURES / "java").rglob("*.java")):
+            b = p.read_bytes()
+            files.append(ParsedFile("jfx", f"c{copy}/{p.relative_to(FIXTURES / 'java').as_posix()}", "java",
+                                    hashlib.sha256(b).hexdigest(), java_extract(b)))
+    todo = {f.path for f in files}
+    assert len(todo) >= POOL_MIN_FILES
+    serial_packages, serial = resolve_java_files("jfx", files, todo, workers=1)
+    pooled_packages, pooled = resolve_java_files("jfx", files, todo, workers=2)
+    assert pooled_packages == serial_packages
+    assert list(pooled) == list(serial)
+    assert all(pooled[p][0] == serial[p][0] and pooled[p][1] == serial[p][1] for p in serial)
+    assert sum(len(rows.triples) for rows, _ in serial.values()) > 500

@@ -15,33 +15,41 @@ file's result cannot be bounded by summaries yet. All Python corpora of a build 
 entry under the code version, package roots and every file's (corpus, path, sha256): any change
 re-resolves them all (mode "corpus" in the manifest), an unchanged group is reused whole.
 
-Entries live in a `ParseCache` store (one SQLite file, payloads checked by their sha256) under
-`cache/resolve/`; rows are marshalled tuples.
+The code version in each key covers parsing/ and the resolution modules of kg/ (all but
+NOT_RESOLUTION), so an edit of the gates or the store keeps the cache. Entries live in a
+`ParseCache` store (one SQLite file, payloads checked by their sha256) under `cache/resolve/`;
+rows are marshalled tuples.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import marshal
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from graphmer_core.artifacts import code_digest
 from graphmer_core.kg.resolution import ParsedFile, Resolved
-from graphmer_core.kg.summaries import corpus_summary, java_summary, resolve_java_files
+from graphmer_core.kg.summaries import corpus_summary, java_summary, pack, resolve_java_files, unpack
 from graphmer_core.parsing.cache import ParseCache
+
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# Modules of kg/ that resolution does not run: editing them keeps the cached rows (any other module
+# there, the extractors in parsing/ included, is part of the resolver's code version).
+NOT_RESOLUTION = frozenset({"arrow.py", "build.py", "manifest.py", "quality.py", "store.py", "validation.py"})
+
+
+@functools.cache
+def resolver_code_version() -> str:
+    kg = sorted(p.name for p in (PACKAGE_ROOT / "kg").iterdir() if p.name not in NOT_RESOLUTION)
+    return code_digest(PACKAGE_ROOT, ("parsing", *(f"kg/{name}" for name in kg)))
 
 
 def _key(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-def _pack(r: Resolved) -> bytes:
-    return marshal.dumps({"entities": r.entities, "triples": r.triples})
-
-
-def _unpack(facts: dict[str, Any]) -> Resolved:
-    return Resolved(entities=facts["entities"], triples=facts["triples"])
 
 
 @dataclass
@@ -69,9 +77,10 @@ class ResolveStats:
 class ResolveCache:
     """Resolution through the cache: passed to `resolution.resolve(cache=...)`."""
 
-    def __init__(self, root: str | os.PathLike, code_version: str):
+    def __init__(self, root: str | os.PathLike, workers: int = 1):
         self.store = ParseCache(root)
-        self.code = code_version
+        self.code = resolver_code_version()
+        self.workers = workers  # processes for the files a Java corpus re-resolves
         self.stats = ResolveStats()
 
     def close(self) -> None:
@@ -85,7 +94,7 @@ class ResolveCache:
 
     def _get(self, kind: str, key: str) -> Resolved | None:
         facts = self.store.get(kind, key)
-        return None if facts is None else _unpack(facts)
+        return None if facts is None else unpack(facts)
 
     def resolve_corpus(self, module: Any, language: str, corpus: str, files: list[ParsedFile]) -> Resolved:
         """One corpus of a language resolved on its own (files in path order)."""
@@ -100,13 +109,13 @@ class ResolveCache:
             if hit is not None:
                 cached[path] = hit
         todo = {f.path for f in files} - cached.keys()
-        packages, fresh = resolve_java_files(corpus, files, todo)
+        packages, fresh = resolve_java_files(corpus, files, todo, self.workers)
         if fresh:
-            self.store.put_many((kind, keys[p], _pack(r)) for p, r in fresh.items())
+            self.store.put_many((kind, keys[p], payload) for p, (_rows, payload) in fresh.items())
         self.stats.add(f"java:{corpus}", "per_file", len(files), len(todo))
         out = packages
         for f in files:  # the order of a cold build
-            out.extend(cached.get(f.path) or fresh[f.path])
+            out.extend(cached.get(f.path) or fresh[f.path][0])
         return out
 
     def resolve_together(self, module: Any, language: str, by_corpus: dict[str, list[ParsedFile]],
@@ -126,6 +135,6 @@ class ResolveCache:
             self.stats.add(label, "corpus", n, 0)
             return hit
         out = fn(*args)
-        self.store.put_many([(kind, key, _pack(out))])
+        self.store.put_many([(kind, key, pack(out))])
         self.stats.add(label, "corpus", n, n)
         return out
