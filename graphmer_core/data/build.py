@@ -387,14 +387,15 @@ def _write_split(stage: Stage, split: str, fidx: np.ndarray, streams: Streams, o
     for k in np.unique(shard_of):
         part = fidx[shard_of == k]
         sel = _ranges(streams.file_offsets[part], streams.file_offsets[part + 1])
-        local = np.full(len(streams.tokens), -1, dtype=np.int64)
-        local[sel] = np.arange(len(sel))
+        offsets = _offsets(streams.file_offsets, part)
         o = np.isin(occ_file, part)
+        # an occurrence's place in the shard: its offset in its file plus where that file starts here
+        local = occ.pos[o] - streams.file_offsets[occ_file[o]] + offsets[np.searchsorted(part, occ_file[o])]
         name = f"{split}-{int(k):05d}.safetensors"
         store.write_shard({
             "tokens": streams.tokens[sel], "word_start": streams.word_start[sel], "newline": streams.newline[sel],
-            "word": streams.word[sel], "file_offsets": _offsets(streams.file_offsets, part),
-            "file_row": part.astype(np.int64), "occ_pos": local[occ.pos[o]], "occ_span": occ.span[o],
+            "word": streams.word[sel], "file_offsets": offsets,
+            "file_row": part.astype(np.int64), "occ_pos": local.astype(np.int64), "occ_span": occ.span[o],
             "occ_entity": occ.entity[o],
         }, stage.partial / "shards" / name)
         names.append(name)
