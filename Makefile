@@ -41,11 +41,12 @@ DEMO_CONFIG := {"loggers": {"console": {"config": {"log_level": "INFO"}}}, \
 	"resources": {"profile": {"config": {"name": "cpu-small"}}}, \
 	"ops": {"evaluation_report": {"config": {"kge_budget_s": 30}}}}
 
-# Two warnings Dagster prints for its own reasons, silenced by exact message in the processes that
+# Warnings Dagster prints for its own reasons, silenced by exact message in the processes that
 # raise them (nothing else is filtered): `dagster asset materialize` is superseded by `dg launch`
-# (dagster-dg-cli, not a dependency here), and the `group:` selection passes `include_sources`, a
-# beta parameter, to AssetSelection.groups.
-DAGSTER_WARNINGS := ignore:Function `asset_materialize_command` is superseded,ignore:Function `dev_command` is superseded,ignore:Parameter `include_sources` of function `AssetSelection.groups` is currently in beta
+# (dagster-dg-cli, not a dependency here), the `group:` selection passes `include_sources`, a
+# beta parameter, to AssetSelection.groups, and Dagster's own Pipes handler reads its message
+# reader's `expected_writer_count`, a preview property (the training step prints it otherwise).
+DAGSTER_WARNINGS := ignore:Function `asset_materialize_command` is superseded,ignore:Function `dev_command` is superseded,ignore:Parameter `include_sources` of function `AssetSelection.groups` is currently in beta,ignore:Function `PipesMessageReader.expected_writer_count` is currently in preview
 
 demo: $(STAMP) corpora $(DAGSTER_HOME)/dagster.yaml
 	PYTHONWARNINGS='$(DAGSTER_WARNINGS)' $(BIN)/dagster asset materialize -m graphmer_pipeline.definitions \
