@@ -11,10 +11,11 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from graphmer_core.artifacts import sha256_bytes
 from graphmer_core.corpus.index import FileRecord
+from graphmer_core.corpus.reading import read_source
 from graphmer_core.parsing import ParsedFile, extractor, extractor_version
 from graphmer_core.parsing.cache import ParseCache, decode, encode
+from graphmer_core.parsing.depth import TooDeep, max_depth_setting
 
 # Below this many files a pool costs more than it saves.
 POOL_MIN_FILES = 48
@@ -23,27 +24,30 @@ POOL_MIN_FILES = 48
 COMMIT_EVERY = 128
 
 
-def _extract(task: tuple[str, str, str]) -> tuple[dict | None, str | None]:
-    """Facts of one file not found in the cache: (facts, None) or (None, failure reason)."""
-    abspath, language, sha = task
+def _extract(task: tuple[str, str, str, int, int]) -> tuple[dict | None, str | None, str | None]:
+    """Facts of one file not found in the cache: (facts, None, None), or (None, status, reason).
+
+    The file is read as the index read it (non-blocking, regular files only, at most the size
+    indexed), so a file swapped for a FIFO or grown huge since cannot hang the build."""
+    abspath, language, sha, size, max_depth = task
+    got = read_source(abspath, size)
+    if got.data is None or got.sha256 != sha:
+        if got.sha256 is not None or got.size > size:
+            return None, "failed", "changed during the build: rebuild to pick up the new content"
+        return None, got.status, got.reason  # unreadable now, or no longer a regular file
     try:
-        with open(abspath, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        return None, f"unreadable: {exc.strerror or exc}"
-    if sha256_bytes(data) != sha:
-        return None, "changed during the build: rebuild to pick up the new content"
-    try:
-        return extractor(language)(data), None
+        return extractor(language)(got.data, max_depth=max_depth), None, None
+    except TooDeep as exc:
+        return None, "skipped", str(exc)
     except Exception as exc:  # noqa: BLE001 -- an extractor bug must not sink the corpus: record it per file
-        return None, f"extractor error: {type(exc).__name__}: {exc}"
+        return None, "failed", f"extractor error: {type(exc).__name__}: {exc}"
 
 
-def _extract_encoded(task: tuple[str, str, str]) -> tuple[bytes | None, str | None]:
+def _extract_encoded(task: tuple[str, str, str, int, int]) -> tuple[bytes | None, str | None, str | None]:
     """`_extract` for a pool worker: the facts travel back as the cache's encoded payload, which
     is needed anyway and cheaper to send than the pickled facts."""
-    facts, reason = _extract(task)
-    return (None, reason) if facts is None else (encode(facts), None)
+    facts, status, reason = _extract(task)
+    return (None, status, reason) if facts is None else (encode(facts), None, None)
 
 
 @contextmanager
@@ -84,21 +88,26 @@ def parse_files(
     cache_dir: str | os.PathLike | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_depth: int | None = None,
 ) -> ParseOutcome:
-    """Extract facts for every usable record; per-file failures become statuses, never exceptions."""
+    """Extract facts for every usable record; per-file failures become statuses, never exceptions.
+
+    A file whose syntax tree nests deeper than `max_depth` (default `$GRAPHMER_MAX_SYNTAX_DEPTH`,
+    else `depth.MAX_DEPTH`) is `skipped`, its reason naming the bound."""
+    max_depth = max_depth_setting() if max_depth is None else max_depth
     with ParseCache(cache_dir) if cache_dir is not None else nullcontext() as cache, paused_gc():
-        results = _extract_all(records, cache, workers or default_workers(), progress)
+        results = _extract_all(records, cache, workers or default_workers(), progress, max_depth)
     out = ParseOutcome()
     for rec in records:
         res = results.get((rec.corpus, rec.path))
         if res is None:
             out.records.append(rec)
             continue
-        facts, reparsed, reason = res
+        facts, reparsed, status, reason = res
         out.reparsed += reparsed
         out.cache_hits += not reparsed
         if facts is None:
-            out.records.append(replace(rec, status="failed", reason=reason))
+            out.records.append(replace(rec, status=status, reason=reason))
             continue
         errors = int(facts.get("errors", 0) or 0)
         if errors:
@@ -109,9 +118,13 @@ def parse_files(
     return out
 
 
-def _extract_all(records, cache: ParseCache | None, workers: int, progress) -> dict:
-    """(corpus, path) -> (facts | None, reparsed, failure reason) of every usable record."""
-    results: dict[tuple[str, str], tuple[dict | None, bool, str | None]] = {}
+def _task(r: FileRecord, max_depth: int) -> tuple[str, str, str, int, int]:
+    return r.abspath, r.language, r.sha256, r.size_bytes, max_depth
+
+
+def _extract_all(records, cache: ParseCache | None, workers: int, progress, max_depth: int) -> dict:
+    """(corpus, path) -> (facts | None, reparsed, status, reason) of every usable record."""
+    results: dict[tuple[str, str], tuple[dict | None, bool, str | None, str | None]] = {}
     todo: list[FileRecord] = []
     for r in records:  # cache hits are read here, in one process
         if r.status != "ok":
@@ -120,22 +133,23 @@ def _extract_all(records, cache: ParseCache | None, workers: int, progress) -> d
         if facts is None:
             todo.append(r)
         else:
-            results[(r.corpus, r.path)] = (facts, False, None)
+            results[(r.corpus, r.path)] = (facts, False, None, None)
     if workers > 1 and len(todo) >= POOL_MIN_FILES:
         # Largest files first, so the last chunks are small and no worker idles at the end.
         todo.sort(key=lambda r: -r.size_bytes)
         pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=gc.disable)
         chunk = max(1, min(64, len(todo) // (workers * 8)))
-        encoded = pool.map(_extract_encoded, [(r.abspath, r.language, r.sha256) for r in todo], chunksize=chunk)
-        done = ((None if p is None else decode(p), p, reason) for p, reason in encoded)
+        encoded = pool.map(_extract_encoded, [_task(r, max_depth) for r in todo], chunksize=chunk)
+        done = ((None if p is None else decode(p), p, status, reason) for p, status, reason in encoded)
     else:
         pool = None
-        extracted = (_extract((r.abspath, r.language, r.sha256)) for r in todo)
-        done = ((f, None if f is None or cache is None else encode(f), reason) for f, reason in extracted)
+        extracted = (_extract(_task(r, max_depth)) for r in todo)
+        done = ((f, None if f is None or cache is None else encode(f), status, reason)
+                for f, status, reason in extracted)
     pending: list[tuple[str, str, bytes]] = []
     try:
-        for i, (rec, (facts, payload, reason)) in enumerate(zip(todo, done, strict=True), 1):
-            results[(rec.corpus, rec.path)] = (facts, True, reason)
+        for i, (rec, (facts, payload, status, reason)) in enumerate(zip(todo, done, strict=True), 1):
+            results[(rec.corpus, rec.path)] = (facts, True, status, reason)
             if payload is not None and cache is not None:
                 pending.append((extractor_version(rec.language), rec.sha256, payload))
                 if len(pending) >= COMMIT_EVERY:

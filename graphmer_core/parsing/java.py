@@ -47,6 +47,8 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
+from graphmer_core.parsing.depth import MAX_DEPTH, TooDeep, check_depth
+
 EXTRACTOR_VERSION = "java-8"
 
 _QUERY_FILE = Path(__file__).with_name("queries") / "java.scm"
@@ -199,10 +201,13 @@ def _gparams(text: str) -> list[str]:
     return out
 
 
-def extract(source: bytes) -> dict[str, Any]:
-    """Facts of one Java compilation unit; never raises on malformed input."""
+def extract(source: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """Facts of one Java compilation unit; never raises on malformed input, only TooDeep for a
+    tree nested deeper than `max_depth`."""
     try:
-        return _extract(source)
+        return _extract(source, max_depth)
+    except TooDeep:
+        raise
     except Exception as exc:  # pragma: no cover - defensive: facts must always come back
         return {"package": "", "imports": [], "types": [], "methods": [], "fields": [],
                 "calls": [], "news": [], "throw_news": [], "catches": [], "locals": [], "mrefs": [],
@@ -210,12 +215,13 @@ def extract(source: bytes) -> dict[str, Any]:
                 "errors": 1, "failure": f"{type(exc).__name__}: {exc}"}
 
 
-def _extract(source: bytes) -> dict[str, Any]:
+def _extract(source: bytes, max_depth: int) -> dict[str, Any]:
     from tree_sitter import QueryCursor
 
     st = _state()
     tree = st["parser"].parse(source)
     root = tree.root_node
+    check_depth(root, max_depth)
     # captures() does not return nodes in document order (nor the same order on every run):
     # sort each list by (start, end) so that facts are deterministic; a chained call's receiver
     # `a.b()` in `a.b().c()` (same start, smaller end) then sorts right before it.

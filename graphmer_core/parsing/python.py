@@ -41,7 +41,8 @@ Facts (all lines 1-based; `scope` is an index into `defs`, -1 for module level):
                 (platform branches, import fallbacks).
 
   Value expressions are nested lists: `["n", dotted]` a name or attribute chain; `["c", callee]` or
-  `["c", callee, args, kwargs]` a call's result (arguments as in `pcalls`, when there are any); `["a", expr, attr]` an attribute of another expression, `["g", expr, attr]` the same
+  `["c", callee, args, kwargs]` a call's result (arguments as in `pcalls`, when there are any);
+  `["a", expr, attr]` an attribute of another expression, `["g", expr, attr]` the same
   written `getattr(expr, "attr")` or `getattr(expr, "attr", default)`;
   `["i", expr]` an element (`x[k]`), `["i", expr, "k"]` for a string literal key (`x["k"]`);
   `["o", [expr, ...]]` any one of (`a or b`, `a if c else b`);
@@ -59,6 +60,8 @@ import re
 from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import Any
+
+from graphmer_core.parsing.depth import MAX_DEPTH, check_depth
 
 EXTRACTOR_VERSION = "py-9"
 
@@ -103,10 +106,12 @@ def parse(source: bytes):
     return _init()["parser"].parse(source)
 
 
-def extract(source: bytes) -> dict[str, Any]:
+def extract(source: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """The facts of one file; raises TooDeep (only) for a tree nested deeper than `max_depth`."""
     st = _init()
     tree = st["parser"].parse(source)
     root = tree.root_node
+    check_depth(root, max_depth)
     caps = st["cursor"](st["query"]).captures(root)
     errors = 0
     if root.has_error:
@@ -413,7 +418,7 @@ class _Extractor:
         items = [c for c in node.named_children if c.type != "comment"]
         if len(items) != len(targets):
             return
-        for target, item in zip(targets, items):
+        for target, item in zip(targets, items, strict=True):
             value = self._value(item)
             if value is not None:
                 self.flows.append([scope, line, target, value])
