@@ -69,3 +69,36 @@ def test_a_file_swapped_for_a_fifo_during_the_build_is_refused(make_tree):
     statuses = {r.path: (r.status, r.reason) for r in result["out"].records}
     assert statuses["swapped.py"] == ("skipped", "not a regular file: a FIFO")
     assert statuses["good.py"] == ("ok", None)
+
+
+def _lambdas(source: bytes):
+    from tree_sitter import Query, QueryCursor
+
+    from graphmer_core.parsing import java
+
+    st = java._state()
+    root = st["parser"].parse(source).root_node
+    query = Query(st["parser"].language, "(lambda_expression) @l")
+    return root, sorted(QueryCursor(query).captures(root).get("l", ()), key=lambda n: (n.start_byte, n.end_byte))
+
+
+def test_java_lambda_ancestors_follow_one_cursor_and_agree_with_node_parent(fixtures):
+    """The Java extractor finds what a lambda is assigned to from one TreeCursor walked in document
+    order (Node.parent walks down from the root: 10,000 nested lambdas took 12.5 s); for every
+    lambda of the fixtures, of deep nestings and of broken code, the ancestors are Node.parent's."""
+    from graphmer_core.parsing.java import _Ancestry, _node_ancestors
+
+    nested = "f(x -> " * 200 + "(y -> c ? (z -> 1) : w -> 2)" + ")" * 200
+    sources = [p.read_bytes() for p in sorted((fixtures / "java").rglob("*.java"))] + [
+        f"class A {{ Object o = {nested}; Fn g = (a) -> (Fn) b -> a; void m() {{ h = x -> x; return y -> y; }} }}"
+        .encode(),
+        b"class B { void m() { f(x -> , y -> g(z -> ; Sink s = q -> { int = ; } } class C { r = () -> 1 }",
+    ]
+    seen = 0
+    for source in sources:
+        root, lambdas = _lambdas(source)
+        ancestry = _Ancestry(root)
+        for n in lambdas:
+            assert [a.id for a in ancestry.of(n)] == [a.id for a in _node_ancestors(n)]
+            seen += 1
+    assert seen > 200

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
@@ -407,6 +408,7 @@ def _extract(source: bytes, max_depth: int) -> dict[str, Any]:
     call_rows = {(n.start_byte, n.end_byte): k for k, n in enumerate(call_nodes)}
     # lambdas: the innermost one around byte b is lam_codes[bisect_right(lam_bounds, b) - 1]
     lam_nodes = caps.get("lambda", ())
+    ancestry = _Ancestry(root)
     lam_bounds: list[int] = [0]
     lam_codes: list[int] = [-1]
     lam_parent: list[int] = []
@@ -590,9 +592,10 @@ def _extract(source: bytes, max_depth: int) -> dict[str, Any]:
                            for name, ty in zip(names, ptys, strict=True))
         # the call it is an argument of, and its position there
         row, pos, target = -1, -1, ""
-        al = n.parent
+        up = ancestry.of(n)
+        al = next(up, None)
         if al is not None and al.type == "argument_list":
-            inv = al.parent
+            inv = next(up, None)
             pos = sum(1 for c in al.named_children if c.start_byte < n.start_byte and c.type not in _COMMENTS)
             if inv is not None and inv.type == "method_invocation":
                 row = call_rows.get((inv.start_byte, inv.end_byte), -1)
@@ -601,7 +604,7 @@ def _extract(source: bytes, max_depth: int) -> dict[str, Any]:
         elif al is not None:
             # `return x -> ..` names the method's return type only directly in the method (not in
             # an enclosing lambda's body or in an anonymous class's method folded into the scope)
-            target = _lambda_target(n, tx, kinds[si] == "m" and lam_parent[li] < 0)
+            target = _lambda_target(n, al, up, tx, kinds[si] == "m" and lam_parent[li] < 0)
         lambdas.append([scope, names, ptys, row, pos, lam_parent[li], target])
 
     errors = 0
@@ -943,17 +946,72 @@ def _arg(a: Any, tx: Any, call_rows: dict[tuple[int, int], int]) -> str:
     return ""
 
 
-def _lambda_target(n: Any, tx: Any, in_method: bool) -> str:
-    """What a lambda that is no call argument is assigned to, as an argument kind (see ``lambdas``)."""
-    child, p = n, n.parent  # through parentheses and the branches of `c ? x -> .. : y -> ..`
+class _Ancestry:
+    """The ancestors of nodes taken in document order, from one TreeCursor.
+
+    Node.parent walks down from the root on every call, so asking it along a deep nesting is
+    quadratic (10,000 nested lambdas took 12.5 s); the cursor keeps its path, so going from one
+    node to the next costs only the levels between them.
+    """
+
+    def __init__(self, root: Any):
+        self.root = root
+        self.cursor = root.walk()
+
+    def of(self, n: Any) -> Iterator[Any]:
+        """The ancestors of `n`, nearest first."""
+        c, s, e = self.cursor, n.start_byte, n.end_byte
+        node = c.node
+        # up to n or an ancestor of it: a node that holds its span and is larger (a node of the
+        # same span may lie inside n)
+        while not (node == n or _holds(node, s, e) and node.end_byte - node.start_byte > e - s):
+            if not c.goto_parent():
+                break
+            node = c.node
+        while node != n:  # down to n, through the children that hold its span
+            if c.goto_first_child_for_byte(s) is None:
+                return self._lost(n)
+            node = c.node
+            while not _holds(node, s, e):
+                if not c.goto_next_sibling():
+                    return self._lost(n)
+                node = c.node
+        return _cursor_ancestors(c.copy())
+
+    def _lost(self, n: Any) -> Iterator[Any]:
+        """Where error recovery left a shape the walk does not follow: Node.parent, as before."""
+        self.cursor.reset(self.root)
+        return _node_ancestors(n)
+
+
+def _holds(node: Any, start: int, end: int) -> bool:
+    return node.start_byte <= start and end <= node.end_byte
+
+
+def _cursor_ancestors(c: Any) -> Iterator[Any]:
+    while c.goto_parent():
+        yield c.node
+
+
+def _node_ancestors(n: Any) -> Iterator[Any]:
+    p = n.parent
+    while p is not None:
+        yield p
+        p = p.parent
+
+
+def _lambda_target(n: Any, p: Any, up: Iterator[Any], tx: Any, in_method: bool) -> str:
+    """What a lambda that is no call argument is assigned to, as an argument kind (see ``lambdas``);
+    `p` is its parent and `up` yields the ancestors above."""
+    child = n  # through parentheses and the branches of `c ? x -> .. : y -> ..`
     while p is not None and (p.type == "parenthesized_expression" or (
             p.type == "ternary_expression" and child.start_byte != p.start_byte)):
-        child, p = p, p.parent
+        child, p = p, next(up, None)
     if p is None:
         return ""
     t = p.type
     if t == "variable_declarator":  # `Sink<Node> s = q -> ..`, a local or a field
-        decl = p.parent
+        decl = next(up, None)
         ty = decl.child_by_field_name("type") if decl is not None else None
         if ty is None or p.child_by_field_name("dimensions") is not None:
             return ""
