@@ -135,7 +135,7 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
     from graphmer_core.kg.incremental import ResolveCache
     from graphmer_core.kg.resolution import resolve
     from graphmer_core.parsing import LANGUAGES, extractor_version
-    from graphmer_core.parsing.batch import default_workers, parse_files
+    from graphmer_core.parsing.batch import parse_files
 
     t = time.perf_counter()
     outcome = parse_files(
@@ -147,7 +147,7 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
         after_parse()
 
     t = time.perf_counter()
-    with ResolveCache(resolve_cache(lake), workers or default_workers()) as cache:
+    with ResolveCache(resolve_cache(lake)) as cache:
         resolved = resolve(outcome.parsed, {name: layout.roots for name, layout in layouts.items()}, cache)
     timings["resolve_s"] = time.perf_counter() - t
 
