@@ -423,6 +423,19 @@ def test_calls_starting_at_one_byte_come_outer_first():
         assert [p[2] for p in facts["pcalls"]] == [["a", ["S"], "__init__"], ["a", ["c", ["n", "a.b"]], "c"]]
 
 
+def test_argument_lists_found_by_position_in_files_of_many_calls():
+    """Past MANY_CALLS call sites, argument lists come from a query of every `argument_list` (class
+    bases and decorators too), picked by where they start: the rows match the few-calls path."""
+    from graphmer_core.parsing.python import MANY_CALLS
+
+    body = (b"@deco(k=v)\nclass A(B, metaclass=M):\n    def f(self, g):\n"
+            b"        return a.b(1).c(g, key=self.h)(x for x in y)\n"
+            b"x = (a\n  .b(f)  # note\n  .c(g))\nd[k](f)\nf (  g)\n")
+    few = extract(body)["pcalls"]
+    many = extract(body + b"z(q)\n" * MANY_CALLS)["pcalls"]
+    assert len(few) >= 6 and many[:len(few)] == few
+
+
 def test_facts_are_identical_across_processes_and_hash_seeds():
     path = STDLIB / TIES[0]
     if not path.is_file():

@@ -96,7 +96,10 @@ def _init() -> dict[str, Any]:
         _STATE["parser"] = ts.Parser(language)
         _STATE["query"] = ts.Query(language, _QUERY_PATH.read_text())
         _STATE["errors"] = ts.Query(language, "(ERROR) @e (MISSING) @m")
-        _STATE["arglists"] = ts.Query(language, "(call arguments: (argument_list) @a)")
+        # every argument list, matched alone: `(call arguments: (argument_list) @a)` keeps a
+        # partial match open per call while the callee is walked, quadratic along a chain
+        # `a.b(1).b(1)...` (10,000 calls: 2.8 s); `_flow` picks the lists by position
+        _STATE["arglists"] = ts.Query(language, "(argument_list) @a")
         _STATE["cursor"] = ts.QueryCursor
     return _STATE
 
