@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graphmer_core.artifacts import code_digest, write_bytes_atomic
+from graphmer_core.artifacts import code_digest
 from graphmer_core.kg.resolution import ParsedFile, Resolved
 from graphmer_core.kg.summaries import corpus_summary, java_summary, pack, resolve_java_files, unpack
 from graphmer_core.parsing.cache import FORMAT
@@ -103,7 +103,16 @@ class RowStore:
             at += len(payload)
         parts += [marshal.dumps(index), at.to_bytes(8, "little")]
         self.close()
-        write_bytes_atomic(self.file, b"".join(parts), fsync=False)  # a cache: a torn file reads as empty
+        # temp + rename, no fsync: a cache, and a torn file reads as empty
+        tmp = self.file.with_name(f".{self.file.name}.{os.getpid()}.tmp")
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.writelines(parts)  # no joined copy of a few hundred MB
+            os.replace(tmp, self.file)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def close(self) -> None:
         if isinstance(self.data, mmap.mmap):
@@ -198,6 +207,7 @@ class ResolveCache:
             self.stats.add(group, "corpus", n, 0)
             return hit
         out = fn(*args)
-        self.store.put(group, key, pack(out))
+        if not out.errors:  # a failed part is retried (and reported again) by the next build
+            self.store.put(group, key, pack(out))
         self.stats.add(group, "corpus", n, n)
         return out
