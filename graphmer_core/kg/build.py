@@ -133,7 +133,7 @@ def _stage_kg(corpora, lake, workers, progress, records, after_parse) -> StageRe
 def _build_version(corpora, lake, workers, progress, records, version, timings, after_parse, layouts) -> StageResult:
     from graphmer_core.kg import store, validation
     from graphmer_core.kg.incremental import ResolveCache
-    from graphmer_core.kg.resolution import resolve
+    from graphmer_core.kg.resolution import resolve, resolver_errors, with_resolver_errors
     from graphmer_core.parsing import LANGUAGES, extractor_version
     from graphmer_core.parsing.batch import parse_files
 
@@ -150,6 +150,7 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
     with ResolveCache(resolve_cache(lake)) as cache:
         resolved = resolve(outcome.parsed, {name: layout.roots for name, layout in layouts.items()}, cache)
     timings["resolve_s"] = time.perf_counter() - t
+    file_records = with_resolver_errors(outcome.records, resolved.errors)  # `partial` where one failed
 
     with store.Stager(lake, version) as stage:  # each table is written while the next is made
         t = time.perf_counter()
@@ -157,7 +158,7 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
         stage.write("entities", entities)
         triples = store.dedup_triples(resolved.triples, version)
         stage.write("triples", triples)
-        stage.write("files", files_table(outcome.records))
+        stage.write("files", files_table(file_records))
         violations = validation.validate(entities, triples)
         stage.write("validation", violations)
         timings["tables_s"] = time.perf_counter() - t
@@ -171,7 +172,8 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
                         for c in corpora],
             "corpus_fingerprint": fingerprint(records),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "files": mf.file_summary(outcome.records),
+            "files": mf.file_summary(file_records),
+            "resolver_errors": resolver_errors(resolved.errors),
             "parse": {"reparsed": outcome.reparsed, "cache_hits": outcome.cache_hits},
             "resolve": cache.stats.as_dict(),
             "changes": mf.changes(lake.current_dir(), triples),

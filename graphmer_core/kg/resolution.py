@@ -8,7 +8,7 @@ the module `graphmer_core.kg.resolve_<language>`, with
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from graphmer_core.kg import schemas
@@ -18,7 +18,7 @@ from graphmer_core.parsing import ParsedFile
 if TYPE_CHECKING:
     from graphmer_core.kg.incremental import ResolveCache
 
-__all__ = ["EXTERNAL_CORPUS", "ParsedFile", "Resolved", "resolve"]
+__all__ = ["EXTERNAL_CORPUS", "ParsedFile", "Resolved", "resolve", "resolver_errors", "with_resolver_errors"]
 
 # The `corpus` of external entities (a corpus name cannot contain "<" or ">").
 EXTERNAL_CORPUS = "<external>"
@@ -37,10 +37,14 @@ class Resolved:
 
     entities: list[tuple] = field(default_factory=list)
     triples: list[tuple] = field(default_factory=list)
+    # (corpus, path, message): facts a resolver could not resolve (an unexpected exception in one
+    # file's or call's), left out while the rest goes on; see `resolver_errors`
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
 
     def extend(self, other: Resolved) -> None:
         self.entities.extend(other.entities)
         self.triples.extend(other.triples)
+        self.errors.extend(other.errors)
 
     def entity_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(schemas.ENTITIES.names, r, strict=True)) for r in self.entities]
@@ -90,4 +94,28 @@ def resolve(files: list[ParsedFile], package_roots: dict[str, list[tuple[str, st
     # An external symbol is one entity whatever corpora refer to it: its corpus is its own, so
     # the entity row no longer depends on which corpus happened to be resolved first.
     out.entities = [e[:5] + (EXTERNAL_CORPUS,) + e[6:] if e[1] in EXTERNAL_KINDS else e for e in out.entities]
+    return out
+
+
+def resolver_errors(errors: list[tuple[str, str, str]], shown: int = 5) -> dict[str, Any]:
+    """The manifest's `resolver_errors`: how many, and the first few as `corpus:path: message`."""
+    return {"count": len(errors), "first": [f"{c}:{p}: {m}" for c, p, m in errors[:shown]]}
+
+
+def with_resolver_errors(records: list, errors: list[tuple[str, str, str]]) -> list:
+    """File records (graphmer_core.corpus.index.FileRecord) with those a resolver failed on marked
+    `partial`, the reason naming the first failure and how many there were."""
+    by_file: dict[tuple[str, str], list[str]] = {}
+    for corpus, path, message in errors:
+        by_file.setdefault((corpus, path), []).append(message)
+    if not by_file:
+        return records
+    out = []
+    for r in records:
+        found = by_file.get((r.corpus, r.path))
+        if found and r.status in ("ok", "partial"):
+            more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+            reason = f"resolver: {found[0]}{more}"
+            r = replace(r, status="partial", reason=f"{r.reason}; {reason}" if r.reason else reason)
+        out.append(r)
     return out
