@@ -40,6 +40,7 @@ constructor assignment), type_hint (receiver typed by an annotation or a return 
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from graphmer_core.kg.python.bindings import Bindings, _Class, _Module, _Scope
@@ -47,6 +48,7 @@ from graphmer_core.kg.python.calls import Calls
 from graphmer_core.kg.python.entities import LANG, Entities
 from graphmer_core.kg.python.modules import module_name, package_roots
 from graphmer_core.kg.python.points_to import DEFAULT_BOUND, PointsTo
+from graphmer_core.kg.python.stack import with_deep_stack
 from graphmer_core.kg.python.types import Types, annotation_names, receiver_annotation
 from graphmer_core.kg.resolution import ParsedFile, Resolved
 from graphmer_core.parsing.batch import paused_gc
@@ -75,6 +77,18 @@ class Resolver(Entities, Bindings, Types, PointsTo, Calls):
         self.cache: dict[tuple, Any] = {}
         self.active: set[tuple] = set()
         self.files = files
+        self.errors: list[tuple[str, str, str]] = []  # (corpus, path, message): see `failed`
+
+    def failed(self, path: str, line: int | None, step: str, exc: Exception) -> None:
+        """Record an unexpected exception raised while resolving one file's or one call's facts:
+        the build goes on without them, and says so (Resolved.errors -> the manifest's
+        `resolver_errors`, the file's status `partial`). Out of memory is no such fault."""
+        if isinstance(exc, MemoryError):
+            raise exc
+        last = traceback.extract_tb(exc.__traceback__, limit=-1)
+        where = f" [{last[0].filename.rpartition('/')[2]}:{last[0].lineno} {last[0].name}]" if last else ""
+        at = f" at line {line}" if line is not None else ""
+        self.errors.append((self.corpus, path, f"{step}{at}: {type(exc).__name__}: {exc}{where}"))
 
     def release(self) -> None:
         Entities.release(self)
@@ -90,7 +104,13 @@ def resolve_corpora(groups: dict[str, list[ParsedFile]], bound: int = DEFAULT_BO
     """Resolve the Python corpora of one build together: each on its own, then an external name
     that another corpus defines (`import flask` in an application built beside flask) becomes that
     corpus's entity, with resolution `cross_corpus`. `package_roots`: corpus -> the package roots
-    it declares (graphmer_core.corpus.layout), for module naming."""
+    it declares (graphmer_core.corpus.layout), for module naming. Runs with a deep stack
+    (`stack`); an unexpected exception in one file's or one call's facts is in `Resolved.errors`."""
+    return with_deep_stack(lambda: _resolve_corpora(groups, bound, package_roots))
+
+
+def _resolve_corpora(groups: dict[str, list[ParsedFile]], bound: int,
+                     package_roots: dict[str, list[tuple[str, str]] | None] | None) -> Resolved:
     resolvers = []
     # The facts of a large corpus are millions of small lists: with the cyclic GC on, its full
     # collections (triggered by our allocations, finding nothing) cost more than resolving itself.
@@ -109,7 +129,7 @@ def resolve_corpora(groups: dict[str, list[ParsedFile]], bound: int = DEFAULT_BO
                 link_corpora(resolvers)
             for r in resolvers:
                 r.externals()
-                out.extend(Resolved(entities=r.entities, triples=r.rows()))
+                out.extend(Resolved(entities=r.entities, triples=r.rows(), errors=r.errors))
                 # before the collector is back: its first collection scans whatever is still alive
                 r.release()
             return out

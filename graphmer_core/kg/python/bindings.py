@@ -59,6 +59,12 @@ class _Class:
         self.bases: list | None = None
 
 
+def is_overload(row: list) -> bool:
+    """Whether a def row is a `@typing.overload` stub (`@overload`, `@t.overload`...): a signature
+    only, whose implementation is the plain def of the same name after it."""
+    return any(text.rpartition(".")[2] == "overload" for text in row[5])
+
+
 def local_bindings(mod: _Module, scope: int, name: str) -> tuple[int, list] | None:
     """(scope index, bindings) of the innermost enclosing scope that binds `name` locally, skipping
     class bodies other than the starting one (Python's rule); None for a module-level name (also
@@ -89,7 +95,10 @@ class Bindings:
             self.modules[name] = _Module(name, f, is_pkg, self.prefix + name)
         self.outside: list[tuple] = []  # `Cls.x = ...` outside Cls: (module, scope, "Cls", "x", binding)
         for mod in self.modules.values():
-            self.index_module(mod)
+            try:
+                self.index_module(mod)
+            except Exception as e:  # the module keeps what was indexed before the fault
+                self.failed(mod.file.path, None, "indexing", e)
         self.bind_outside()
 
     def bind_outside(self) -> None:
@@ -122,7 +131,9 @@ class Bindings:
                 cls.scopes.append(sc)
                 value = ("cls", sc.eid)
             else:
-                self.fns.setdefault(sc.eid, sc)
+                first = self.fns.get(sc.eid)
+                if first is None or (is_overload(first.row) and not is_overload(row)):
+                    self.fns[sc.eid] = sc  # the implementation, not the `@overload` stubs before it
                 value = ("fn", sc.eid)
             self.bind(mod, parent, row[1], ("val", value, "exact", row[3]))
             if sc.kind == "f":

@@ -49,7 +49,11 @@ class Calls:
         for scope, line, e in sites:
             if not -1 <= scope < n:
                 continue
-            values = callees(mod, scope, e)
+            try:
+                values = callees(mod, scope, e)
+            except Exception as exc:
+                self.failed(path, line, "call (points-to)", exc)
+                continue
             if values:
                 head = self.head_of(mod, scope)
                 for v in values:
@@ -75,6 +79,7 @@ class Calls:
                     if v[0] == "fn":  # applying the decorator calls it, where the def runs
                         self.triple(self.head_of(mod, sc.parent), "calls", v[1], f, line, "decorator")
             if sc.kind == "c":
+                self.mro(sc.eid)  # drops a base that closes an inheritance cycle: no edge for it
                 for base in self.class_bases(self.classes[sc.eid]):
                     if base is not None:
                         self.triple(sc.eid, "inherits_from", self.value_tail(base[0], 2), f, line, base[1])
@@ -116,7 +121,11 @@ class Calls:
         for scope, line, text in facts.get("calls", ()):
             if not -1 <= scope < n or text == "super":
                 continue
-            v, label = callee(mod, scope, text)
+            try:
+                v, label = callee(mod, scope, text)
+            except Exception as e:
+                self.failed(path, line, "call", e)
+                continue
             if v is None:
                 unresolved.append((scope, line, text))
                 continue

@@ -41,12 +41,13 @@ class Entities:
 
     def emit(self) -> None:
         self.packages()
-        for mod in self.modules.values():
-            self.emit_defs(mod)
-        for mod in self.modules.values():
-            self.emit_fields(mod)
-        for mod in self.modules.values():
-            self.emit_refs(mod)
+        for step, emit in (("definitions", self.emit_defs), ("fields", self.emit_fields),
+                           ("references", self.emit_refs)):
+            for mod in self.modules.values():
+                try:
+                    emit(mod)
+                except Exception as e:  # the module keeps the rows made before the fault
+                    self.failed(mod.file.path, None, step, e)
 
     def packages(self) -> None:
         namespace: dict[str, str] = {}

@@ -188,9 +188,12 @@ class PointsTo:
         linked: set[tuple] = set()
         for mod, scope, line, callee, args, kwargs in self.pt_calls:
             if (args or kwargs) and callee[0] == "n":
-                v, _label = self.callee(mod, scope, callee[1])
-                if v is not None and (v[0] == "fn" or v[0] == "cls"):
-                    self.link_site((mod, scope, line, callee, args, kwargs), (v,), linked)
+                try:
+                    v, _label = self.callee(mod, scope, callee[1])
+                    if v is not None and (v[0] == "fn" or v[0] == "cls"):
+                        self.link_site((mod, scope, line, callee, args, kwargs), (v,), linked)
+                except Exception as e:
+                    self.failed(mod.file.path, line, "linking arguments", e)
         for sc_eid, deco_sites in self.decorator_sites():
             for mod, scope, v in deco_sites:
                 self.link_value_arg(v, (mod, scope, [("fn-value", sc_eid)], [], 0, 0), linked)
@@ -205,15 +208,18 @@ class PointsTo:
             mod, scope, line, e, args, kwargs = site
             if not (args or kwargs):
                 continue
-            if e[0] == "n":
-                v, _label = callee(mod, scope, e[1])
-                if v is not None:
-                    continue  # linked above
-            if not reach(e):
-                continue
-            values = [v for v in pt(mod, scope, e) if v[0] == "fn" or v[0] == "cls"]
-            if 0 < len(values) <= bound:
-                self.link_site(site, values, linked)
+            try:
+                if e[0] == "n":
+                    v, _label = callee(mod, scope, e[1])
+                    if v is not None:
+                        continue  # linked above
+                if not reach(e):
+                    continue
+                values = [v for v in pt(mod, scope, e) if v[0] == "fn" or v[0] == "cls"]
+                if 0 < len(values) <= bound:
+                    self.link_site(site, values, linked)
+            except Exception as exc:
+                self.failed(mod.file.path, line, "linking arguments (points-to)", exc)
         self.pt_cache.clear()
 
     def decorator_sites(self):
@@ -225,7 +231,11 @@ class PointsTo:
                 sites = []
                 for text in sc.row[5]:
                     if text.replace(".", "").replace("_", "").isalnum():
-                        v, _ = self.expr(mod, sc.parent, text)
+                        try:
+                            v, _ = self.expr(mod, sc.parent, text)
+                        except Exception as e:
+                            self.failed(mod.file.path, sc.row[3], "decorator", e)
+                            continue
                         if v is not None and v[0] == "fn":
                             sites.append((mod, sc.parent, v))
                 if sites:
@@ -390,6 +400,9 @@ class PointsTo:
         return frozenset(out)
 
     def pt_through_site(self, fn: str, site: tuple) -> frozenset:
+        """The returned parameters of `fn` at one call site. They are named by the defs that
+        return them; one that the implementation (`self.fns`) has no parameter of (another def
+        of the same name, under an `if`) takes no argument."""
         mod, scope, args, kwargs = site
         sc = self.fns.get(fn)
         if sc is None:
@@ -397,7 +410,9 @@ class PointsTo:
         shift = 0 if sc.self_value is None else 1
         out: set = set()
         for name in self.pt_through[fn]:
-            i = sc.locals[name][0][3]
+            i = next((b[3] for b in sc.locals.get(name, ()) if b[0] == "param" and not b[2]), None)
+            if i is None:
+                continue
             pos = i - shift
             passed = False
             if 0 <= pos < len(args) and args[pos] is not None:

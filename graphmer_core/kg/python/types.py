@@ -155,63 +155,95 @@ class Types:
         return cls.bases
 
     def mro(self, cls_eid: str) -> list:
-        """C3 linearisation over corpus classes; externals are leaves, unknown bases are ("?",)."""
+        """C3 linearisation over corpus classes; externals are leaves, unknown bases are ("?",).
+
+        Iterative (a hierarchy may be deeper than the interpreter's recursion limit): the bases
+        not yet linearised are done first, depth first. A base met again on the way up from a
+        class (`class Node(compat.BaseNode)` where the alias is Node itself, or two classes each
+        other's base through imports) closes a cycle, which no class can have: it is dropped
+        from the class's bases (unknown, and no `inherits_from` edge)."""
         cls = self.classes[cls_eid]
         if cls.mro is not None:
             return cls.mro
-        key = ("mro", cls_eid)
-        if key in self.active:
-            return [cls_eid, ("?",)]
-        self.active.add(key)
-        try:
-            seqs = []
-            direct = []
-            for base in self.class_bases(cls):
-                if base is None:
-                    entry = ("?",)
-                    seqs.append([entry])
-                elif base[0][0] == "cls":
-                    entry = base[0][1]
-                    seqs.append(list(self.mro(entry)))
-                else:
-                    entry = ("ext", base[0][1])
-                    seqs.append([entry])
-                direct.append(entry)
-            seqs.append(direct)
-            out = [cls_eid]
-            seqs = [s for s in seqs if s]
-            while seqs:
-                for s in seqs:
-                    head = s[0]
-                    if not any(head in t[1:] for t in seqs):
-                        break
-                else:  # inconsistent hierarchy: keep the known prefix, then unknown
-                    out.append(("?",))
+        path: set[str] = set()  # classes being linearised: their bases come first
+        stack: list[tuple[str, bool]] = [(cls_eid, False)]
+        while stack:
+            eid, ready = stack.pop()
+            c = self.classes[eid]
+            if c.mro is not None:
+                continue
+            if ready:
+                path.discard(eid)
+                c.mro = self.linearise(c)
+                continue
+            path.add(eid)
+            stack.append((eid, True))
+            bases = self.class_bases(c)
+            for i, base in enumerate(bases):
+                if base is None or base[0][0] != "cls":
+                    continue
+                if base[0][1] in path:
+                    bases[i] = None  # closes a cycle
+                elif self.classes[base[0][1]].mro is None:
+                    stack.append((base[0][1], False))
+        return cls.mro
+
+    def linearise(self, cls: _Class) -> list:
+        """C3 merge of a class whose corpus bases are linearised already."""
+        seqs = []
+        direct = []
+        for base in self.class_bases(cls):
+            if base is None:
+                entry = ("?",)
+                seqs.append([entry])
+            elif base[0][0] == "cls":
+                entry = base[0][1]
+                seqs.append(list(self.classes[entry].mro))
+            else:
+                entry = ("ext", base[0][1])
+                seqs.append([entry])
+            direct.append(entry)
+        seqs.append(direct)
+        out = [cls.eid]
+        seqs = [s for s in seqs if s]
+        while seqs:
+            for s in seqs:
+                head = s[0]
+                if not any(head in t[1:] for t in seqs):
                     break
-                out.append(head)
-                seqs = [t[1:] if t[0] == head else t for t in seqs]
-                seqs = [t for t in seqs if t]
-        finally:
-            self.active.discard(key)
-        cls.mro = out
+            else:  # inconsistent hierarchy: keep the known prefix, then unknown
+                out.append(("?",))
+                break
+            out.append(head)
+            seqs = [t[1:] if t[0] == head else t for t in seqs]
+            seqs = [t for t in seqs if t]
         return out
 
     def is_enum(self, cls: _Class) -> bool:
+        """Whether an enum base is among the class's ancestors (walked without recursion: a
+        hierarchy may be deeper than the recursion limit, or cycle through aliases)."""
         key = ("enum", cls.eid)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        self.cache[key] = False  # cycle guard
         result = False
-        for base in self.class_bases(cls):
-            if base is None:
-                continue
-            v = base[0]
-            if v[0] == "ext" and v[1] in _ENUM_BASES:
-                result = True
-            elif v[0] == "cls":
-                other = self.classes.get(v[1])
-                if v[1][len(self.prefix):] in _ENUM_BASES or (other is not None and self.is_enum(other)):
+        seen = {cls.eid}
+        todo = [cls]
+        while todo and not result:
+            for base in self.class_bases(todo.pop()):
+                if base is None:
+                    continue
+                v = base[0]
+                if v[0] == "ext":
+                    result = result or v[1] in _ENUM_BASES
+                elif v[1][len(self.prefix):] in _ENUM_BASES:
                     result = True
+                elif v[1] not in seen:
+                    seen.add(v[1])
+                    hit = self.cache.get(("enum", v[1]))
+                    if hit is not None:
+                        result = result or hit
+                    elif v[1] in self.classes:
+                        todo.append(self.classes[v[1]])
         self.cache[key] = result
         return result
