@@ -126,7 +126,6 @@ def _annotate(files: list[Source], ids_per_file: list[np.ndarray], tables: Token
         f = files[bad[0]]
         raise RuntimeError(f"{f.corpus}:{f.path}: tokens do not spell the file back (byte-level BPE broken?)")
     starts = np.cumsum(blen) - blen + tok_file  # each earlier file adds its bytes and one separator
-    ends = starts + blen
     core = starts + tables.lead_ws[ids]  # first non-space byte of each token
     first = tables.first[ids]
     prev = np.where(core > 0, buf[(core - 1).clip(min=0)], 32) if len(buf) else core
