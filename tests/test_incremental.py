@@ -115,7 +115,8 @@ def test_rebuilds_match_cold_builds_and_resolve_what_changes_reach(tmp_path):
 
 def test_a_damaged_cache_entry_or_file_is_resolved_again(tmp_path):
     """A cached entry whose bytes changed is a miss (that file is resolved again), and a rows file
-    that cannot be read is an empty cache; the KG is a cold build's either way."""
+    whose index does not check, or that is no rows file, is an empty cache; the KG is a cold
+    build's either way."""
     c = Corpora(tmp_path)
     c.corpora = c.corpora[:1]
     n = c.java_files
@@ -126,6 +127,11 @@ def test_a_damaged_cache_entry_or_file_is_resolved_again(tmp_path):
     rows.write_bytes(bytes(data))
     c.edit("jfx/com/acme/shapes/Circle.java", "        format(3);\n", "        format(4);\n")
     assert c.build()["java:jfx"] == ("per_file", 2, n)
-    rows.write_bytes(b"not a rows file")
+    data = bytearray(rows.read_bytes())
+    data[-41] ^= 0xFF  # the index's last byte
+    rows.write_bytes(bytes(data))
     c.edit("jfx/com/acme/shapes/Circle.java", "        format(4);\n", "        format(5);\n")
+    assert c.build()["java:jfx"] == ("per_file", n, n)
+    rows.write_bytes(b"not a rows file")
+    c.edit("jfx/com/acme/shapes/Circle.java", "        format(5);\n", "        format(6);\n")
     assert c.build()["java:jfx"] == ("per_file", n, n)

@@ -56,10 +56,11 @@ def _key(*parts: str) -> str:
 
 class RowStore:
     """The cached rows: one file of payloads, then the marshalled index {key: (group, offset,
-    length, sha256)}, then the index's offset (8 bytes). Rewritten whole (temp + rename) at the end
-    of a build with the entries it used or made, and those of groups (corpora) it did not touch:
-    one sequential write, where SQLite spent 2.4 s per JDK build on its journal and pages. A file
-    that cannot be read is an empty cache; an entry whose sha256 does not match is a miss."""
+    length, sha256)}, the index's offset (8 bytes) and its sha256 (32). Rewritten whole (temp +
+    rename) at the end of a build with the entries it used or made, and those of groups (corpora)
+    it did not touch: one sequential write, where SQLite spent 2.4 s per JDK build on its journal
+    and pages. A file or index that does not check is an empty cache; an entry whose sha256 does
+    not match is a miss. Nothing is decoded before its sha256 is checked."""
 
     def __init__(self, root: str | os.PathLike):
         self.file = Path(root) / ROWS_FILE
@@ -70,10 +71,11 @@ class RowStore:
         try:
             with open(self.file, "rb") as fh:
                 self.data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            at = int.from_bytes(self.data[-8:], "little")
-            index = marshal.loads(self.data[at:-8])
-            if isinstance(index, dict):
-                self.index = index
+            at = int.from_bytes(self.data[-40:-32], "little")
+            raw = self.data[at:-40]
+            if hashlib.sha256(raw).digest() == self.data[-32:]:  # marshal decodes only checked bytes
+                index = marshal.loads(raw)
+                self.index = index if isinstance(index, dict) else {}
         except (OSError, ValueError, EOFError, TypeError, IndexError):
             self.index = {}
 
@@ -101,7 +103,8 @@ class RowStore:
             parts.append(payload)
             index[key] = (group, at, len(payload), digest)
             at += len(payload)
-        parts += [marshal.dumps(index), at.to_bytes(8, "little")]
+        raw = marshal.dumps(index)
+        parts += [raw, at.to_bytes(8, "little"), hashlib.sha256(raw).digest()]
         self.close()
         # temp + rename, no fsync: a cache, and a torn file reads as empty
         tmp = self.file.with_name(f".{self.file.name}.{os.getpid()}.tmp")
