@@ -19,8 +19,10 @@ Last, what a user waits for: `graphmer build-kg` as whole processes from the she
 included (interpreter start, imports, Great Expectations), cold (a fresh lake) and unchanged (the
 same lake again), for the stdlib and the whole JDK 17 (data_lake/corpora/jdk17, if present), best
 and median of --repeat, the unchanged build as a fraction of the cold one, and the gates' own
-seconds as the CLI reports them (`gates_s`: what the build waited for them). `--shell-only` skips
-the in-process figures; `--no-shell` skips these.
+seconds as the CLI reports them (`gates_s`: what the build waited for them); then a copy of the
+JDK's java.base cold and after a body edit and a signature edit of one file (incremental
+resolution), as fractions of its cold build in wall and CPU seconds. `--shell-only` skips the
+in-process figures; `--no-shell` skips these; `--edits-only` runs only the java.base edits.
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ def main() -> None:
     ap.add_argument("--no-rebuilds", action="store_true", help="skip the incremental rebuild figures")
     ap.add_argument("--no-shell", action="store_true", help="skip the whole-process `graphmer build-kg` figures")
     ap.add_argument("--shell-only", action="store_true", help="only the whole-process `graphmer build-kg` figures")
+    ap.add_argument("--edits-only", action="store_true",
+                    help="only the whole-process figures of one java.base file changed")
     ap.add_argument("--jdk", type=Path, default=REPO / "data_lake" / "corpora" / "jdk17",
                     help="the JDK sources for the whole-process figures (skipped if missing)")
     ap.add_argument("--child-build", metavar="LAKE", help=argparse.SUPPRESS)
@@ -118,6 +122,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.child_build:
         return child_build(args.child_build, args.corpora_json, args.workers)
+    if args.edits_only:
+        if not args.jdk.is_dir():
+            sys.exit(f"kg_build.py: no JDK at {args.jdk} (`make corpora` fetches it; or pass --jdk PATH)")
+        with tempfile.TemporaryDirectory(prefix="graphmer-bench-edits-") as tmp:
+            return one_file_changed(args, Path(tmp))
     if not args.shell_only:
         in_process(args)
     if not args.no_shell:
@@ -211,15 +220,19 @@ def in_process(args) -> None:
 
 
 def shell_build(config: Path, lake: Path, workers: int) -> tuple[float, dict[str, float]]:
-    """`graphmer build-kg` as a user runs it; returns wall seconds and the stage timings it printed."""
+    """`graphmer build-kg` as a user runs it; returns wall seconds and the stage timings it printed,
+    with `cpu_s`: the CPU seconds (user + sys) of the process and all it waited for (its pool)."""
     graphmer = Path(sys.executable).with_name("graphmer")
     cmd = [str(graphmer), "build-kg", "--config", str(config), "--lake", str(lake), "--workers", str(workers)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {out.returncode}:\n{out.stderr[-2000:]}")
     timings = {k: float(v) for k, v in re.findall(r"(\w+_s)=([0-9.]+)", out.stdout)}
+    timings["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return seconds, timings
 
 
@@ -253,6 +266,57 @@ def shell(args) -> None:
                   f"{gc:>16.2f}{gu:>15.2f}")
             best = min(cold, key=lambda x: x[0])[1]
             print("  best cold run's stages (s): " + "  ".join(f"{k}={v:.2f}" for k, v in best.items()))
+        if args.jdk.is_dir():
+            one_file_changed(args, Path(tmp))
+
+
+# One java.base file changed, and how: (what is replaced, its replacement).
+EDIT_FILE = "java/util/ArrayList.java"
+EDITS = {
+    "body edit": ("    public int size() {\n", "    public int size() {\n        int unused = 0;\n"),
+    "signature edit": ("    public void trimToSize() {", "    public void trimToSize(int unused) {"),
+}
+
+
+def one_file_changed(args, tmp: Path) -> None:
+    """`graphmer build-kg` of a copy of java.base: cold (a fresh lake), then after a body edit and
+    after a signature edit of one file, as fractions of the cold build, wall and CPU seconds (the
+    CPU ratio is the steadier one on a shared machine), with the files re-resolved."""
+    src = tmp / "java.base"
+    shutil.copytree(args.jdk / "java.base", src)
+    victim = src / EDIT_FILE
+    original = victim.read_text()
+    config = tmp / "java.base.yaml"
+    config.write_text(f"corpora:\n  - {{name: java_base, root: '{src}'}}\n")
+    runs: dict[str, list[tuple[float, dict[str, float]]]] = {"cold": [], **{k: [] for k in EDITS}}
+    resolved: dict[str, int] = {}
+    for i in range(args.repeat):  # interleaved rounds, each from the original content in a fresh lake
+        lake = tmp / f"java.base-lake{i}"
+        victim.write_text(original)
+        runs["cold"].append(shell_build(config, lake, args.workers))
+        text = original
+        for name, (old, new) in EDITS.items():
+            assert old in text, f"{EDIT_FILE} no longer has {old!r}: update EDITS"
+            text = text.replace(old, new, 1)
+            victim.write_text(text)
+            runs[name].append(shell_build(config, lake, args.workers))
+            resolved[name] = json.loads((Lake(lake).current_dir() / "manifest.json").read_text())[
+                "resolve"]["resolved_files"]
+        shutil.rmtree(lake)
+    victim.write_text(original)
+    cold_wall = min(s for s, _ in runs["cold"])
+    cold_cpu = min(t["cpu_s"] for _, t in runs["cold"])
+    print(f"\none java.base file changed ({EDIT_FILE}), whole process, gates included, best of {args.repeat} "
+          f"(median in brackets)")
+    print(f"{'':16}{'wall s':>16}{'of cold':>9}{'CPU s':>16}{'of cold':>9}{'re-resolved':>13}")
+    for name, rs in runs.items():
+        wall = [s for s, _ in rs]
+        cpu = [t["cpu_s"] for _, t in rs]
+        files = "" if name == "cold" else f"{resolved[name]:>13,}"
+        print(f"{name:16}{min(wall):>7.2f}{f'({statistics.median(wall):.2f})':>9}{min(wall) / cold_wall:>9.1%}"
+              f"{min(cpu):>7.2f}{f'({statistics.median(cpu):.2f})':>9}{min(cpu) / cold_cpu:>9.1%}{files}")
+        best = min(rs, key=lambda x: x[0])[1]
+        print("  stages (s): " + "  ".join(f"{k}={v:.2f}" for k, v in best.items()))
 
 
 if __name__ == "__main__":
