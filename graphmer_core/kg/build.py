@@ -131,10 +131,8 @@ def _stage_kg(corpora, lake, workers, progress, records, after_parse) -> StageRe
 
 
 def _build_version(corpora, lake, workers, progress, records, version, timings, after_parse, layouts) -> StageResult:
-    from graphmer_core.kg import store, validation
     from graphmer_core.kg.incremental import ResolveCache
-    from graphmer_core.kg.resolution import resolve, resolver_errors, with_resolver_errors
-    from graphmer_core.parsing import LANGUAGES, extractor_version
+    from graphmer_core.kg.resolution import resolve
     from graphmer_core.parsing.batch import parse_files
 
     t = time.perf_counter()
@@ -150,6 +148,17 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
     with ResolveCache(resolve_cache(lake)) as cache:
         resolved = resolve(outcome.parsed, {name: layout.roots for name, layout in layouts.items()}, cache)
     timings["resolve_s"] = time.perf_counter() - t
+    try:
+        return _write_version(lake, version, corpora, records, layouts, outcome, resolved, cache, timings)
+    finally:
+        cache.wait()  # the resolve cache's file, written meanwhile on a thread
+
+
+def _write_version(lake, version, corpora, records, layouts, outcome, resolved, cache, timings) -> StageResult:
+    from graphmer_core.kg import store, validation
+    from graphmer_core.kg.resolution import resolver_errors, with_resolver_errors
+    from graphmer_core.parsing import LANGUAGES, extractor_version
+
     file_records = with_resolver_errors(outcome.records, resolved.errors)  # `partial` where one failed
 
     with store.Stager(lake, version) as stage:  # each table is written while the next is made

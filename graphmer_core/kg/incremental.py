@@ -27,6 +27,7 @@ import hashlib
 import marshal
 import mmap
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ class RowStore:
 
     def put(self, group: str, key: str, payload: bytes) -> None:
         self.touched.add(group)
-        self.kept[key] = (group, payload, hashlib.sha256(payload).digest())
+        self.kept[key] = (group, payload, b"")  # its sha256 is taken in commit (off the build's thread)
 
     def commit(self) -> None:
         for key, (group, off, n, digest) in self.index.items():
@@ -101,7 +102,7 @@ class RowStore:
         parts, index, at = [], {}, 0
         for key, (group, payload, digest) in self.kept.items():
             parts.append(payload)
-            index[key] = (group, at, len(payload), digest)
+            index[key] = (group, at, len(payload), digest or hashlib.sha256(payload).digest())
             at += len(payload)
         raw = marshal.dumps(index)
         parts += [raw, at.to_bytes(8, "little"), hashlib.sha256(raw).digest()]
@@ -151,16 +152,36 @@ class ResolveCache:
     def __init__(self, root: str | os.PathLike):
         self.store = RowStore(root)
         self.code = resolver_code_version()
+        self._writer: threading.Thread | None = None
+        self._failed: BaseException | None = None
         self.stats = ResolveStats()
 
     def __enter__(self) -> ResolveCache:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:
+        """Write the rows file on a thread (hashing and writing a few hundred MB release the GIL),
+        so it overlaps the build's tables; `wait()` joins it."""
         if exc_type is None:
-            self.store.commit()
+            self._writer = threading.Thread(target=self._commit, name="graphmer-resolve-cache")
+            self._writer.start()
         else:
             self.store.close()
+
+    def _commit(self) -> None:
+        try:
+            self.store.commit()
+        except BaseException as exc:  # noqa: BLE001 -- handed to wait(), on the build's thread
+            self._failed = exc
+
+    def wait(self) -> None:
+        """The rows file is written (or the error writing it is raised here)."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        if self._failed is not None:
+            exc, self._failed = self._failed, None
+            raise exc
 
     def _get(self, group: str, key: str) -> Resolved | None:
         payload = self.store.get(group, key)
@@ -185,8 +206,9 @@ class ResolveCache:
                 cached[path] = hit
         todo = {f.path for f in files} - cached.keys()
         packages, fresh = resolve_java_files(corpus, files, todo)
-        for path, (_rows, payload) in fresh.items():
-            self.store.put(group, keys[path], payload)
+        for path, (rows, payload) in fresh.items():
+            if not rows.errors:  # as below: a file the resolver failed on is tried again next time
+                self.store.put(group, keys[path], payload)
         self.stats.add(group, "per_file", len(files), len(todo))
         out = packages
         for f in files:  # the order of a cold build
