@@ -122,7 +122,10 @@ def fast_encoding(tok):
 
         dec = _byte_decoder()
         ranks = {bytes(dec[c] for c in s): i for s, i in tok.get_vocab().items() if i >= NUM_SPECIAL}
-        enc = tiktoken.Encoding(f"graphmer-{id(tok)}", pat_str=GPT2_SPLIT, mergeable_ranks=ranks, special_tokens={})
+        # one special token that is never allowed: `encode_to_numpy` then scans for it with a plain
+        # literal search (with none, its special-token loop tries an empty pattern at every character)
+        enc = tiktoken.Encoding(f"graphmer-{id(tok)}", pat_str=GPT2_SPLIT, mergeable_ranks=ranks,
+                                special_tokens={NEVER_SPECIAL: max(ranks.values()) + 1})
     _fast[key] = (tok, enc)
     return enc
 
@@ -140,10 +143,20 @@ def encoder(tok, texts: list[str]) -> Encoder:
     if enc is not None and texts:
         total = sum(len(t) for t in texts)
         probe = texts[::max(1, round(total / PROBE_BYTES), len(texts) // PROBE_TEXTS)]
-        if [e.ids for e in tok.encode_batch_fast(probe)] == [enc.encode_ordinary(t) for t in probe]:
+        if [e.ids for e in tok.encode_batch_fast(probe)] == [_ids(enc, t).tolist() for t in probe]:
             return Encoder(functools.partial(_encode_joined, enc), True)
         _fast[(id(tok), tok.encode_special_tokens)] = (tok, None)
     return Encoder(lambda part: [np.asarray(e.ids, dtype=np.int32) for e in tok.encode_batch_fast(part)], False)
+
+
+NEVER_SPECIAL = "<|graphmer: not a token|>"
+
+
+def _ids(enc, text: str) -> np.ndarray:
+    """tiktoken's ids of `text` as int32, straight from its buffer (no list of Python ints, which
+    is built holding the GIL). NEVER_SPECIAL is not allowed, so where it is written it is text, as
+    in encode_ordinary."""
+    return enc.encode_to_numpy(text, disallowed_special=()).view(np.int32)
 
 
 def _encode_joined(enc, texts: list[str]) -> list[np.ndarray]:
@@ -155,13 +168,13 @@ def _encode_joined(enc, texts: list[str]) -> list[np.ndarray]:
     out: list[np.ndarray | None] = [None] * len(texts)
     joinable = [i for i, t in enumerate(texts) if t and "\n" not in t and not t[0].isspace()]
     if len(joinable) > 1:
-        ids = np.asarray(enc.encode_ordinary("\n".join(texts[i] for i in joinable)), dtype=np.int32)
+        ids = _ids(enc, "\n".join(texts[i] for i in joinable))
         cuts = np.flatnonzero(ids == enc.encode_single_token(b"\n"))
         if len(cuts) == len(joinable) - 1:
             bounds = zip([0, *(cuts + 1).tolist()], [*cuts.tolist(), len(ids)], strict=True)
             for i, (a, b) in zip(joinable, bounds, strict=True):
                 out[i] = ids[a:b]
-    return [np.asarray(enc.encode_ordinary(t), dtype=np.int32) if ids is None else ids
+    return [_ids(enc, t) if ids is None else ids
             for t, ids in zip(texts, out, strict=True)]
 
 

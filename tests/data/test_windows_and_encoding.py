@@ -93,7 +93,8 @@ def test_names_encoded_joined_keep_each_names_own_ids(email_dataset):
     tok.encode_special_tokens = True
     names = pq.read_table(ds.dir / store.ENTITIES_FILE, columns=["display"]).column("display").to_pylist()
     edges = ["", " lead", "  two", "trail ", "trail  ", "cr\r", "\rcr", "it's", "'s", "s", "x1 2", "ünï",
-             "a\tb", "tab\t", "\u00a0nbsp", "nbsp\u00a0", "\u2028", "x = [MASK]", "[CLS]", "a\nb", "z"]
+             "a\tb", "tab\t", "\u00a0nbsp", "nbsp\u00a0", "\u2028", "x = [MASK]", "[CLS]", "a\nb", "z",
+             "<|graphmer: not a token|>", "s = '<|graphmer: not a token|>'\n"]
     texts = names + edges + names[:50]
     enc = fast_encoding(tok)
     joined = _encode_joined(enc, texts)
