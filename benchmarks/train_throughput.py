@@ -84,7 +84,8 @@ def main() -> None:
     base = load_profile(args.profile)
     profile = base.model_copy(update={
         "model": base.model.model_copy(update={"size": args.size}), "steps": args.steps,
-        "micro_batch_size": args.batch, "grad_accum_steps": 1, "curriculum": [CurriculumStage(step=0, roots=args.roots)],
+        "micro_batch_size": args.batch, "grad_accum_steps": 1,
+        "curriculum": [CurriculumStage(step=0, roots=args.roots)],
         "save_every_steps": args.steps, "validation": base.validation.model_copy(update={"every_steps": 10**9}),
         "log_every_steps": min(base.log_every_steps, args.steps)})
     ds = open_dataset(open_stage(Lake(args.lake), profile.dataset).final)

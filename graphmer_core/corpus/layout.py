@@ -18,7 +18,8 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-Root = tuple[str, str]  # (folder relative to the corpus root, "" for the root itself; package it holds, "" for top level)
+# (folder relative to the corpus root, "" for the root itself; package it holds, "" for top level)
+Root = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ class Malformed(ValueError):
 def _root(folder, package, where: str, warnings: list[str]) -> Root | None:
     norm = check_folder(folder) if isinstance(package, str) else None
     if norm is None or not all(p.isidentifier() for p in package.split(".") if package):
-        warnings.append(f"{where}: ignored {package!r} -> {folder!r} (a folder inside the corpus and a dotted package name expected)")
+        warnings.append(f"{where}: ignored {package!r} -> {folder!r} "
+                        "(a folder inside the corpus and a dotted package name expected)")
         return None
     return norm, package
 

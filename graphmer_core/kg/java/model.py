@@ -131,7 +131,7 @@ class MethodDecl:
         self.ret = row[5]
         g = row[10] if len(row) > 10 else ("", [], [])
         self.gret: str = g[0] or row[5]  # the declared types with their type arguments
-        self.gparams: list[str] = [gp or p for gp, p in zip(g[1], self.ptypes)] if g[1] else self.ptypes
+        self.gparams: list[str] = [gp or p for gp, p in zip(g[1], self.ptypes, strict=False)] if g[1] else self.ptypes
         self.retv: Any = False  # the return type's value (generics.py), once parsed
         self.tparams = frozenset(row[7])
         self.row = row

@@ -1,34 +1,37 @@
-"""Value flow: a flow-insensitive points-to analysis over the whole corpus, for the calls that the
-name and type lookup of `bindings`/`types` leaves unresolved.
+"""Value flow: a flow-insensitive points-to analysis over the whole corpus, for the calls that the name
+and type lookup of `bindings`/`types` leaves unresolved.
 
 A value set is the set of abstract values an expression may hold: ("fn", eid), ("cls", eid),
-("inst", class eid) (("inst", class eid, method eid) for `self` in that method), ("mod", name), ("ext", dotted), ("seq", frozenset of element values) for a
-list, tuple, set or dict (its values), ("map", frozenset of (key, value)) for a dict with string
-literal keys (`d["k"]` reads the values under "k"), and ("sup", class eid) for `super()` in a method of that
-class. Where `bindings` asks every binding of a name to agree on one value, here a name holds the
-union of what all its bindings give: assignments (plain and joined: `a or b`, `a if c else b`),
-loop targets (the elements of the iterable), parameters (the values of the arguments at every
-call site the corpus has of that function, their defaults, their annotations, `self`/`cls`),
-instance and class attributes (per class, along the MRO; a builtin base such as `dict` does not
-hide the bases after it when it lacks the name), function returns, stores into containers
-(`x[k] = v`, `x.append(v)`, `x.add(v)`, `x.insert(i, v)`), `getattr(x, "name")`, `type(x)` and `x.__class__`. Unknown values (externals,
+("inst", class eid) (("inst", class eid, method eid) for `self` in that method), ("mod", name),
+("ext", dotted), ("seq", frozenset of element values) for a list, tuple, set or dict (its values),
+("map", frozenset of (key, value)) for a dict with string literal keys (`d["k"]` reads the values
+under "k"), and ("sup", class eid) for `super()` in a method of that class. Where `bindings` asks
+every binding of a name to agree on one value, here a name holds the union of what all its bindings
+give: assignments (plain and joined: `a or b`, `a if c else b`), loop targets (the elements of the
+iterable), parameters (the values of the arguments at every call site the corpus has of that
+function, their defaults, their annotations, `self`/`cls`), instance and class attributes (per
+class, along the MRO; a builtin base such as `dict` does not hide the bases after it when it lacks
+the name), function returns, stores into containers (`x[k] = v`, `x.append(v)`, `x.add(v)`,
+`x.insert(i, v)`), `getattr(x, "name")`, `type(x)` and `x.__class__`. Unknown values (externals,
 results of external calls) add nothing. `x[k]` on an instance is what its class's `__getitem__`
 returns. An attribute that a class neither binds nor inherits (nor `object` has) is an abstract
 member: `self.step()` in a template method, `self._flavour` set by each subclass; it is what the
 lookups of the subclasses find (no override is involved: the class has none of its own).
 
-Arguments reach parameters through a table of call sites per function, built from the callees
-the lookup of `bindings` resolves, from decorator applications (the decorated function into
-the decorator's first parameter), then in one more round from the callees this analysis resolves. A returned parameter (`def wrap(f): return f`) flows back to
-each call site from that site's own argument, not from every caller's.
+Arguments reach parameters through a table of call sites per function, built from the callees the
+lookup of `bindings` resolves, from decorator applications (the decorated function into the
+decorator's first parameter), then in one more round from the callees this analysis resolves. A
+returned parameter (`def wrap(f): return f`) flows back to each call site from that site's own
+argument, not from every caller's.
 
-Alternatives: a name bound in an `if`/`try` statement of a module or class body (platform
-branches, import fallbacks), or in a function's `try` that catches ImportError, NameError or
-AttributeError, holds one of its bindings on a given run, so it keeps a value only when all its
-bindings agree on one (`pt_alternatives`); a single binding there has no alternative and keeps all. A parameter's default never holds its own function.
+Alternatives: a name bound in an `if`/`try` statement of a module or class body (platform branches,
+import fallbacks), or in a function's `try` that catches ImportError, NameError or AttributeError,
+holds one of its bindings on a given run, so it keeps a value only when all its bindings agree on
+one (`pt_alternatives`); a single binding there has no alternative and keeps all. A parameter's
+default never holds its own function.
 
-Precision first: a call whose value set holds more than `bound` callables gets no edge at all,
-and dispatch to subclass overrides is never followed (the receiver's own classes only; the KG's
+Precision first: a call whose value set holds more than `bound` callables gets no edge at all, and
+dispatch to subclass overrides is never followed (the receiver's own classes only; the KG's
 `overrides` edges say the rest). Its edges are labelled `points_to`.
 """
 
@@ -349,7 +352,7 @@ class PointsTo:
             return frozenset(out)
         if tag == "l":
             if len(e) > 2:  # a dict with string literal keys: ("map", {(key, value)}), key None if unknown
-                pairs = {(k, v) for x, k in zip(e[1], e[2]) for v in self.pt(mod, scope, x)}
+                pairs = {(k, v) for x, k in zip(e[1], e[2], strict=False) for v in self.pt(mod, scope, x)}
                 return frozenset({("map", frozenset(pairs))}) if pairs else _EMPTY
             items: set = set()
             for x in e[1]:
