@@ -41,9 +41,10 @@ def test_inheritance_cycle_through_an_alias_is_broken():
     bases = {(h, t) for h, rel, t in edges(r) if rel == "inherits_from"}
     # Node's base `compat.BaseNode` is Node itself: no class inherits from itself
     assert (P + "cyc.core.Node", P + "cyc.core.Node") not in bases
-    # Left(Right) and Right(Left) through `from cyc.other import Right as Parent`: one edge kept
+    # Left(Right) and Right(Left) through `from cyc.other import Right as Parent`: both edges, as
+    # written (the KG's gates report the cycle), while the MRO walk ends
     pair = {(P + "cyc.pair.Left", P + "cyc.other.Right"), (P + "cyc.other.Right", P + "cyc.pair.Left")}
-    assert len(bases & pair) == 1
+    assert bases & pair == pair
     e = edges(r)
     assert (P + "cyc.core.use", "calls", P + "cyc.core.Node.run") in e
     assert (P + "cyc.core.Node.run", "calls", P + "cyc.core.helper") in e

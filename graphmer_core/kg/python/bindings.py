@@ -48,7 +48,7 @@ class _Scope:
 class _Class:
     """Everything known of one class entity (a class defined twice under one name merges)."""
 
-    __slots__ = ("eid", "scopes", "mod", "members", "attrs", "mro", "bases")
+    __slots__ = ("eid", "scopes", "mod", "members", "attrs", "mro", "bases", "cut")
 
     def __init__(self, eid: str, mod: _Module):
         self.eid, self.mod = eid, mod
@@ -57,6 +57,7 @@ class _Class:
         self.attrs: dict[str, list[tuple]] = {}     # instance attributes (self.x = ...)
         self.mro: list | None = None
         self.bases: list | None = None
+        self.cut: set[str] = set()  # bases that close an inheritance cycle: unknown to the MRO
 
 
 def is_overload(row: list) -> bool:

@@ -79,7 +79,6 @@ class Calls:
                     if v[0] == "fn":  # applying the decorator calls it, where the def runs
                         self.triple(self.head_of(mod, sc.parent), "calls", v[1], f, line, "decorator")
             if sc.kind == "c":
-                self.mro(sc.eid)  # drops a base that closes an inheritance cycle: no edge for it
                 for base in self.class_bases(self.classes[sc.eid]):
                     if base is not None:
                         self.triple(sc.eid, "inherits_from", self.value_tail(base[0], 2), f, line, base[1])

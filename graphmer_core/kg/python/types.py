@@ -151,7 +151,10 @@ class Types:
                     cls.bases.append(None)
                     continue
                 v, label = self.expr(mod, sc.parent, name.replace(" ", ""))
-                cls.bases.append((v, label) if v is not None and v[0] in ("cls", "ext") else None)
+                # a base is evaluated before the class is bound: one that resolves to the class
+                # itself (through an alias of it) is a misreading, not an edge
+                known = v is not None and v[0] in ("cls", "ext") and v != ("cls", cls.eid)
+                cls.bases.append((v, label) if known else None)
         return cls.bases
 
     def mro(self, cls_eid: str) -> list:
@@ -159,9 +162,9 @@ class Types:
 
         Iterative (a hierarchy may be deeper than the interpreter's recursion limit): the bases
         not yet linearised are done first, depth first. A base met again on the way up from a
-        class (`class Node(compat.BaseNode)` where the alias is Node itself, or two classes each
-        other's base through imports) closes a cycle, which no class can have: it is dropped
-        from the class's bases (unknown, and no `inherits_from` edge)."""
+        class (two classes each other's base through imports) closes a cycle, which no class can
+        have at run time: the MRO takes it as unknown, while its `inherits_from` edge stays, as
+        written, for the KG's gates to report."""
         cls = self.classes[cls_eid]
         if cls.mro is not None:
             return cls.mro
@@ -179,11 +182,11 @@ class Types:
             path.add(eid)
             stack.append((eid, True))
             bases = self.class_bases(c)
-            for i, base in enumerate(bases):
+            for base in bases:
                 if base is None or base[0][0] != "cls":
                     continue
                 if base[0][1] in path:
-                    bases[i] = None  # closes a cycle
+                    c.cut.add(base[0][1])  # closes a cycle
                 elif self.classes[base[0][1]].mro is None:
                     stack.append((base[0][1], False))
         return cls.mro
@@ -193,7 +196,7 @@ class Types:
         seqs = []
         direct = []
         for base in self.class_bases(cls):
-            if base is None:
+            if base is None or (base[0][0] == "cls" and base[0][1] in cls.cut):
                 entry = ("?",)
                 seqs.append([entry])
             elif base[0][0] == "cls":
