@@ -93,3 +93,35 @@ def test_two_processes_fill_one_cache_at_once(make_tree, tmp_path):
     for root in roots:
         again = parse_files(index_corpora([Corpus("c", root)]), cache, workers=1)
         assert (again.reparsed, again.cache_hits) == (0, 1500)
+
+
+def _open_at(cache_dir, start, results):
+    import time
+
+    while time.time() < start:  # every process opens the new cache in the same instant
+        pass
+    try:
+        with ParseCache(cache_dir) as cache:
+            cache.get("v", "0" * 64)
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_new_cache_at_once_all_get_it(tmp_path):
+    """Switching a new SQLite file to WAL is a race that SQLite's busy handler does not cover:
+    the losers got "database is locked" at once (seen in CI, two processes parsing into one cache)."""
+    import multiprocessing as mp
+    import time
+
+    ctx = mp.get_context("fork")
+    outcomes = []
+    for k in range(40):
+        results, start = ctx.Queue(), time.time() + 0.1
+        procs = [ctx.Process(target=_open_at, args=(tmp_path / f"c{k}", start, results)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        outcomes += [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join()
+    assert set(outcomes) == {"ok"}, [o for o in outcomes if o != "ok"][:3]

@@ -85,16 +85,34 @@ class ParseCache:
             crash_point("parse_cache.write")  # rows written, not committed
 
 
+WAIT_S = 120  # other builds may be writing: how long to wait for their commit
+
+
 def _open(file: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(file, timeout=120)  # other builds may be writing: wait for their commit
+    con = sqlite3.connect(file, timeout=WAIT_S)
     try:
-        con.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+        _wal(con)  # readers never wait for a writer
         con.execute("PRAGMA synchronous=NORMAL")  # a power cut may lose the last commits, never corrupt
         con.execute(_SCHEMA)
     except sqlite3.DatabaseError:
         con.close()
         raise
     return con
+
+
+def _wal(con: sqlite3.Connection) -> None:
+    """Switch to WAL. Two processes opening a new cache at once race for the switch, and SQLite
+    answers the loser "database is locked" at once, without its busy handler: retry until
+    WAIT_S."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def encode(facts: dict[str, Any]) -> bytes:
