@@ -5,6 +5,7 @@ import dagster as dg
 from graphmer_pipeline.assets import corpus, dataset, evaluation, kg, training
 from graphmer_pipeline.checks import catalog_matches_manifest, dataset_gates, kg_gates
 from graphmer_pipeline.jobs import JOBS
+from graphmer_pipeline.pipes_reader import WholeLineTempFileMessageReader
 from graphmer_pipeline.resources import CorporaConfig, DataLake, QualityGates, TrainingProfile
 from graphmer_pipeline.schedules import nightly_kg_rebuild
 from graphmer_pipeline.sensors import new_kg_version
@@ -17,5 +18,6 @@ defs = dg.Definitions(
     schedules=[nightly_kg_rebuild],
     sensors=[new_kg_version],
     resources={"lake": DataLake(), "corpora": CorporaConfig(), "gates": QualityGates(),
-               "profile": TrainingProfile(), "pipes_subprocess_client": dg.PipesSubprocessClient()},
+               "profile": TrainingProfile(),
+               "pipes_subprocess_client": dg.PipesSubprocessClient(message_reader=WholeLineTempFileMessageReader())},
 )
