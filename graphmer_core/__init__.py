@@ -17,3 +17,9 @@ if "NUMPY_MADVISE_HUGEPAGE" not in _os.environ:
     _os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"
     if "numpy" in _sys.modules:  # imported before us: numpy read the variable already
         _sys.modules["numpy"]._core.multiarray._set_madvise_hugepage(False)
+
+# Arrow's default allocator, mimalloc, madvises its arenas for huge pages too (MIMALLOC_ALLOW_THP,
+# on by default); off, mimalloc disables THP for the process (prctl PR_SET_THP_DISABLE), which
+# took 1.2 s of kernel time off the dataset build and 0.6 s off the KG build. Read when pyarrow
+# loads, so it only takes effect if pyarrow was not imported first.
+_os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")

@@ -24,6 +24,23 @@ def test_numpy_hugepages_off_unless_asked(monkeypatch):
     assert _hugepage_flag({**base, "NUMPY_MADVISE_HUGEPAGE": "1"}) == "True"
 
 
+def _thp_enabled(env: dict[str, str]) -> str:
+    """The process's THP_enabled (/proc/self/status) after Arrow allocated, as graphmer imports it.
+    The flag is inherited, and this test process may have it off already: the child turns it on
+    (prctl PR_SET_THP_DISABLE = 41, 0) before importing anything."""
+    code = ("import ctypes; ctypes.CDLL(None).prctl(41, 0, 0, 0, 0); import graphmer_core, pyarrow as pa; b = pa.allocate_buffer(8 << 20); "
+            "print([ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('THP_enabled')][0])")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@pytest.mark.skipif("THP_enabled" not in open("/proc/self/status").read(), reason="kernel reports no THP_enabled")
+def test_arrow_mimalloc_hugepages_off_unless_asked():
+    base = {k: v for k, v in __import__("os").environ.items() if k != "MIMALLOC_ALLOW_THP"}
+    assert _thp_enabled(base) == "0"
+    assert _thp_enabled({**base, "MIMALLOC_ALLOW_THP": "1"}) == "1"
+
+
 class _MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
