@@ -52,20 +52,11 @@ def file_words(text: bytes) -> Words:
     if not len(buf):
         e = np.zeros(0, dtype=np.int64)
         return Words(e, e, e)
-    ident = IDENT[buf]
-    prev = np.concatenate([[False], ident[:-1]])
-    nxt = np.concatenate([ident[1:], [False]])
-    start = np.flatnonzero(ident & ~prev)
-    end = np.flatnonzero(ident & ~nxt) + 1
-    # hash = sum (byte + 1) * B^k over a word's bytes: powers up to the longest word, one reduceat
-    lengths = end - start
-    k = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    with np.errstate(over="ignore"):
-        n = int(lengths.max(initial=1))
-        powers = np.concatenate([[np.uint64(1)], np.cumprod(np.full(n - 1, _BASE, dtype=np.uint64))])
-        terms = (buf[ident].astype(np.uint64) + 1) * powers[k]
-    h = np.add.reduceat(terms, np.cumsum(lengths) - lengths) if len(lengths) else np.zeros(0, np.uint64)
-    return Words(start.astype(np.int64), end.astype(np.int64), h.view(np.int64))
+    # +1 where a run of identifier bytes starts, -1 one past where it ends
+    edge = np.diff(IDENT[buf].view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    start = np.flatnonzero(edge == 1)
+    end = np.flatnonzero(edge == -1)
+    return Words(start, end, span_hashes(buf, start, end))
 
 
 _POWERS: tuple[np.ndarray, np.ndarray] = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))  # B^k, B^-k
