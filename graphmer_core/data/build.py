@@ -238,9 +238,10 @@ def tail_tokens(tok, entities: Entities, max_tokens: int) -> tuple[np.ndarray, n
 @paused_gc()
 @heap_reuse()
 def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | None = None,
-                    kg: KgRows | None = None) -> StageResult:
+                    kg: KgRows | None = None, after_tokenize: Callable[[], object] | None = None) -> StageResult:
     """Tokenize, annotate, write shards and tables, run the leak check, write the manifest and
-    rename the folder into place. A leak raises LeakError and nothing is renamed."""
+    rename the folder into place. A leak raises LeakError and nothing is renamed. `after_tokenize`
+    is called once the sources are tokenized (what follows leaves a core idle)."""
     if stage.done:
         return StageResult(stage.version, stage.final, True, stage_manifest(stage))
     log = log or (lambda _: None)
@@ -268,6 +269,8 @@ def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | Non
     log(f"tokenizing {len(files):,} files")
     streams = tokenize_sources(tok, files)
     tick("tokenize")
+    if after_tokenize is not None:
+        after_tokenize()
 
     kg = kg or read_kg(stage.kg_dir, sources)
     entities, triples = load_entities(kg.entities, streams), kg.triples

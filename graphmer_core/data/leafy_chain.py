@@ -10,6 +10,7 @@ is drawn with weight 1 / (number of placed triples of r), so `contains` and `cal
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,13 @@ def cut_windows(file_offsets: np.ndarray, newline: np.ndarray, R: int) -> tuple[
     s, prev = a.copy(), a.copy()  # where each file's next window starts; its latest window's start
     active = long
     while active.size:
+        if active.size <= FEW_FILES:  # a few long files left: window by window, in Python
+            for f in active.tolist():
+                starts_f, ends_f = _chain(line_starts, int(s[f]), int(b[f]), R)
+                starts.append(starts_f)
+                ends.append(ends_f)
+                prev[f] = starts_f[-1]
+            break
         here = s[active]
         j = np.searchsorted(line_starts, here + R, side="right") - 1
         at = line_starts[j.clip(min=0)] if len(line_starts) else here
@@ -48,6 +56,26 @@ def cut_windows(file_offsets: np.ndarray, newline: np.ndarray, R: int) -> tuple[
     starts_, ends_ = np.concatenate(starts), np.concatenate(ends)
     order = np.argsort(starts_, kind="stable")  # files are disjoint ranges: start order is file order
     return starts_[order].astype(np.int64), ends_[order].astype(np.int64)
+
+
+FEW_FILES = 8  # below this many files still in the chain, numpy's per-call cost exceeds a Python loop's
+
+
+def _chain(line_starts: np.ndarray, here: int, end: int, R: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rest of one file's chain of windows from `here` (end - here > R), as the rounds of
+    cut_windows would cut it: each window ends at the last line start in its second half, else after
+    R tokens, until what is left fits in R. Only the file's own line starts can qualify."""
+    lo, hi = np.searchsorted(line_starts, [here, end])
+    ls = line_starts[lo:hi].tolist()
+    out_s, out_e = [], []
+    while True:
+        j = bisect.bisect_right(ls, here + R) - 1
+        e = ls[j] if j >= 0 and ls[j] > here + R // 2 else here + R
+        out_s.append(here)
+        out_e.append(e)
+        here = e
+        if end - e <= R:
+            return np.array(out_s, dtype=np.int64), np.array(out_e, dtype=np.int64)
 
 
 @dataclass

@@ -8,7 +8,6 @@ both files.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,31 +50,59 @@ class SplitStream:
     file_names: list[str]  # "corpus:path" per file
 
 
-def window_digests(s: SplitStream, roots: int) -> tuple[list[bytes], np.ndarray]:
-    """Digest of each window's token ids, and the file each window comes from."""
+HASH_CHUNK = 8192  # windows hashed per numpy pass (a chunk x R gather)
+_BASE = np.uint64(0x100000001B3)  # odd: the polynomial's base, modulo 2^64
+
+
+def window_hashes(s: SplitStream, roots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(hash, start, end, file) of each window: a polynomial hash of its token ids modulo 2^64,
+    in numpy. Equal windows always hash equal; the check compares the tokens of windows whose
+    hashes match before it calls any a leak, so a collision costs a comparison, never a verdict."""
     starts, ends = cut_windows(s.file_offsets, s.newline, roots)
-    tokens = s.tokens.astype(np.int32, copy=False)
-    digests = [hashlib.blake2b(tokens[a:b].tobytes(), digest_size=16).digest()
-               for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
     files = np.searchsorted(s.file_offsets, starts, side="right") - 1
-    return digests, files
+    hashes = np.zeros(len(starts), dtype=np.uint64)
+    if not len(starts):
+        return hashes.view(np.int64), starts, ends, files
+    width = int((ends - starts).max())
+    with np.errstate(over="ignore"):
+        powers = np.cumprod(np.full(width, _BASE, dtype=np.uint64))  # B^1 .. B^width
+        k = np.arange(width)
+        for lo in range(0, len(starts), HASH_CHUNK):
+            a, b = starts[lo:lo + HASH_CHUNK, None], ends[lo:lo + HASH_CHUNK, None]
+            at = a + k
+            inside = at < b
+            # token + 1, so a window and the same window with trailing zeros (padding) differ
+            terms = np.where(inside, s.tokens[np.where(inside, at, 0)].astype(np.uint64) + np.uint64(1), np.uint64(0))
+            hashes[lo:lo + HASH_CHUNK] = (terms * powers).sum(axis=1, dtype=np.uint64)
+    return hashes.view(np.int64), starts, ends, files
 
 
 def check_leaks(streams: dict[str, SplitStream], roots: int) -> LeakReport:
+    """Every held-out window equal, token for token, to a training window is a leak, reported with
+    the first such training window's file."""
     report = LeakReport(roots)
-    train: dict[bytes, str] = {}
-    if "train" in streams:
-        digests, files = window_digests(streams["train"], roots)
-        names = streams["train"].file_names
-        for d, f in zip(digests, files.tolist(), strict=True):
-            train.setdefault(d, names[f])
-        report.windows["train"] = len(digests)
+    train = streams.get("train")
+    if train is not None:
+        t_hash, t_start, t_end, t_file = window_hashes(train, roots)
+        order = np.argsort(t_hash, kind="stable")  # equal hashes keep window order: the first comes first
+        t_sorted = t_hash[order]
+        report.windows["train"] = len(t_hash)
     for split, s in streams.items():
         if split == "train":
             continue
-        digests, files = window_digests(s, roots)
-        report.windows[split] = len(digests)
-        for d, f in zip(digests, files.tolist(), strict=True):
-            if d in train:
-                report.leaks.append({"split": split, "file": s.file_names[f], "train_file": train[d]})
+        h, start, end, file = window_hashes(s, roots)
+        report.windows[split] = len(h)
+        if train is None or not len(t_sorted):
+            continue
+        at = np.searchsorted(t_sorted, h).clip(max=len(t_sorted) - 1)
+        for i in np.flatnonzero(t_sorted[at] == h).tolist():
+            window = s.tokens[start[i]:end[i]]
+            j = int(at[i])
+            while j < len(t_sorted) and t_sorted[j] == h[i]:
+                w = order[j]
+                if np.array_equal(train.tokens[t_start[w]:t_end[w]], window):
+                    report.leaks.append({"split": split, "file": s.file_names[file[i]],
+                                         "train_file": train.file_names[t_file[w]]})
+                    break
+                j += 1
     return report
