@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graphmer_core.data.sources import Source
-from graphmer_core.data.tokenizer import IDENT, TokenTables, encoder
+from graphmer_core.data.tokenizer import IDENT, TokenTables, encoder, token_dtype
 from graphmer_core.data.words import file_words, identifier_hashes
 from graphmer_core.kg import ontology
 
@@ -38,7 +38,7 @@ DEFINITION_LOOKAHEAD = 12  # lines after an entity's start line in which its nam
 class Streams:
     """All files' token streams, concatenated in file order."""
 
-    tokens: np.ndarray  # (T,) int32
+    tokens: np.ndarray  # (T,) uint16 where the vocabulary fits (token_dtype), else int32
     word_start: np.ndarray  # (T,) bool
     newline: np.ndarray  # (T,) bool: the token holds a line break
     word: np.ndarray  # (T,) int32 global word id of the identifier the token is part of, -1 = none
@@ -94,8 +94,8 @@ def tokenize_sources(tok, files: list[Source]) -> Streams:
         T = np.cumsum([0] + [len(p["tokens"]) for p in parts])
         W = np.cumsum([0] + [len(p["w_hash"]) for p in parts])
         out = Streams(
-            tokens=np.empty(T[-1], np.int32), word_start=np.empty(T[-1], bool), newline=np.empty(T[-1], bool),
-            word=np.empty(T[-1], np.int32),
+            tokens=np.empty(T[-1], token_dtype(tok.get_vocab_size())), word_start=np.empty(T[-1], bool),
+            newline=np.empty(T[-1], bool), word=np.empty(T[-1], np.int32),
             file_offsets=np.concatenate([[0], np.cumsum([n for p in parts for n in p["counts"]])]).astype(np.int64),
             word_hashes=uniq, w_file=np.empty(W[-1], np.int32), w_id=np.empty(W[-1], np.int32),
             w_line=np.empty(W[-1], np.int64), w_tok=np.empty(W[-1], np.int64), w_span=np.empty(W[-1], np.int64))

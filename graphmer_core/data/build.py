@@ -324,11 +324,14 @@ def stage_sequences(stage: Stage, sources: Sources | None = None, log: Log | Non
         shard_names[split] = []
         if not len(fidx):
             continue
-        parts = _write_split(stage, split, fidx, streams, occ, occ_file)
-        shard_names[split] = parts
-        sel = _ranges(streams.file_offsets[fidx], streams.file_offsets[fidx + 1])
-        split_streams[split] = SplitStream(streams.tokens[sel], streams.newline[sel],
-                                           _offsets(streams.file_offsets, fidx), [names[i] for i in fidx])
+        written = _write_split(stage, split, fidx, streams, occ, occ_file)
+        shard_names[split] = [name for name, _ in written]
+        # the leak check reads the arrays just written (no second gather of the split's tokens)
+        tokens, newline = ((written[0][1]["tokens"], written[0][1]["newline"]) if len(written) == 1 else
+                           (np.concatenate([a["tokens"] for _, a in written]),
+                            np.concatenate([a["newline"] for _, a in written])))
+        split_streams[split] = SplitStream(tokens, newline, _offsets(streams.file_offsets, fidx),
+                                           [names[i] for i in fidx])
     tick("shards")
 
     report = check_leaks(split_streams, stage.config.leak_check_roots)
@@ -382,11 +385,12 @@ def _offsets(file_offsets: np.ndarray, fidx: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
 
-def _write_split(stage: Stage, split: str, fidx: np.ndarray, streams: Streams, occ, occ_file) -> list[str]:
-    """Write one split's files as shards of whole files; returns the shard names."""
+def _write_split(stage: Stage, split: str, fidx: np.ndarray, streams: Streams, occ, occ_file
+                 ) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """Write one split's files as shards of whole files; returns each shard's name and arrays."""
     lengths = streams.file_offsets[fidx + 1] - streams.file_offsets[fidx]
     shard_of = (np.cumsum(lengths) - lengths) // SHARD_TOKENS
-    names = []
+    written = []
     for k in np.unique(shard_of):
         part = fidx[shard_of == k]
         sel = _ranges(streams.file_offsets[part], streams.file_offsets[part + 1])
@@ -395,14 +399,15 @@ def _write_split(stage: Stage, split: str, fidx: np.ndarray, streams: Streams, o
         # an occurrence's place in the shard: its offset in its file plus where that file starts here
         local = occ.pos[o] - streams.file_offsets[occ_file[o]] + offsets[np.searchsorted(part, occ_file[o])]
         name = f"{split}-{int(k):05d}.safetensors"
-        store.write_shard({
+        arrays = {
             "tokens": streams.tokens[sel], "word_start": streams.word_start[sel], "newline": streams.newline[sel],
             "word": streams.word[sel], "file_offsets": offsets,
             "file_row": part.astype(np.int64), "occ_pos": local.astype(np.int64), "occ_span": occ.span[o],
             "occ_entity": occ.entity[o],
-        }, stage.partial / "shards" / name)
-        names.append(name)
-    return names
+        }
+        store.write_shard(arrays, stage.partial / "shards" / name)
+        written.append((name, arrays))
+    return written
 
 
 def _sequence_stats(stage, streams, split_streams, file_split, occ, occ_file, entities, head, rel, tail,
