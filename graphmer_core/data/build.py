@@ -487,8 +487,9 @@ def _in_window_shares(streams, occ, entities, head, rel, tail, placed, R) -> dic
 def build_dataset(lake: Lake, config: DatasetConfig, log: Log | None = None,
                   gates: bool = True) -> StageResult:
     """All three stages, then the gates (unless told not to). Reuses a finished version. GX is
-    imported in a worker process while the stages run: in a thread, its ~3 s of pure-Python import
-    would hold the GIL that reading and annotating the sources need."""
+    imported in a worker process (in a thread, its ~3 s of pure-Python import would hold the GIL)
+    started once the sources are tokenized: before, every stage keeps both cores busy; after, the
+    annotation, shards and leak check run on one and leave the other to the import."""
     with lake.lock("graphmer build-dataset"), paused_gc():
         return _build_dataset(lake, config, log, gates)
 
@@ -498,9 +499,17 @@ def _build_dataset(lake: Lake, config: DatasetConfig, log: Log | None, gates: bo
 
     stage = open_stage(lake, config)
     t = time.perf_counter()
-    gx = GxWorker() if gates and store.read_gates(stage.final) is None else None
+    gx: list[GxWorker] = []  # started at most once, closed at the end
+
+    def start_gx() -> None:
+        if not gx:
+            gx.append(GxWorker())
+
+    needs_gx = gates and store.read_gates(stage.final) is None
     try:
         if stage.done:
+            if needs_gx:
+                start_gx()
             result = StageResult(stage.version, stage.final, True, stage_manifest(stage))
         else:
             sources = stage.sources()
@@ -511,13 +520,14 @@ def _build_dataset(lake: Lake, config: DatasetConfig, log: Log | None, gates: bo
                 kg = pool.submit(read_kg, stage.kg_dir, sources)
                 stage_tokenizer(stage, sources)
                 kg = kg.result()
-            result = stage_sequences(stage, sources, log, kg)
-        if gx is not None:
+            result = stage_sequences(stage, sources, log, kg, after_tokenize=start_gx if needs_gx else None)
+        if needs_gx:
             from graphmer_core.data.gates import enforce_dataset_gates
 
-            enforce_dataset_gates(stage.final, gx)
+            start_gx()
+            enforce_dataset_gates(stage.final, gx[0])
     finally:
-        if gx is not None:
-            gx.close()
+        for w in gx:
+            w.close()
     result.info = {**result.info, "build_s": round(time.perf_counter() - t, 2)}
     return result
