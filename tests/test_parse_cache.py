@@ -4,7 +4,7 @@ import sqlite3
 
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.corpus.index import index_corpora
-from graphmer_core.parsing.batch import parse_files
+from graphmer_core.parsing.batch import parse_files, to_parse
 from graphmer_core.parsing.cache import FILE, ParseCache
 
 SRC = {"pkg/__init__.py": "", "pkg/a.py": "def f():\n    return g()\n\ndef g():\n    return 1\n",
@@ -20,8 +20,17 @@ def test_second_parse_is_all_cache_hits_and_changed_file_reparses_alone(make_tre
     assert (second.reparsed, second.cache_hits) == (0, 3)
     assert [p.facts for p in second.parsed] == [p.facts for p in first.parsed]
     (root / "pkg/b.py").write_text("from pkg.a import g\ng()\n")
-    third = parse_files(index_corpora([Corpus("c", root)]), cache, workers=1)
+    records = index_corpora([Corpus("c", root)])
+    assert to_parse(records, cache) == 1  # known before the build, from the cache's keys
+    third = parse_files(records, cache, workers=1)
     assert (third.reparsed, third.cache_hits) == (1, 2)
+    assert to_parse(records, cache) == 0
+
+
+def test_to_parse_counts_every_usable_file_of_an_empty_cache(make_tree, tmp_path):
+    records = index_corpora([Corpus("c", make_tree(SRC))])
+    assert to_parse(records, tmp_path / "none") == 3
+    assert not (tmp_path / "none" / FILE).exists()  # counting creates no cache
 
 
 def test_corrupt_cache_entry_is_detected_and_recomputed(make_tree, tmp_path):

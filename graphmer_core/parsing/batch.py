@@ -118,6 +118,14 @@ def parse_files(
     return out
 
 
+def to_parse(records: list[FileRecord], cache_dir: str | os.PathLike) -> int:
+    """How many of the usable records the parse cache does not hold: the files a build will parse."""
+    usable = [r for r in records if r.status == "ok"]
+    with ParseCache(cache_dir) as cache:
+        held = {lang: cache.cached(extractor_version(lang)) for lang in {r.language for r in usable}}
+    return sum(r.sha256 not in held[r.language] for r in usable)
+
+
 def _task(r: FileRecord, max_depth: int) -> tuple[str, str, str, int, int]:
     return r.abspath, r.language, r.sha256, r.size_bytes, max_depth
 

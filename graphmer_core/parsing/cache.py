@@ -76,6 +76,14 @@ class ParseCache:
         except (ValueError, EOFError, TypeError):
             return None
 
+    def cached(self, version: str) -> set[str]:
+        """The sha256 of every file whose facts this cache holds for an extractor version (a key
+        scan, no payload read): how much of a build the cache will serve, known before it starts."""
+        if not self.file.exists():
+            return set()
+        rows = self._connect().execute("SELECT sha256 FROM facts WHERE version = ?", (version,))
+        return {sha for (sha,) in rows}
+
     def put_many(self, entries: Iterable[tuple[str, str, bytes]]) -> None:
         """Store (version, sha256, payload) entries in one transaction."""
         con = self._connect()
