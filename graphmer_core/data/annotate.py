@@ -117,20 +117,23 @@ def _annotate(files: list[Source], ids_per_file: list[np.ndarray], tables: Token
     """One batch's token arrays and identifier words (w_tok relative to the batch's first token)."""
     datas = [f.text.encode() for f in files]
     sizes = np.array([len(d) for d in datas], dtype=np.int64)
-    buf = np.frombuffer(b"\n".join(datas), dtype=np.uint8)
+    joined = b"\n".join(datas)
+    buf = np.frombuffer(joined, dtype=np.uint8)
+    spaced = np.frombuffer(b" " + joined, dtype=np.uint8)  # spaced[b] is the byte before b (a space at 0)
     fstart = np.concatenate([[0], np.cumsum(sizes + 1)[:-1]])  # byte offset of each file in buf
     ids = np.concatenate(ids_per_file) if ids_per_file else np.zeros(0, np.int32)
-    tok_file = np.repeat(np.arange(len(files)), [len(x) for x in ids_per_file])
+    counts = np.array([len(x) for x in ids_per_file], dtype=np.int64)
+    tok_file = np.repeat(np.arange(len(files)), counts)
     blen = tables.byte_len[ids].astype(np.int64)
-    spelled = np.bincount(tok_file, weights=blen, minlength=len(files))
+    ends = np.cumsum(blen)
+    spelled = np.diff(np.concatenate([[0], ends])[np.concatenate([[0], np.cumsum(counts)])])  # bytes per file
     if (bad := np.flatnonzero(spelled != sizes)).size:
         f = files[bad[0]]
         raise RuntimeError(f"{f.corpus}:{f.path}: tokens do not spell the file back (byte-level BPE broken?)")
-    starts = np.cumsum(blen) - blen + tok_file  # each earlier file adds its bytes and one separator
+    starts = ends - blen + tok_file  # each earlier file adds its bytes and one separator
     core = starts + tables.lead_ws[ids]  # first non-space byte of each token
-    first = tables.first[ids]
-    prev = np.where(core > 0, buf[(core - 1).clip(min=0)], 32) if len(buf) else core
-    continues = (first >= 0) & IDENT[first.clip(0, 255)] & IDENT[prev] & (tables.lead_ws[ids] == 0)
+    # a token continues a word when it starts with an identifier byte glued to one before it
+    continues = tables.starts_ident[ids] & IDENT[spaced[core]]
     words = file_words(buf.tobytes())
     # sorted lookups as running counts over the bytes (a cumsum and a gather beat a binary search)
     tok_at = _count_before(len(buf), starts)  # tok_at[b + 1] - 1: the token holding byte b

@@ -76,6 +76,11 @@ class TokenTables:
     newline: np.ndarray  # (V,) bool
     token_bytes: list[bytes]
 
+    @functools.cached_property
+    def starts_ident(self) -> np.ndarray:
+        """(V,) bool: the token's first byte is an identifier byte (no whitespace before it)."""
+        return (self.first >= 0) & IDENT[self.first.clip(0, 255)] & (self.lead_ws == 0)
+
     @classmethod
     def of(cls, tok) -> TokenTables:
         dec = _byte_decoder()
