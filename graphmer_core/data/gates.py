@@ -22,8 +22,9 @@ def stored_leak_check(ds: store.Dataset) -> LeakReport:
     streams = {}
     for split, shards in ds.manifest["shards"].items():
         if shards:
-            s = ds.split(split)
-            streams[split] = SplitStream(s.tokens, s.newline, s.file_offsets, [names[i] for i in s.file_row])
+            s = ds.split_arrays(split, ("tokens", "newline", "file_offsets", "file_row"))
+            streams[split] = SplitStream(s["tokens"], s["newline"], s["file_offsets"],
+                                         [names[i] for i in s["file_row"]])
     return check_leaks(streams, ds.manifest["config"]["leak_check_roots"])
 
 
@@ -38,7 +39,7 @@ def frames(ds: store.Dataset, leak: LeakReport) -> dict[str, pd.DataFrame]:
     ids = []
     for split, shards in m["shards"].items():
         if shards:
-            t = ds.split(split).tokens
+            t = ds.split_arrays(split, ("tokens",))["tokens"]
             ids.append({"array": f"{split}.tokens", "min_id": int(t.min(initial=0)), "max_id": int(t.max(initial=0))})
     leaves = ds.tail_tokens
     ids.append({"array": "entities.tail_tokens", "min_id": int(leaves.min(initial=0)),

@@ -78,6 +78,7 @@ class Dataset:
     def __init__(self, folder: Path, manifest: dict):
         self.dir, self.manifest = Path(folder), manifest
         self._splits: dict[str, SplitData] = {}
+        self._arrays: dict[str, dict[str, np.ndarray]] = {}  # split -> arrays read alone (split_arrays)
 
     @property
     def version(self) -> str:
@@ -125,6 +126,25 @@ class Dataset:
     def column(self, table: str, name: str, dtype=np.int64) -> np.ndarray:
         return getattr(self, table).column(name).to_numpy().astype(dtype)
 
+    def split_arrays(self, name: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Some arrays of a split (its shards joined), read without the others: the gates' leak check
+        needs the tokens and line breaks, not the words and occurrences (a third of the bytes)."""
+        if name in self._splits:
+            return {k: getattr(self._splits[name], k) for k in keys}
+        have = self._arrays.setdefault(name, {})
+        if missing := [k for k in keys if k not in have]:
+            from safetensors import safe_open
+
+            wanted = tuple(dict.fromkeys(("tokens", *missing)))  # _join shifts offsets by the tokens before
+            shards = []
+            for s in self.manifest["shards"][name]:
+                with safe_open(str(self.dir / s), framework="numpy") as f:
+                    shards.append({k: f.get_tensor(k) for k in wanted})
+            if not shards:
+                raise DatasetError(f"dataset {self.version} has no {name!r} shards")
+            have.update(_join(shards, wanted))
+        return {k: have[k] for k in keys}
+
     def split(self, name: str) -> SplitData:
         if name not in self._splits:
             from safetensors.numpy import load_file
@@ -137,12 +157,16 @@ class Dataset:
 
 
 def _concat(shards: list[dict[str, np.ndarray]]) -> SplitData:
+    return SplitData(**_join(shards, SHARD_ARRAYS))
+
+
+def _join(shards: list[dict[str, np.ndarray]], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Shards of one split as one stream: positions and offsets shifted by the tokens before."""
     if len(shards) == 1:
-        return SplitData(**{k: shards[0][k] for k in SHARD_ARRAYS})
-    base, parts = 0, {k: [] for k in SHARD_ARRAYS}
+        return {k: shards[0][k] for k in keys}
+    base, parts = 0, {k: [] for k in keys}
     for i, s in enumerate(shards):
-        for k in SHARD_ARRAYS:
+        for k in keys:
             v = s[k]
             if k == "file_offsets":
                 v = v[1:] if i else v
@@ -151,7 +175,7 @@ def _concat(shards: list[dict[str, np.ndarray]]) -> SplitData:
                 v = v + base
             parts[k].append(v)
         base += len(s["tokens"])
-    return SplitData(**{k: np.concatenate(v) for k, v in parts.items()})
+    return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 def open_dataset(folder: str | Path, verify: bool = True, require_gates: bool = True) -> Dataset:
