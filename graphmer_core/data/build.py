@@ -230,7 +230,10 @@ def tail_tokens(tok, entities: Entities, max_tokens: int) -> tuple[np.ndarray, n
     fits = (length > 0) & (length <= max_tokens)
     for i in np.flatnonzero(fits):
         out[i, :length[i]] = ids[i]
-    _, spelling = np.unique(np.array(entities.display, dtype=object).astype(str), return_inverse=True)
+    # each spelling's rank among the distinct spellings (UTF-8 byte order is code point order)
+    shown = pa.array(entities.display, pa.string())
+    distinct = pc.unique(shown)
+    spelling = pc.index_in(shown, value_set=distinct.take(pc.sort_indices(distinct))).to_numpy()
     return out, np.where(fits, length, 0), spelling
 
 
