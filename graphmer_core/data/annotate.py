@@ -250,10 +250,15 @@ def locate(streams: Streams, q_file: np.ndarray, q_word: np.ndarray, q_lo: np.nd
     def key(f, w, line):
         return (f.astype(np.int64) << fb) | (w.astype(np.int64) << lb) | line.astype(np.int64)
 
-    wk = key(streams.w_file, streams.w_id, streams.w_line)
-    order = np.lexsort((streams.w_tok, wk))  # by key, then by position on the line
-    wk = wk[order]
     ok = q_word >= 0
+    # only the words some query looks for; the word table is in stream order, so a stable sort by
+    # key keeps equal keys (a word repeated on a line) in position order
+    wanted = np.zeros(n_words, dtype=bool)
+    wanted[q_word[ok]] = True
+    sub = np.flatnonzero(wanted[streams.w_id])
+    wk = key(streams.w_file[sub], streams.w_id[sub], streams.w_line[sub])
+    perm = np.argsort(wk, kind="stable")
+    order, wk = sub[perm], wk[perm]
     lo_key = key(q_file, q_word.clip(min=0), q_lo)
     hi_key = key(q_file, q_word.clip(min=0), q_hi)
     i = np.searchsorted(wk, lo_key)
