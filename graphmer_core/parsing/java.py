@@ -976,7 +976,11 @@ class _Ancestry:
                 if not c.goto_next_sibling():
                     return self._lost(n)
                 node = c.node
-        return _cursor_ancestors(c.copy())
+        # a cursor of its own, set to this one's place: TreeCursor.copy() segfaulted now and then in
+        # goto_parent (py-tree-sitter 0.25-0.26; its copies are not zero-initialised like new cursors)
+        up = self.root.walk()
+        up.reset_to(c)
+        return _cursor_ancestors(up)
 
     def _lost(self, n: Any) -> Iterator[Any]:
         """Where error recovery left a shape the walk does not follow: Node.parent, as before."""
