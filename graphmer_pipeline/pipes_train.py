@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> None:
         log = pipes.log.info if pipes else (lambda _: None)
         lake = Lake(args.lake)
         profile = load_profile(args.profile, args.profiles)
-        ds = runs.open_dataset(runs.open_stage(lake, profile.dataset).final) if runs.under_torchrun() \
+        # the dataset the asset pinned ($GRAPHMER_DATASET_VERSION), on every rank; else this profile's
+        ds = runs.worker_dataset(lake, profile) if runs.under_torchrun() or runs.DATASET_ENV in os.environ \
             else runs.prepare(lake, profile, log)
 
         def metrics(step: int, row: dict) -> None:

@@ -74,8 +74,10 @@ def test_dataset_and_training_groups_materialize_through_pipes(lake, tmp_path):
     run = meta(result, "training_run")
     assert len(run["run_ids"]) == 2 and run["5/step"] == 4 and run["6/status"] == "completed"
     assert "5/final/valid_loss" in run
+    assert run["dataset_version"] == version  # pinned by the asset, opened by the child
     for run_id in run["run_ids"]:
-        assert ckpt.read_run(lake.run_dir(run_id)).status == "completed"
+        record = ckpt.read_run(lake.run_dir(run_id))
+        assert record.status == "completed" and record.info["dataset_version"] == version
     cp = meta(result, "model_checkpoint")
     assert cp[f"{run['run_ids'][0]}/step"] == 4
     logs = [e.user_message for e in instance.all_logs(result.run_id)]

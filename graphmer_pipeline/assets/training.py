@@ -6,8 +6,10 @@ import sys
 import dagster as dg
 
 from graphmer_core.artifacts import write_json_atomic
+from graphmer_core.data.build import open_stage
 from graphmer_core.train import checkpoint as ckpt
 from graphmer_core.train.loop import new_run_id
+from graphmer_core.train.run import DATASET_ENV
 from graphmer_pipeline.assets.dataset import training_dataset
 from graphmer_pipeline.metadata import gate_table
 from graphmer_pipeline.resources import DataLake, TrainingProfile
@@ -30,7 +32,11 @@ def training_run(context: dg.AssetExecutionContext, config: TrainRunConfig, lake
     its log lines and metrics stream into this run, and cancelling this run stops it."""
     p = profile.load()
     seeds = config.seeds or p.seeds[:1]
-    runs, metadata = [], {}
+    # every process of every run (each torchrun rank too) opens this dataset, not whatever the
+    # current KG calls for when it starts; a dataset not built yet is built by the child
+    stage = open_stage(lake.lake, p.dataset)
+    env = {DATASET_ENV: stage.version} if stage.done else {}
+    runs, metadata = [], {"dataset_version": stage.version}
     for seed in seeds:
         run_id = new_run_id(p.name, seed)
         args = ["-m", "graphmer_pipeline.pipes_train", "--lake", str(lake.lake.root), "--profile", p.name,
@@ -40,7 +46,7 @@ def training_run(context: dg.AssetExecutionContext, config: TrainRunConfig, lake
         launcher = [sys.executable] if p.processes == 1 else \
             [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={p.processes}"]
         context.log.info(f"training {run_id}: {' '.join(launcher + args)}")
-        done = pipes_subprocess_client.run(context=context, command=[*launcher, *args])
+        done = pipes_subprocess_client.run(context=context, command=[*launcher, *args], env=env)
         for result in done.get_results():
             metadata.update({f"{seed}/{k}": v for k, v in (result.metadata or {}).items()})
         runs.append(run_id)
