@@ -133,24 +133,48 @@ INDEX_COLUMNS = ("corpus", "path", "abspath", "language", "sha256", "size_bytes"
 
 
 def write_index(records: list[FileRecord], path, metadata: dict[str, str] | None = None) -> str:
-    """Persist an index as Parquet (atomically); returns its sha256."""
+    """Persist an index as Parquet, and its sha256 beside it (`<name>.sha256`), each atomically;
+    returns the sha256. read_index checks the one against the other."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from graphmer_core.artifacts import atomic_path, sha256_file
+    from graphmer_core.artifacts import sha256_bytes, write_bytes_atomic
 
     table = pa.Table.from_pylist([{c: getattr(r, c) for c in INDEX_COLUMNS} for r in records],
                                  schema=pa.schema([(c, pa.int64() if c == "size_bytes" else pa.string())
                                                    for c in INDEX_COLUMNS]))
     table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in (metadata or {}).items()})
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-    return sha256_file(path)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    data = sink.getvalue().to_pybytes()
+    digest = sha256_bytes(data)
+    write_bytes_atomic(path, data)
+    write_bytes_atomic(_digest_file(path), f"{digest}  {Path(path).name}\n".encode())
+    return digest
 
 
 def read_index(path) -> tuple[list[FileRecord], dict[str, str]]:
+    """The index at `path`, read only if its bytes hash to the sha256 written beside them
+    (IntegrityError, naming the file, if not: another process changed it since)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    from graphmer_core.artifacts import IntegrityError, sha256_bytes
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        recorded = _digest_file(path).read_text().split()[0]
+    except (FileNotFoundError, IndexError):
+        raise IntegrityError(f"{path}: missing, or without the sha256 written beside it (materialize "
+                             f"source_files again)") from None
+    if (actual := sha256_bytes(data)) != recorded:
+        raise IntegrityError(f"checksum mismatch for {path}: expected sha256 {recorded}, got {actual} "
+                             f"(changed since it was written; materialize source_files again)")
+    table = pq.read_table(pa.BufferReader(data))
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
     return [FileRecord(**row) for row in table.to_pylist()], meta
+
+
+def _digest_file(path) -> Path:
+    return Path(path).with_name(Path(path).name + ".sha256")

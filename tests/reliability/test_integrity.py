@@ -14,6 +14,7 @@ from lake_procs import shop_copy
 
 from graphmer_core.artifacts import IntegrityError
 from graphmer_core.corpus.discovery import Corpus
+from graphmer_core.corpus.index import index_corpora, read_index, write_index
 from graphmer_core.data import build as data_build
 from graphmer_core.data.build import build_dataset, open_stage
 from graphmer_core.data.config import DatasetConfig, Shares
@@ -55,6 +56,23 @@ def test_a_flipped_byte_in_kg_parquet_is_named_by_every_reader(kg, table):
     with pytest.raises(IntegrityError, match=pattern):  # the dataset build
         open_stage(lake, SHOP_CONFIG)
     assert issubclass(IntegrityError, GraphmerError)  # the CLI shows it as one line
+
+
+def test_a_flipped_byte_in_the_file_index_is_named_before_any_step_reads_it(tmp_path):
+    """The index source_files writes for parsed_files and kg_tables (other Dagster steps, maybe
+    other processes) is read back only if it hashes to the sha256 written beside it."""
+    records = index_corpora([Corpus("shop", shop_copy(tmp_path))])
+    path = tmp_path / "index" / "sources.parquet"
+    digest = write_index(records, path, {"kg_version": "v"})
+    assert (tmp_path / "index" / "sources.parquet.sha256").read_text().split()[0] == digest
+    again, meta = read_index(path)
+    assert again == records and meta == {"kg_version": "v"}
+    flip_byte(path)
+    with pytest.raises(IntegrityError, match=rf"checksum mismatch for {re.escape(str(path))}"):
+        read_index(path)
+    (tmp_path / "index" / "sources.parquet.sha256").unlink()
+    with pytest.raises(IntegrityError, match="without the sha256 written beside it"):
+        read_index(path)
 
 
 def test_the_gates_refuse_a_staged_version_whose_files_changed(kg):
