@@ -28,7 +28,8 @@ def _thp_enabled(env: dict[str, str]) -> str:
     """The process's THP_enabled (/proc/self/status) after Arrow allocated, as graphmer imports it.
     The flag is inherited, and this test process may have it off already: the child turns it on
     (prctl PR_SET_THP_DISABLE = 41, 0) before importing anything."""
-    code = ("import ctypes; ctypes.CDLL(None).prctl(41, 0, 0, 0, 0); import graphmer_core, pyarrow as pa; b = pa.allocate_buffer(8 << 20); "
+    code = ("import ctypes; ctypes.CDLL(None).prctl(41, 0, 0, 0, 0); "
+            "import graphmer_core, pyarrow as pa; b = pa.allocate_buffer(8 << 20); "
             "print([ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('THP_enabled')][0])")
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           check=True).stdout.strip()
