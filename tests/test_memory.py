@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import subprocess
 import sys
 
@@ -12,34 +13,31 @@ import pytest
 from graphmer_core.memory import _mallopt, heap_reuse
 
 
-def _hugepage_flag(env: dict[str, str]) -> str:
+def _printed(code: str, unset: str, **env: str) -> str:
+    """What a child Python prints, run without `unset` in its environment plus `env`."""
+    base = {k: v for k, v in os.environ.items() if k != unset}
+    return subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_numpy_hugepages_off_unless_asked():
     code = "import graphmer_core, numpy as np; print(np._core.multiarray._set_madvise_hugepage(False))"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    assert _printed(code, "NUMPY_MADVISE_HUGEPAGE") == "False"
+    assert _printed(code, "NUMPY_MADVISE_HUGEPAGE", NUMPY_MADVISE_HUGEPAGE="1") == "True"
 
 
-def test_numpy_hugepages_off_unless_asked(monkeypatch):
-    base = {k: v for k, v in __import__("os").environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
-    assert _hugepage_flag(base) == "False"
-    assert _hugepage_flag({**base, "NUMPY_MADVISE_HUGEPAGE": "1"}) == "True"
-
-
-def _thp_enabled(env: dict[str, str]) -> str:
-    """The process's THP_enabled (/proc/self/status) after Arrow allocated, as graphmer imports it.
-    The flag is inherited, and this test process may have it off already: the child turns it on
-    (prctl PR_SET_THP_DISABLE = 41, 0) before importing anything."""
-    code = ("import ctypes; ctypes.CDLL(None).prctl(41, 0, 0, 0, 0); "
-            "import graphmer_core, pyarrow as pa; b = pa.allocate_buffer(8 << 20); "
-            "print([ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('THP_enabled')][0])")
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True).stdout.strip()
+# The process's THP_enabled (/proc/self/status) after Arrow allocated, as graphmer imports it. The
+# flag is inherited, and this test process may have it off already: the child turns it on (prctl
+# PR_SET_THP_DISABLE = 41, 0) before importing anything.
+THP_ENABLED = ("import ctypes; ctypes.CDLL(None).prctl(41, 0, 0, 0, 0); "
+               "import graphmer_core, pyarrow as pa; b = pa.allocate_buffer(8 << 20); "
+               "print([ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('THP_enabled')][0])")
 
 
 @pytest.mark.skipif("THP_enabled" not in open("/proc/self/status").read(), reason="kernel reports no THP_enabled")
 def test_arrow_mimalloc_hugepages_off_unless_asked():
-    base = {k: v for k, v in __import__("os").environ.items() if k != "MIMALLOC_ALLOW_THP"}
-    assert _thp_enabled(base) == "0"
-    assert _thp_enabled({**base, "MIMALLOC_ALLOW_THP": "1"}) == "1"
+    assert _printed(THP_ENABLED, "MIMALLOC_ALLOW_THP") == "0"
+    assert _printed(THP_ENABLED, "MIMALLOC_ALLOW_THP", MIMALLOC_ALLOW_THP="1") == "1"
 
 
 class _MallInfo2(ctypes.Structure):

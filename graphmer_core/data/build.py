@@ -498,21 +498,15 @@ def build_dataset(lake: Lake, config: DatasetConfig, log: Log | None = None,
 
 
 def _build_dataset(lake: Lake, config: DatasetConfig, log: Log | None, gates: bool) -> StageResult:
-    from graphmer_core.kg.quality import GxWorker
+    from graphmer_core.kg.quality import LazyGx
 
     stage = open_stage(lake, config)
     t = time.perf_counter()
-    gx: list[GxWorker] = []  # started at most once, closed at the end
-
-    def start_gx() -> None:
-        if not gx:
-            gx.append(GxWorker())
-
     needs_gx = gates and store.read_gates(stage.final) is None
-    try:
+    with LazyGx() as gx:
         if stage.done:
             if needs_gx:
-                start_gx()
+                gx.start()
             result = StageResult(stage.version, stage.final, True, stage_manifest(stage))
         else:
             sources = stage.sources()
@@ -523,14 +517,11 @@ def _build_dataset(lake: Lake, config: DatasetConfig, log: Log | None, gates: bo
                 kg = pool.submit(read_kg, stage.kg_dir, sources)
                 stage_tokenizer(stage, sources)
                 kg = kg.result()
-            result = stage_sequences(stage, sources, log, kg, after_tokenize=start_gx if needs_gx else None)
+            result = stage_sequences(stage, sources, log, kg, after_tokenize=gx.start if needs_gx else None)
         if needs_gx:
             from graphmer_core.data.gates import enforce_dataset_gates
 
-            start_gx()
-            enforce_dataset_gates(stage.final, gx[0])
-    finally:
-        for w in gx:
-            w.close()
+            gx.start()
+            enforce_dataset_gates(stage.final, gx.worker)
     result.info = {**result.info, "build_s": round(time.perf_counter() - t, 2)}
     return result

@@ -57,7 +57,8 @@ _BASE = np.uint64(0x100000001B3)  # odd: the polynomial's base, modulo 2^64
 def window_hashes(s: SplitStream, roots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(hash, start, end, file) of each window: a polynomial hash of its token ids modulo 2^64,
     in numpy. Equal windows always hash equal; the check compares the tokens of windows whose
-    hashes match before it calls any a leak, so a collision costs a comparison, never a verdict."""
+    hashes match before it calls any a leak, so a collision costs a comparison, never a verdict.
+    (Not words.span_hashes: its prefix sums keep a table of powers as long as the whole stream.)"""
     starts, ends = cut_windows(s.file_offsets, s.newline, roots)
     files = np.searchsorted(s.file_offsets, starts, side="right") - 1
     hashes = np.zeros(len(starts), dtype=np.uint64)

@@ -77,8 +77,7 @@ class Dataset:
 
     def __init__(self, folder: Path, manifest: dict):
         self.dir, self.manifest = Path(folder), manifest
-        self._splits: dict[str, SplitData] = {}
-        self._arrays: dict[str, dict[str, np.ndarray]] = {}  # split -> arrays read alone (split_arrays)
+        self._arrays: dict[str, dict[str, np.ndarray]] = {}  # split -> its arrays read so far
 
     @property
     def version(self) -> str:
@@ -128,9 +127,8 @@ class Dataset:
 
     def split_arrays(self, name: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Some arrays of a split (its shards joined), read without the others: the gates' leak check
-        needs the tokens and line breaks, not the words and occurrences (a third of the bytes)."""
-        if name in self._splits:
-            return {k: getattr(self._splits[name], k) for k in keys}
+        needs the tokens and line breaks, not the words and occurrences (a third of the bytes).
+        Arrays read once stay with the Dataset."""
         have = self._arrays.setdefault(name, {})
         if missing := [k for k in keys if k not in have]:
             from safetensors import safe_open
@@ -146,18 +144,7 @@ class Dataset:
         return {k: have[k] for k in keys}
 
     def split(self, name: str) -> SplitData:
-        if name not in self._splits:
-            from safetensors.numpy import load_file
-
-            shards = [load_file(str(self.dir / s)) for s in self.manifest["shards"][name]]
-            if not shards:
-                raise DatasetError(f"dataset {self.version} has no {name!r} shards")
-            self._splits[name] = _concat(shards)
-        return self._splits[name]
-
-
-def _concat(shards: list[dict[str, np.ndarray]]) -> SplitData:
-    return SplitData(**_join(shards, SHARD_ARRAYS))
+        return SplitData(**self.split_arrays(name, SHARD_ARRAYS))
 
 
 def _join(shards: list[dict[str, np.ndarray]], keys: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -212,36 +212,29 @@ def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None, prog
 
 
 def _build_kg(corpora, lake, workers, progress, gates, regate) -> StageResult:
+    from graphmer_core.parsing.batch import to_parse
+
     t = time.perf_counter()
     records = index_corpora(corpora, cache=index_cache(lake))
     version = kg_version_of(records, package_layouts(corpora))
     index_s = time.perf_counter() - t
-    gx: list[quality.GxWorker] = []  # started at most once, closed at the end
-
-    def start_gx() -> None:
-        if not gx:
-            gx.append(quality.GxWorker())
-
     existing = existing_version(lake, version)
     needs_gx = gates is not None and (
         regate or existing is None or quality.recorded_verdict(mf.read_manifest(existing), gates) is None)
     # GX's import is ~3.8 s of one core. A build that parses few files (a small corpus, or a rebuild
     # the parse cache serves) runs the rest on one core, so it starts now, beside everything; one that
     # parses many starts it after parsing, when the resolver holds one core and the other would idle.
-    if needs_gx and (existing is not None or _to_parse(records, lake) < GX_EARLY_MAX_FILES):
-        start_gx()
-    try:
-        result = stage_kg(corpora, lake, workers, progress, records, after_parse=start_gx if needs_gx else None)
+    with quality.LazyGx() as gx:
+        if needs_gx and (existing is not None or to_parse(records, lake.parse_cache) < GX_EARLY_MAX_FILES):
+            gx.start()
+        result = stage_kg(corpora, lake, workers, progress, records, after_parse=gx.start if needs_gx else None)
         result.timings["index_s"] = index_s
         if gates is not None:
             t = time.perf_counter()
-            result.verdict = quality.gate(result.kg_dir, gates, regate, gx[0] if gx else None)
+            result.verdict = quality.gate(result.kg_dir, gates, regate, gx.worker)
             result.timings["gates_s"] = time.perf_counter() - t
             if not result.verdict.passed:
                 raise GateFailed(result.kg_dir, result.verdict.outcomes, lines=result.verdict.lines)
-    finally:
-        for w in gx:
-            w.close()
     t = time.perf_counter()
     if lake.current_version() != result.kg_version or lake.catalog_version() != result.kg_version:
         from graphmer_core.kg import store  # also repairs a catalogue a killed promotion left behind
@@ -252,14 +245,6 @@ def _build_kg(corpora, lake, workers, progress, gates, regate) -> StageResult:
         result.manifest = mf.read_manifest(result.kg_dir)
     result.timings["promote_s"] = time.perf_counter() - t
     return result
-
-
-def _to_parse(records: list[FileRecord], lake: Lake) -> int:
-    from graphmer_core.parsing.batch import to_parse
-
-    if not lake.parse_cache.exists():
-        return sum(r.status == "ok" for r in records)
-    return to_parse(records, lake.parse_cache)
 
 
 def mark_candidate(lake: Lake, kg_version: str) -> None:

@@ -270,6 +270,25 @@ class GxWorker:
         self.close()
 
 
+class LazyGx:
+    """A GxWorker started when the caller first asks for one (`start`, idempotent: a build starts
+    it where a core frees up), closed when the block ends if it was ever started."""
+
+    def __init__(self):
+        self.worker: GxWorker | None = None
+
+    def start(self) -> None:
+        if self.worker is None:
+            self.worker = GxWorker()
+
+    def __enter__(self) -> LazyGx:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+
 def _serve_gx(conn) -> None:
     """The worker's loop: warm GX up (import, context, one tiny validation), then validate frames."""
     try:
