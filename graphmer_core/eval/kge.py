@@ -14,6 +14,7 @@ product (DistMult) or one pairwise distance (TransE, RotatE) per chunk of heads.
 
 from __future__ import annotations
 
+import functools
 import random
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -147,6 +148,27 @@ class _NearestAnchors(AnchorSearcher):
 
 
 @contextmanager
+def _quiet_tokenising():
+    """PyKEEN's NodePiece tokenisation draws a `sampling` progress bar it offers no switch for, and
+    its mean aggregation logs a shape warning on every model: both landed in the middle of our own
+    report. The bar is silenced here alone; the warning's logger raised to errors for the block."""
+    import logging
+
+    from pykeen.nn import combination
+    from pykeen.nn.node_piece import utils
+
+    bar, log = utils.tqdm, logging.getLogger(combination.__name__)
+    level = log.level
+    utils.tqdm = functools.partial(bar, disable=True)
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        utils.tqdm = bar
+        log.setLevel(level)
+
+
+@contextmanager
 def _seeded(seed: int):
     """Seed python, numpy and torch for the block, then put all three back as they were."""
     py, npy = random.getstate(), np.random.get_state()
@@ -184,16 +206,17 @@ def _nodepiece(train: CoreTriplesFactory, context: np.ndarray | None, dim: int, 
     anchors = max(1, min(spec["anchors"], train.num_entities // 16))
     anchor_tokens = min(spec["anchor_tokens"], anchors)
     table = dict(shape=dim, initializer="xavier_uniform_")  # the scale of the transductive models' vectors
-    model = ERModel(
-        triples_factory=tok, interaction=spec["interaction"], interaction_kwargs=spec["interaction_kwargs"],
-        entity_representations=NodePieceRepresentation,
-        entity_representations_kwargs=dict(
-            triples_factory=tok, tokenizers=["AnchorTokenizer", "RelationTokenizer"],
-            tokenizers_kwargs=[dict(selection="degree", selection_kwargs=dict(num_anchors=anchors),
-                                    searcher=_NearestAnchors()), None],
-            num_tokens=[anchor_tokens, spec["relation_tokens"]], token_representations_kwargs=[table, table]),
-        relation_representations_kwargs=table,
-        loss=spec["loss"], loss_kwargs=spec["loss_kwargs"], random_seed=seed)
+    with _quiet_tokenising():
+        model = ERModel(
+            triples_factory=tok, interaction=spec["interaction"], interaction_kwargs=spec["interaction_kwargs"],
+            entity_representations=NodePieceRepresentation,
+            entity_representations_kwargs=dict(
+                triples_factory=tok, tokenizers=["AnchorTokenizer", "RelationTokenizer"],
+                tokenizers_kwargs=[dict(selection="degree", selection_kwargs=dict(num_anchors=anchors),
+                                        searcher=_NearestAnchors()), None],
+                num_tokens=[anchor_tokens, spec["relation_tokens"]], token_representations_kwargs=[table, table]),
+            relation_representations_kwargs=table,
+            loss=spec["loss"], loss_kwargs=spec["loss_kwargs"], random_seed=seed)
     return model, dict(interaction=spec["interaction"], **spec["interaction_kwargs"], aggregation="mean",
                        relation_tokens=spec["relation_tokens"], anchors=anchors, anchor_tokens=anchor_tokens,
                        tokenised_on=len(known), context_triples=0 if context is None else len(context))

@@ -167,3 +167,23 @@ def test_bad_input_is_refused():
         train_kge("ComplEx", train, COPY_E, 2, budget_s=1)
     with pytest.raises(ValueError, match="out of range"):
         train_kge("TransE", train, N_HEADS, 2, budget_s=1)
+
+
+def test_nodepiece_keeps_pykeens_progress_bar_and_warning_out_of_the_report(capsys, caplog):
+    """PyKEEN's tokenisation draws a `sampling` bar and logs a shape warning on its own (shown
+    first); building NodePiece here shows neither, and leaves PyKEEN's bar and logger as they were."""
+    import logging
+
+    from pykeen.nn import combination
+    from pykeen.nn.node_piece import utils
+
+    bar, level = utils.tqdm, logging.getLogger(combination.__name__).level
+    utils.random_sample_no_replacement({0: [1, 2], 1: [2]}, num_tokens=1)
+    assert "sampling" in capsys.readouterr().err
+    train, context, _, _ = context_graph()
+    with caplog.at_level(logging.WARNING):
+        train_kge("NodePiece", train, CTX_E, CTX_R, budget_s=SLOW, max_epochs=1, context=context)
+    assert "sampling" not in capsys.readouterr().err
+    assert not [r for r in caplog.records if r.name == combination.__name__], caplog.records
+    assert [r for r in caplog.records if r.name.startswith("pykeen")]  # what PyKEEN says of the data stays
+    assert utils.tqdm is bar and logging.getLogger(combination.__name__).level == level
