@@ -64,11 +64,16 @@ def stacked_bars(counts: Mapping[tuple[str, str], int], title: str, xlabel: str)
     return png_markdown(buf.getvalue(), title)
 
 
-def parquet_chart(path: Path, columns: tuple[str, str], what: str) -> dg.MarkdownMetadataValue:
-    """Rows of a Parquet file counted per (first, second) column, as stacked bars."""
+def parquet_chart(kg_dir: Path, manifest: dict, table: str, columns: tuple[str, str]) -> dg.MarkdownMetadataValue:
+    """Rows of a KG table counted per (first, second) column, as stacked bars; the Parquet file is
+    checked against the sha256 in the version's manifest first (IntegrityError naming it)."""
     import pyarrow.parquet as pq
 
+    from graphmer_core.artifacts import verify_checksums
+
+    path = Path(kg_dir) / f"{table}.parquet"
+    verify_checksums(kg_dir, {path.name: manifest["files_sha256"][path.name]})
     a, b = columns
     rows = pq.read_table(path, columns=[a, b]).group_by([a, b]).aggregate([([], "count_all")]).to_pylist()
     return dg.MetadataValue.md(stacked_bars({(r[a], r[b]): r["count_all"] for r in rows},
-                                            f"{what.capitalize()} per {a}, by {b}", what))
+                                            f"{table.capitalize()} per {a}, by {b}", table))

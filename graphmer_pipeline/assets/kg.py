@@ -80,7 +80,7 @@ def kg_tables(context: dg.AssetExecutionContext, lake: DataLake, corpora: Corpor
         "dagster/row_count": m["entities"], "sha256": m["files_sha256"]["entities.parquet"],
         "by_kind": counts_table(m["entities_by_kind"], "kind", "entities"),
         "by_language": counts_table(m["entities_by_language"], "language", "entities"),
-        "chart": parquet_chart(result.kg_dir / "entities.parquet", ("kind", "language"), "entities"),
+        "chart": parquet_chart(result.kg_dir, m, "entities", ("kind", "language")),
     })
     yield dg.MaterializeResult(asset_key="kg_triples", metadata={
         **common, "path": dg.MetadataValue.path(str(final / "triples.parquet")),
@@ -89,7 +89,7 @@ def kg_tables(context: dg.AssetExecutionContext, lake: DataLake, corpora: Corpor
         "by_resolution": counts_table(m["triples_by_resolution"], "resolution", "triples"),
         "by_language": counts_table(m["triples_by_language"], "language", "triples"),
         "validation": counts_table(m["validation"]["violations_by_rule"], "ontology rule", "violations"),
-        "chart": parquet_chart(result.kg_dir / "triples.parquet", ("relation", "resolution"), "triples"),
+        "chart": parquet_chart(result.kg_dir, m, "triples", ("relation", "resolution")),
         "summary": dg.MetadataValue.md(markdown_summary(m))})
 
 

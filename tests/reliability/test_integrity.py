@@ -55,6 +55,11 @@ def test_a_flipped_byte_in_kg_parquet_is_named_by_every_reader(kg, table):
         build_kg([Corpus("shop", corpus)], lake, workers=1, gates=None)
     with pytest.raises(IntegrityError, match=pattern):  # the dataset build
         open_stage(lake, SHOP_CONFIG)
+    if table != "files":  # the charts of the Dagster asset's metadata
+        from graphmer_pipeline.metadata import parquet_chart
+
+        with pytest.raises(IntegrityError, match=pattern):
+            parquet_chart(lake.current_dir(), store.read_manifest(lake.current_dir()), table, ("language", "language"))
     assert issubclass(IntegrityError, GraphmerError)  # the CLI shows it as one line
 
 
