@@ -11,7 +11,7 @@ import pytest
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.corpus.index import index_corpora
 from graphmer_core.parsing import depth
-from graphmer_core.parsing.batch import parse_files
+from graphmer_core.parsing.batch import parse_files, to_parse
 
 GOOD = "def f(x):\n    return x\n\n\ny = f(1)\n"
 N = 20_000  # nested calls: 40,000 levels, past the default bound of 25,000
@@ -51,6 +51,25 @@ def test_the_bound_is_configurable(make_tree, monkeypatch):
     monkeypatch.setenv(depth.ENV, "deep")
     with pytest.raises(ValueError, match=r"GRAPHMER_MAX_SYNTAX_DEPTH must be a whole number .* got 'deep'"):
         _statuses(root)
+
+
+def test_cached_facts_are_not_served_past_a_lower_bound(make_tree, tmp_path, monkeypatch):
+    """A file parsed under the default bound and cached is checked again when the bound is lowered
+    (the cache held it as `ok` before), and served from the cache again under the default."""
+    root = make_tree({"good.py": GOOD, "nested.py": "x = " + "f(" * 30 + "1" + ")" * 30 + "\n"})
+    cache = tmp_path / "parse-cache"
+    records = index_corpora([Corpus("c", root)])
+    first = parse_files(records, cache, workers=1)
+    assert first.reparsed == 2 and {r.status for r in first.records} == {"ok"}
+    assert to_parse(records, cache) == 0
+    monkeypatch.setenv(depth.ENV, "40")
+    assert to_parse(records, cache) == 2
+    lower = parse_files(records, cache, workers=1)
+    assert lower.reparsed == 2
+    assert {r.path: r.status for r in lower.records} == {"good.py": "ok", "nested.py": "skipped"}
+    monkeypatch.delenv(depth.ENV)
+    again = parse_files(records, cache, workers=1)
+    assert again.cache_hits == 2 and {r.status for r in again.records} == {"ok"}
 
 
 def test_a_file_swapped_for_a_fifo_during_the_build_is_refused(make_tree):

@@ -15,7 +15,7 @@ from graphmer_core.corpus.index import FileRecord
 from graphmer_core.corpus.reading import read_source
 from graphmer_core.parsing import ParsedFile, extractor, extractor_version
 from graphmer_core.parsing.cache import ParseCache, decode, encode
-from graphmer_core.parsing.depth import TooDeep, max_depth_setting
+from graphmer_core.parsing.depth import MAX_DEPTH, TooDeep, max_depth_setting
 
 # Below this many files a pool costs more than it saves.
 POOL_MIN_FILES = 48
@@ -122,8 +122,16 @@ def to_parse(records: list[FileRecord], cache_dir: str | os.PathLike) -> int:
     """How many of the usable records the parse cache does not hold: the files a build will parse."""
     usable = [r for r in records if r.status == "ok"]
     with ParseCache(cache_dir) as cache:
-        held = {lang: cache.cached(extractor_version(lang)) for lang in {r.language for r in usable}}
+        held = {lang: cache.cached(cache_version(lang, max_depth_setting())) for lang in {r.language for r in usable}}
     return sum(r.sha256 not in held[r.language] for r in usable)
+
+
+def cache_version(language: str, max_depth: int) -> str:
+    """The parse cache's key for a language's facts: its extractor's version, and the depth bound
+    they passed where it is not the default one. A file checked under one bound is no evidence
+    under a lower one, so facts are never served across bounds."""
+    version = extractor_version(language)
+    return version if max_depth == MAX_DEPTH else f"{version}@depth{max_depth}"
 
 
 def _task(r: FileRecord, max_depth: int) -> tuple[str, str, str, int, int]:
@@ -137,7 +145,7 @@ def _extract_all(records, cache: ParseCache | None, workers: int, progress, max_
     for r in records:  # cache hits are read here, in one process
         if r.status != "ok":
             continue
-        facts = None if cache is None else cache.get(extractor_version(r.language), r.sha256)
+        facts = None if cache is None else cache.get(cache_version(r.language, max_depth), r.sha256)
         if facts is None:
             todo.append(r)
         else:
@@ -159,7 +167,7 @@ def _extract_all(records, cache: ParseCache | None, workers: int, progress, max_
         for i, (rec, (facts, payload, status, reason)) in enumerate(zip(todo, done, strict=True), 1):
             results[(rec.corpus, rec.path)] = (facts, True, status, reason)
             if payload is not None and cache is not None:
-                pending.append((extractor_version(rec.language), rec.sha256, payload))
+                pending.append((cache_version(rec.language, max_depth), rec.sha256, payload))
                 if len(pending) >= COMMIT_EVERY:
                     cache.put_many(pending)
                     pending.clear()
