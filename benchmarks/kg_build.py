@@ -241,6 +241,8 @@ def shell(args) -> None:
                          "'site-packages', test, tests, idle_test, '*.egg-info']}"}
     if args.jdk.is_dir():
         corpora["jdk"] = f"  - {{name: jdk, root: '{args.jdk.resolve()}'}}"
+        version = args.jdk / "DEBIAN_VERSION"  # what scripts/prepare_corpora.sh extracted
+        print(f"\nJDK sources: {args.jdk} ({version.read_text().strip() if version.exists() else 'version unknown'})")
     else:
         print(f"\n(no JDK at {args.jdk}: `make corpora` fetches it; whole-process figures for the stdlib only)")
     print(f"\nwhole process from the shell (`graphmer build-kg`, gates included), best of {args.repeat} "

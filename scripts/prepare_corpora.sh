@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=data_lake/corpora/jdk17
 if [ -f "$dest/.complete" ]; then
-  echo "corpora: JDK 17 sources ready in $dest"
+  echo "corpora: JDK 17 sources ready in $dest ($(cat "$dest/DEBIAN_VERSION" 2>/dev/null || echo 'version not recorded'))"
   exit 0
 fi
 tmp=$(mktemp -d)
@@ -27,6 +27,9 @@ dpkg-deb -x "$deb" "$tmp/pkg"
 src=$(find "$tmp/pkg" -name src.zip | head -1)
 rm -rf "$dest.partial" && mkdir -p "$dest.partial"
 python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$src" "$dest.partial"
+# Debian's archive keeps only its current build, so the version cannot be pinned: it is recorded
+# beside the sources (figures measured on this corpus name it; the KG manifest fingerprints it).
+dpkg-deb -f "$deb" Version > "$dest.partial/DEBIAN_VERSION"
 touch "$dest.partial/.complete"
 rm -rf "$dest" && mv "$dest.partial" "$dest"
-echo "corpora: JDK 17 sources extracted to $dest ($(find "$dest" -name '*.java' | wc -l) .java files)"
+echo "corpora: JDK 17 sources $(cat "$dest/DEBIAN_VERSION") extracted to $dest ($(find "$dest" -name '*.java' | wc -l) .java files)"
