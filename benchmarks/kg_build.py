@@ -22,7 +22,8 @@ and median of --repeat, the unchanged build as a fraction of the cold one, and t
 seconds as the CLI reports them (`gates_s`: what the build waited for them); then a copy of the
 JDK's java.base cold and after a body edit and a signature edit of one file (incremental
 resolution), as fractions of its cold build in wall and CPU seconds. `--shell-only` skips the
-in-process figures; `--no-shell` skips these; `--edits-only` runs only the java.base edits.
+in-process figures; `--no-shell` skips these; `--edits-only` runs only the java.base edits, and
+`--edits-in jdk` makes the same edits in a copy of the whole JDK (the edited file one of 15,000).
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ def main() -> None:
     ap.add_argument("--shell-only", action="store_true", help="only the whole-process `graphmer build-kg` figures")
     ap.add_argument("--edits-only", action="store_true",
                     help="only the whole-process figures of one java.base file changed")
+    ap.add_argument("--edits-in", choices=("java.base", "jdk"), default="java.base",
+                    help="the corpus the edited file sits in: a copy of java.base (default) or of the whole JDK")
     ap.add_argument("--jdk", type=Path, default=REPO / "data_lake" / "corpora" / "jdk17",
                     help="the JDK sources for the whole-process figures (skipped if missing)")
     ap.add_argument("--child-build", metavar="LAKE", help=argparse.SUPPRESS)
@@ -281,19 +284,21 @@ EDITS = {
 
 
 def one_file_changed(args, tmp: Path) -> None:
-    """`graphmer build-kg` of a copy of java.base: cold (a fresh lake), then after a body edit and
-    after a signature edit of one file, as fractions of the cold build, wall and CPU seconds (the
-    CPU ratio is the steadier one on a shared machine), with the files re-resolved."""
-    src = tmp / "java.base"
-    shutil.copytree(args.jdk / "java.base", src)
-    victim = src / EDIT_FILE
+    """`graphmer build-kg` of a copy of java.base (or, with `--edits-in jdk`, of the whole JDK):
+    cold (a fresh lake), then after a body edit and after a signature edit of one java.base file,
+    as fractions of the cold build, wall and CPU seconds (the CPU ratio is the steadier one on a
+    shared machine), with the files re-resolved."""
+    whole = args.edits_in == "jdk"
+    src = tmp / args.edits_in
+    shutil.copytree(args.jdk if whole else args.jdk / "java.base", src)
+    victim = src / ("java.base" if whole else "") / EDIT_FILE
     original = victim.read_text()
-    config = tmp / "java.base.yaml"
-    config.write_text(f"corpora:\n  - {{name: java_base, root: '{src}'}}\n")
+    config = tmp / f"{args.edits_in}.yaml"
+    config.write_text(f"corpora:\n  - {{name: {args.edits_in.replace('.', '_')}, root: '{src}'}}\n")
     runs: dict[str, list[tuple[float, dict[str, float]]]] = {"cold": [], **{k: [] for k in EDITS}}
     resolved: dict[str, int] = {}
     for i in range(args.repeat):  # interleaved rounds, each from the original content in a fresh lake
-        lake = tmp / f"java.base-lake{i}"
+        lake = tmp / f"{args.edits_in}-lake{i}"
         victim.write_text(original)
         runs["cold"].append(shell_build(config, lake, args.workers))
         text = original
@@ -308,8 +313,8 @@ def one_file_changed(args, tmp: Path) -> None:
     victim.write_text(original)
     cold_wall = min(s for s, _ in runs["cold"])
     cold_cpu = min(t["cpu_s"] for _, t in runs["cold"])
-    print(f"\none java.base file changed ({EDIT_FILE}), whole process, gates included, best of {args.repeat} "
-          f"(median in brackets)")
+    print(f"\none java.base file changed ({EDIT_FILE}) in a copy of {'the whole JDK' if whole else 'java.base'}, "
+          f"whole process, gates included, best of {args.repeat} (median in brackets)")
     print(f"{'':16}{'wall s':>16}{'of cold':>9}{'CPU s':>16}{'of cold':>9}{'re-resolved':>13}")
     for name, rs in runs.items():
         wall = [s for s, _ in rs]
