@@ -105,7 +105,7 @@ def _import_gx():
 
 
 # What GX imports at start-up for expectations the gates never run (distribution tests, KL
-# divergence and its Altair charts): ~1.1 s of its ~3 s import. The worker defers them.
+# divergence and its Altair charts): ~1.1 s of its ~3.4 s import. The worker defers them.
 GX_UNUSED = ("scipy", "altair")
 
 
@@ -259,7 +259,7 @@ def gate_rows(outcomes: list[SuiteOutcome], thresholds: GateThresholds | None = 
 
 
 class GxWorker:
-    """Great Expectations, imported and warmed in a child process started now, so the ~3 s import
+    """Great Expectations, imported and warmed in a child process started now, so the ~2.3 s import
     overlaps whatever the caller does next (the build); `validate` then costs milliseconds. A child
     process rather than a thread: the import is pure Python and would hold the GIL the resolver
     needs, and a running thread would keep the parse pool from forking."""
