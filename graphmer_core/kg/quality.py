@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -125,7 +126,9 @@ class _DeferredFinder(importlib.abc.MetaPathFinder):
             spec = importlib.util.find_spec(name)
         finally:
             sys.meta_path.insert(0, self)
-        if spec is not None and hasattr(spec.loader, "exec_module"):
+        # Python modules only: an extension module is made whole by its loader's create_module,
+        # which LazyLoader cannot defer, so it loads as usual (when a deferred module asks for it).
+        if spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
             spec.loader = importlib.util.LazyLoader(spec.loader)
         return spec
 
