@@ -97,8 +97,14 @@ def verify_checksums(root: str | os.PathLike, expected: dict[str, str]) -> None:
         except FileNotFoundError:
             raise IntegrityError(f"{path}: missing, though its manifest lists it") from None
         if actual != digest:
-            raise IntegrityError(f"checksum mismatch for {path}: expected sha256 {digest}, got {actual} "
-                                 f"(changed since it was written; rebuild it)")
+            raise checksum_mismatch(path, digest, actual)
+
+
+def checksum_mismatch(path: str | os.PathLike, expected: str, actual: str, remedy: str = "rebuild it"
+                      ) -> IntegrityError:
+    """The error for a file whose bytes no longer hash to the sha256 recorded when it was written."""
+    return IntegrityError(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual} "
+                          f"(changed since it was written; {remedy})")
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

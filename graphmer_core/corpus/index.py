@@ -159,7 +159,7 @@ def read_index(path) -> tuple[list[FileRecord], dict[str, str]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from graphmer_core.artifacts import IntegrityError, sha256_bytes
+    from graphmer_core.artifacts import IntegrityError, checksum_mismatch, sha256_bytes
 
     path = Path(path)
     try:
@@ -169,8 +169,7 @@ def read_index(path) -> tuple[list[FileRecord], dict[str, str]]:
         raise IntegrityError(f"{path}: missing, or without the sha256 written beside it (materialize "
                              f"source_files again)") from None
     if (actual := sha256_bytes(data)) != recorded:
-        raise IntegrityError(f"checksum mismatch for {path}: expected sha256 {recorded}, got {actual} "
-                             f"(changed since it was written; materialize source_files again)")
+        raise checksum_mismatch(path, recorded, actual, "materialize source_files again")
     table = pq.read_table(pa.BufferReader(data))
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
     return [FileRecord(**row) for row in table.to_pylist()], meta

@@ -505,8 +505,6 @@ def _build_dataset(lake: Lake, config: DatasetConfig, log: Log | None, gates: bo
     needs_gx = gates and store.read_gates(stage.final) is None
     with LazyGx() as gx:
         if stage.done:
-            if needs_gx:
-                gx.start()
             result = StageResult(stage.version, stage.final, True, stage_manifest(stage))
         else:
             sources = stage.sources()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graphmer_core.data.leafy_chain import cut_windows
+from graphmer_core.data.words import HASH_BASE
 
 
 class LeakError(ValueError):
@@ -51,7 +52,7 @@ class SplitStream:
 
 
 HASH_CHUNK = 8192  # windows hashed per numpy pass (a chunk x R gather)
-_BASE = np.uint64(0x100000001B3)  # odd: the polynomial's base, modulo 2^64
+_BASE = np.uint64(HASH_BASE)  # the polynomial's base, modulo 2^64
 
 
 def window_hashes(s: SplitStream, roots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

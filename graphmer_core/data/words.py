@@ -13,9 +13,9 @@ import numpy as np
 
 from graphmer_core.data.tokenizer import IDENT
 
-_BASE = 1099511628211  # odd, so invertible modulo 2^64
+HASH_BASE = 1099511628211  # the polynomial hashes' base (words here, windows in leaks.py); odd: invertible mod 2^64
 _MASK = (1 << 64) - 1
-_INV = pow(_BASE, -1, 1 << 64)
+_INV = pow(HASH_BASE, -1, 1 << 64)
 
 
 def name_hash(name: str) -> int:
@@ -23,7 +23,7 @@ def name_hash(name: str) -> int:
     h, p = 0, 1
     for b in name.encode():
         h = (h + (b + 1) * p) & _MASK
-        p = (p * _BASE) & _MASK
+        p = (p * HASH_BASE) & _MASK
     return h - (1 << 64) if h >= 1 << 63 else h
 
 
@@ -71,7 +71,7 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
         size = max(n, 2 * len(powers[0]))
         grown = []
         with np.errstate(over="ignore"):
-            for base in (_BASE, _INV):
+            for base in (HASH_BASE, _INV):
                 p = np.empty(size, dtype=np.uint64)
                 p[0] = 1
                 np.cumprod(np.full(size - 1, base, dtype=np.uint64), out=p[1:])
