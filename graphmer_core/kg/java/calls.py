@@ -537,10 +537,7 @@ class CallSites:
         if how == "overload":
             res = "overload"
         self.call_memo[k] = target
-        ret = target.retv
-        if ret is False:
-            ret = target.retv = r.gparse(target.gret, target.owner, target.tparams | target.owner.tparams) \
-                if target.ret else None
+        ret = r.declared_return(target)
         if ret is not None and has_vars(ret):
             ret = r.return_value(target, self.call_receiver(k))
         self.call_val[k] = ret

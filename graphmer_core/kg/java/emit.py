@@ -72,11 +72,11 @@ class Resolver(GenericIndex):
                 t.methods.clear()
                 t.cache.clear()
                 t._members.clear()
-                t._supers = t._anc = t.outer = t._gsupers = t._sam = None
+                t.outer = None
         self.types.clear()
-        self._ptypes.clear()
-        self.__dict__.pop("_gmemo", None)
-        self.__dict__.pop("_anc_memo", None)
+        self.types.ix = self.pkg_types.ix = None  # they record into this index: a cycle
+        for memo in (self._ptypes, self._gmemo, self._anc_memo, self._rets):
+            memo.clear()
         self.pkg_types.clear()
 
 

@@ -72,9 +72,6 @@ def has_vars(v: Any) -> bool:
 class GenericIndex(MemberIndex):
     """A MemberIndex that also reads generic declarations."""
 
-    _gmemo: dict[tuple[Any, ...], Any]
-    _anc_memo: dict[tuple[str, str], Any]
-
     # --- parsing ---------------------------------------------------------------------------
     def gparse(self, text: str, ctx: TypeDecl, tvars: frozenset[str]) -> Any:
         """A declared type as written (type arguments kept), in the context of a type; its type
@@ -82,18 +79,31 @@ class GenericIndex(MemberIndex):
         if not text:
             return None
         key = (ctx.fqn, text, tvars)
-        memo = self.__dict__.setdefault("_gmemo", {})
-        hit = memo.get(key, memo)
-        if hit is not memo:
-            return hit
+        hit = self._gmemo.get(key)
+        if hit is not None:
+            if hit[1]:
+                self.deps.add(hit[1])
+            return hit[0]
+        return self._compute(self._gmemo, key, self._gparse, (text, ctx, tvars))
+
+    def _gparse(self, text: str, ctx: TypeDecl, tvars: frozenset[str]) -> Any:
         try:
             v, i = self._gp(text, 0, ctx, tvars)
-            if i != len(text):
-                v = None
         except (IndexError, ValueError):
-            v = None
-        memo[key] = v
-        return v
+            return None
+        return v if i == len(text) else None
+
+    def declared_return(self, m: MethodDecl) -> Any:
+        """m's declared return type, as gparse reads it (None for a constructor)."""
+        hit = self._rets.get(m)
+        if hit is not None:
+            if hit[1]:
+                self.deps.add(hit[1])
+            return hit[0]
+        return self._compute(self._rets, m, self._declared_return, (m,))
+
+    def _declared_return(self, m: MethodDecl) -> Any:
+        return self.gparse(m.gret, m.owner, m.tparams | m.owner.tparams) if m.ret else None
 
     def _gp(self, s: str, i: int, ctx: TypeDecl, tvars: frozenset[str]) -> tuple[Any, int]:
         if s[i] == "?":
@@ -160,10 +170,9 @@ class GenericIndex(MemberIndex):
     # --- type variables in scope ---------------------------------------------------------------
     def bound_env(self, t: TypeDecl, m: MethodDecl | None) -> dict[str, Any]:
         """Type variables in scope -> their bound (None when unbounded or not evident)."""
-        memo_key = "<env>" if m is None else f"<env>{m.id}"
-        hit = t.cache.get(memo_key)
-        if hit is not None:
-            return hit
+        return self.memo(t.cache, "<env>" if m is None else f"<env>{m.id}", self._bound_env, t, m)
+
+    def _bound_env(self, t: TypeDecl, m: MethodDecl | None) -> dict[str, Any]:
         env: dict[str, Any] = {}
         chain: list[TypeDecl] = []
         c: TypeDecl | None = t
@@ -180,7 +189,6 @@ class GenericIndex(MemberIndex):
             g = m.row[10] if len(m.row) > 10 else None
             if g:
                 self._bounds_into(env, g[2], t, m.tparams | t.tparams)
-        t.cache[memo_key] = env
         return env
 
     def _bounds_into(self, env: dict[str, Any], bounds: Any, ctx: TypeDecl, tvars: frozenset[str]) -> None:
@@ -200,9 +208,9 @@ class GenericIndex(MemberIndex):
     # --- members of a parameterized type ---------------------------------------------------------
     def gsupers(self, t: TypeDecl) -> list[tuple[TypeDecl, Any]]:
         """Direct internal supertypes of t with their type arguments in t's type variables."""
-        if t._gsupers is not None:
-            return t._gsupers
-        t._gsupers = []
+        return self.guarded(t.cache, "<gsupers>", [], self._gsupers, t)
+
+    def _gsupers(self, t: TypeDecl) -> list[tuple[TypeDecl, Any]]:
         row = t.row
         written = row[10] if len(row) > 10 else []
         out: list[tuple[TypeDecl, Any]] = []
@@ -218,7 +226,6 @@ class GenericIndex(MemberIndex):
             for ref in ([sup] if sup is not None else []) + ifaces:
                 if ref[0] == "i":
                     out.append((ref[1], None))
-        t._gsupers = out
         return out
 
     def anc_args(self, c: TypeDecl, d: TypeDecl, depth: int = 0) -> Any:
@@ -226,11 +233,10 @@ class GenericIndex(MemberIndex):
         on the way or not an ancestor; () when d has no type parameters."""
         if c is d:
             return tuple(("v", x, 0) for x in c.row[5])
-        key = (c.fqn, d.fqn)
-        memo = self.__dict__.setdefault("_anc_memo", {})
-        if key in memo:
-            return memo[key]
-        memo[key] = None  # cycle guard
+        return self.guarded(self._anc_memo, (c.fqn, d.fqn), None,
+                            self._anc_args, c, d, depth)
+
+    def _anc_args(self, c: TypeDecl, d: TypeDecl, depth: int) -> Any:
         found = None
         if depth < 24:
             for st, sargs in self.gsupers(c):
@@ -247,7 +253,6 @@ class GenericIndex(MemberIndex):
                 env = dict(zip(st.row[5], sargs or (), strict=False))
                 found = tuple(subst(a, env) for a in up)
                 break
-        memo[key] = found
         return found
 
     def member_env(self, recv: Any, d: TypeDecl) -> dict[str, Any]:
@@ -289,9 +294,9 @@ class GenericIndex(MemberIndex):
     # --- functional interfaces --------------------------------------------------------------
     def sam(self, t: TypeDecl) -> MethodDecl | None:
         """The single abstract method of an internal interface, None when not one."""
-        if t._sam is not False:
-            return t._sam
-        t._sam = None
+        return self.guarded(t.cache, "<sam>", None, self._sam, t)
+
+    def _sam(self, t: TypeDecl) -> MethodDecl | None:
         if t.kind != "Interface" or t.decl == "annotation":
             return None
         found: dict[tuple[str, int], MethodDecl] = {}
@@ -304,9 +309,7 @@ class GenericIndex(MemberIndex):
                     if m.abstract and not m.static and not m.private and \
                             (m.name, m.arity) not in _OBJECT_ARITY:
                         found.setdefault((m.name, m.arity), m)
-        if len(found) == 1:
-            t._sam = next(iter(found.values()))
-        return t._sam
+        return next(iter(found.values())) if len(found) == 1 else None
 
     def lambda_param(self, fi: Any, i: int, n: int) -> Any:
         """The type of parameter i of a lambda of n parameters given to a parameter of value fi."""

@@ -50,9 +50,13 @@ class MemberIndex(TypeIndex):
         ``args()`` gives the argument types (a list, None for each unknown one), asked for only
         when the arity leaves several overloads."""
         key = (name, inherit)  # the candidates of a type and name, gathered once
-        cands = t.cache.get(key)
-        if cands is None:
-            cands = t.cache[key] = self._candidates(t, name, inherit)
+        hit = t.cache.get(key)
+        if hit is not None:
+            if hit[1]:
+                self.deps.add(hit[1])
+            cands = hit[0]
+        else:
+            cands = self._compute(t.cache, key, self._candidates, (t, name, inherit))
         if not cands:
             if not inherit:
                 return None, "none"
@@ -145,14 +149,21 @@ class MemberIndex(TypeIndex):
     def param_types(self, m: MethodDecl, argc: int, spread: bool) -> list[Any]:
         """Parameter types of m; with ``spread`` a varargs array is spread over the arguments."""
         got = self._ptypes.get(m.id)
-        if got is None:
-            tv = m.tparams | m.owner.tparams
-            got = self._ptypes[m.id] = [self.type_of(p, m.owner, tv) for p in m.ptypes]
+        if got is not None:
+            if got[1]:
+                self.deps.add(got[1])
+            got = got[0]
+        else:
+            got = self._compute(self._ptypes, m.id, self._param_types, (m,))
         if spread:
             last = got[-1]
             elem = None if last is None else (last[0], last[1], max(0, last[2] - 1))
             return got[:-1] + [elem] * (argc - m.arity + 1)
         return got
+
+    def _param_types(self, m: MethodDecl) -> list[Any]:
+        tv = m.tparams | m.owner.tparams
+        return [self.type_of(p, m.owner, tv) for p in m.ptypes]
 
     def type_of(self, text: str, ctx: TypeDecl, tvars: frozenset[str]) -> Any:
         """A type as written, in the context of a type, as an argument/parameter type tuple."""

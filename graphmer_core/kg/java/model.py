@@ -88,8 +88,7 @@ class Unit:
 
 class TypeDecl:
     __slots__ = ("fqn", "id", "kind", "decl", "name", "file", "outer", "tparams", "row", "nested",
-                 "methods", "fields", "gfields", "cache", "_supers", "_members", "_anc", "_gsupers",
-                 "_sam")
+                 "methods", "fields", "gfields", "cache", "_members")
 
     def __init__(self, fqn: str, corpus: str, row: list[Any], f: Unit, outer: TypeDecl | None):
         self.fqn = fqn
@@ -105,17 +104,15 @@ class TypeDecl:
         self.methods: dict[str, list[MethodDecl]] = {}
         self.fields: dict[str, str] = {}
         self.gfields: dict[str, str] = {}  # fields whose declared type has type arguments
-        self.cache: dict[str, Any] = {}
-        self._gsupers: Any = None
-        self._sam: Any = False
-        self._supers: Any = None
+        # memos (graphmer_core.kg.java.types): names resolved in this type's context, its
+        # supertypes, ancestors, method candidates, ...; and member types by name
+        self.cache: dict[Any, Any] = {}
         self._members: dict[str, Any] = {}
-        self._anc: Any = None
 
 
 class MethodDecl:
     __slots__ = ("id", "name", "owner", "params", "ptypes", "arity", "varargs", "ret", "static",
-                 "private", "abstract", "tparams", "row", "simple", "gret", "gparams", "retv")
+                 "private", "abstract", "tparams", "row", "simple", "gret", "gparams")
 
     def __init__(self, owner: TypeDecl, corpus: str, row: list[Any]):
         self.owner = owner
@@ -132,7 +129,6 @@ class MethodDecl:
         g = row[10] if len(row) > 10 else ("", [], [])
         self.gret: str = g[0] or row[5]  # the declared types with their type arguments
         self.gparams: list[str] = [gp or p for gp, p in zip(g[1], self.ptypes, strict=False)] if g[1] else self.ptypes
-        self.retv: Any = False  # the return type's value (generics.py), once parsed
         self.tparams = frozenset(row[7])
         self.row = row
         self.simple = tuple(simple(p) for p in self.ptypes)

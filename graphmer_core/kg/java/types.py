@@ -9,16 +9,76 @@ element / raw type.
 
 A type ref is ``('i', TypeDecl, resolution)`` (internal), ``('e', fqn, 'external')`` or
 ``('u', name, 'unresolved')``; None for primitives and type variables.
+
+What a file's resolution reads of other files is recorded, for incremental builds
+(graphmer_core.kg.incremental): every lookup in the corpus-wide indexes (a type by qualified name
+"t", a package "p", a type by package and simple name "m", whether any type has a member type of a
+name "n"; found or not) adds its key to ``frame``, a set.
+Every other way to reach another file's declarations goes through a memo, and each memo entry
+keeps the keys its computation added (its own lookups and those of the memos it used), which a
+later use adds to the frame again: whatever file asks first, a file's frame ends up holding every
+lookup its rows depend on. A cycle guard read while its entry is being computed adds ``ANY``
+(that file is resolved again in every build), since the entry's keys are not known yet.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from graphmer_core.kg.java.model import (
     IMPLICIT_SUPER, JAVA_LANG, PRIMITIVES, MethodDecl, TypeDecl, Unit, base,
 )
 from graphmer_core.kg.resolution import ParsedFile, Resolved
+
+
+ANY = "*"  # a frame key: depends on anything (a cycle guard was read)
+BUSY = object()  # a memo entry being computed (its cycle guard)
+
+
+EMPTY: frozenset[str] = frozenset()
+
+
+def _merged(frame: set[str], deps: set[frozenset[str]]) -> frozenset[str]:
+    if not deps:
+        return frozenset(frame) if frame else EMPTY
+    if not frame and len(deps) == 1:
+        return next(iter(deps))
+    return frozenset(frame).union(*deps)
+
+
+class Lookups(dict):
+    """A dict of the corpus-wide index whose reads are recorded as `prefix + key` in the index's
+    current frame; writes (indexing) are not."""
+
+    __slots__ = ("ix", "prefix", "keys")
+
+    def __init__(self, ix: TypeIndex, prefix: str) -> None:
+        super().__init__()
+        self.ix = ix
+        self.prefix = prefix
+        self.keys: dict[str, str] = {}  # key -> its frame key, made once (its hash cached)
+
+    def _record(self, key: str) -> None:
+        k = self.keys.get(key)
+        if k is None:
+            k = self.keys[key] = self.prefix + key
+        self.ix.frame.add(k)
+
+    def get(self, key, default=None):
+        k = self.keys.get(key)  # _record, inline: the hot one
+        if k is None:
+            k = self.keys[key] = self.prefix + key
+        self.ix.frame.add(k)
+        return dict.get(self, key, default)
+
+    def __getitem__(self, key):
+        self._record(key)
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key):
+        self._record(key)
+        return dict.__contains__(self, key)
 
 
 class TypeIndex:
@@ -28,13 +88,20 @@ class TypeIndex:
 
     def __init__(self, corpus: str, files: list[ParsedFile]) -> None:
         self.corpus = corpus
-        self.types: dict[str, TypeDecl] = {}
-        self.pkg_types: dict[str, dict[str, TypeDecl]] = {}
+        self.frame: set[str] = set()  # lookup keys read since the frame was last swapped
+        self.deps: set[frozenset[str]] = set()  # the keys of memo entries used meanwhile
+        self.types: dict[str, TypeDecl] = Lookups(self, "t\0")
+        self.pkg_types: dict[str, dict[str, TypeDecl]] = Lookups(self, "p\0")
         self.pkg_path: dict[str, str] = {}
+        self.nested_names: set[str] = set()  # simple names of member types, of all types (key "n")
         self.out = Resolved()
         self.ext_seen: set[str] = set()
         self.files: list[tuple[Unit, list[TypeDecl], list[MethodDecl | None]]] = []
-        self._ptypes: dict[str, list[Any]] = {}  # parameter types of methods, once resolved
+        # memos of MemberIndex and GenericIndex (each entry: (value, its lookup keys))
+        self._ptypes: dict[str, Any] = {}  # parameter types of methods, by method id
+        self._gmemo: dict[tuple[Any, ...], Any] = {}  # generic types as written, by context
+        self._anc_memo: dict[tuple[str, str], Any] = {}  # type arguments of ancestors
+        self._rets: dict[MethodDecl, Any] = {}  # declared return types
         for pf in files:
             self._index(pf)
 
@@ -53,9 +120,13 @@ class TypeIndex:
             types.append(t)
             if outer is not None:
                 outer.nested.setdefault(t.name, t)
+                self.nested_names.add(t.name)
             else:
                 f.top.setdefault(t.name, t)
-                self.pkg_types.setdefault(f.package, {}).setdefault(t.name, t)
+                members = dict.get(self.pkg_types, f.package)
+                if members is None:
+                    members = self.pkg_types[f.package] = Lookups(self, f"m\0{f.package}\0")
+                members.setdefault(t.name, t)
             self.types.setdefault(fqn, t)
         methods: list[MethodDecl | None] = []
         for row in facts.get("methods", ()):
@@ -82,24 +153,35 @@ class TypeIndex:
         hit = t.nested.get(name)
         if hit is not None or depth > 20:
             return hit
-        if name in t._members:
-            return t._members[name]
-        t._members[name] = None  # cycle guard
-        found = None
+        self.frame.add("n\0" + name)
+        if name not in self.nested_names:  # no type of the corpus has a member type so named
+            return None
+        hit = t._members.get(name)
+        if hit is not None and hit is not BUSY:  # the hot path of `guarded`, inline
+            if hit[1]:
+                self.deps.add(hit[1])
+            return hit[0]
+        return self.guarded(t._members, name, None, self._member_type, t, name, depth)
+
+    def _member_type(self, t: TypeDecl, name: str, depth: int) -> TypeDecl | None:
         sup, ifaces = self.supers(t)
         for ref in ([sup] if sup else []) + ifaces:
             if ref[0] == "i":
                 found = self.member_type(ref[1], name, depth + 1)
                 if found is not None:
-                    break
-        t._members[name] = found
-        return found
+                    return found
+        return None
 
     def supers(self, t: TypeDecl) -> tuple[Any, list[Any]]:
         """(superclass ref or None, [interface refs]), resolved lazily; implicit supers included."""
-        if t._supers is not None:
-            return t._supers
-        t._supers = (None, [])  # cycle guard
+        hit = t.cache.get("<supers>")
+        if hit is not None and hit is not BUSY:
+            if hit[1]:
+                self.deps.add(hit[1])
+            return hit[0]
+        return self.guarded(t.cache, "<supers>", (None, []), self._supers, t)
+
+    def _supers(self, t: TypeDecl) -> tuple[Any, list[Any]]:
         row = t.row
         tp = frozenset(row[5])
         ctx = t.outer
@@ -111,8 +193,7 @@ class TypeIndex:
             it = self.types.get(q)
             sup = ("i", it, "implicit") if it is not None else ("e", q, "implicit")
         ifaces = [r for r in (self.type_ref(x, t.file, ctx, tp) for x in row[7]) if r is not None]
-        t._supers = (sup, ifaces)
-        return t._supers
+        return sup, ifaces
 
     def type_ref(self, text: str, f: Unit, ctx: TypeDecl | None, tparams: frozenset[str] = frozenset()
                  ) -> Any:
@@ -123,18 +204,62 @@ class TypeIndex:
         head = name.partition(".")[0]
         if head in tparams:
             return None
-        cache = None
-        if ctx is not None:
-            f = ctx.file  # a type's names resolve in its own file, whoever asks
-            cache = ctx.cache
-        if cache is not None:
-            hit = cache.get(name, cache)
-            if hit is not cache:
-                return hit
-        r = self._type_ref(name, f, ctx)
-        if cache is not None:
-            cache[name] = r
-        return r
+        if ctx is None:
+            return self._type_ref(name, f, None)
+        hit = ctx.cache.get(name)
+        if hit is not None:  # the hot path of `memo`, inline
+            if hit[1]:
+                self.deps.add(hit[1])
+            return hit[0]
+        return self._compute(ctx.cache, name, self._type_ref, (name, ctx.file, ctx))  # in ctx's own file
+
+    # --- memos (see the module docstring) ----------------------------------------------------
+    def memo(self, table: dict, key: Any, compute: Callable[..., Any], *args: Any) -> Any:
+        """table[key], computed once as compute(*args); the lookups it made go into the frame
+        whenever it is used."""
+        hit = table.get(key)
+        if hit is not None:
+            if hit[1]:
+                self.deps.add(hit[1])
+            return hit[0]
+        return self._compute(table, key, compute, args)
+
+    def guarded(self, table: dict, key: Any, guard: Any, compute: Callable[..., Any], *args: Any) -> Any:
+        """`memo` for a computation that may reach its own entry (a cyclic or self-referring
+        hierarchy): there it reads `guard`. An exception leaves the guard in place."""
+        hit = table.get(key)
+        if hit is not None:
+            if hit is BUSY:
+                self.frame.add(ANY)
+                return guard
+            if hit[1]:
+                self.deps.add(hit[1])
+            return hit[0]
+        table[key] = BUSY
+        return self._compute(table, key, compute, args)
+
+    def _compute(self, table: dict, key: Any, compute: Callable[..., Any], args: tuple) -> Any:
+        """Compute a memo entry in frames of its own; the entry keeps its keys as one frozenset
+        (its hash cached: a use adds it to `deps` at the cost of one set insertion)."""
+        frame, deps = self.frame, self.deps
+        self.frame = f = set()
+        self.deps = d = set()
+        try:
+            v = compute(*args)
+        finally:
+            self.frame, self.deps = frame, deps
+            if d:  # _merged, inline
+                mine = next(iter(d)) if not f and len(d) == 1 else frozenset(f).union(*d)
+            else:
+                mine = frozenset(f) if f else EMPTY
+            if mine:
+                deps.add(mine)
+        table[key] = (v, mine)
+        return v
+
+    def reads(self) -> frozenset[str]:
+        """The lookup keys of the current frame, with those of the memos it used."""
+        return _merged(self.frame, self.deps)
 
     def _type_ref(self, name: str, f: Unit, ctx: TypeDecl | None) -> Any:
         if "." in name:
@@ -160,6 +285,15 @@ class TypeIndex:
                 return ("e", name, "external")
             return ("u", name, "unresolved")
         return self._simple_ref(name, f, ctx)
+
+    def pkg_member(self, package: str, name: str) -> TypeDecl | None:
+        """The top-level type `name` of a package; one lookup ("m"), whether the package exists
+        or not."""
+        members = dict.get(self.pkg_types, package)
+        if members is None:
+            self.frame.add(f"m\0{package}\0{name}")
+            return None
+        return members.get(name)
 
     def _simple_ref(self, name: str, f: Unit, ctx: TypeDecl | None) -> Any:
         c = ctx
@@ -187,7 +321,7 @@ class TypeIndex:
             t = self.member_type(ot, name)
             if t is not None:
                 return ("i", t, "import")
-        t = self.pkg_types.get(f.package, {}).get(name)
+        t = self.pkg_member(f.package, name)
         if t is not None:
             return ("i", t, "same_package")
         found: list[Any] = []
@@ -212,9 +346,9 @@ class TypeIndex:
                 t = self.member_type(ot, name)
                 if t is not None:
                     found.append(("i", t, "import"))
-        lang = self.pkg_types.get("java.lang")
-        if lang is not None and name in lang:
-            found.append(("i", lang[name], "import"))
+        t = self.pkg_member("java.lang", name)
+        if t is not None:
+            found.append(("i", t, "import"))
         elif name in JAVA_LANG and f.package != "java.lang":
             found.append(("e", f"java.lang.{name}", "external"))
         uniq = {(r[0], r[1].fqn if r[0] == "i" else r[1]) for r in found}
@@ -228,9 +362,14 @@ class TypeIndex:
     def ancestors(self, t: TypeDecl) -> tuple[list[TypeDecl], list[str], bool]:
         """Internal ancestors nearest first (superclass chain, then interfaces breadth first),
         explicit external ancestors, and whether some ancestor could not be resolved."""
-        if t._anc is not None:
-            return t._anc
-        t._anc = ([], [], False)
+        hit = t.cache.get("<ancestors>")
+        if hit is not None and hit is not BUSY:
+            if hit[1]:
+                self.deps.add(hit[1])
+            return hit[0]
+        return self.guarded(t.cache, "<ancestors>", ([], [], False), self._ancestors, t)
+
+    def _ancestors(self, t: TypeDecl) -> tuple[list[TypeDecl], list[str], bool]:
         chain: list[TypeDecl] = []
         ext: list[str] = []
         unknown = False
@@ -269,8 +408,7 @@ class TypeIndex:
                     ext.append(ref[1])
             else:
                 unknown = True
-        t._anc = (chain, ext, unknown)
-        return t._anc
+        return chain, ext, unknown
 
     def field_type(self, t: TypeDecl, name: str) -> tuple[str, TypeDecl] | None:
         """Declared type of a field of `t` (or inherited), with the type declaring it."""
