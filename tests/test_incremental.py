@@ -47,6 +47,15 @@ class Corpora:
         self.colds = 0
         self.java_files = sum(1 for _ in self.java.rglob("*.java"))
 
+    def java_only(self, package: str, sources: dict[str, str]) -> int:
+        """The Java corpus alone, with these classes added in `package` (name -> its body, after
+        the package line); the count of its files."""
+        self.corpora = self.corpora[:1]
+        (self.java / package).mkdir()
+        for name, body in sources.items():
+            (self.java / package / f"{name}.java").write_text(f"package {package};\n\n{body}")
+        return self.java_files + len(sources)
+
     def edit(self, rel: str, old: str, new: str) -> None:
         p = self.tmp / "src" / rel
         text = p.read_text()
@@ -66,51 +75,82 @@ class Corpora:
         assert w_entities == c_entities
         assert cold.manifest["resolve"]["reused_files"] == 0
         assert warm.resolved == warm.manifest["resolve"]["resolved_files"]
-        return {g: (v["mode"], v["resolved"], v["files"]) for g, v in warm.manifest["resolve"]["groups"].items()}
+        groups = warm.manifest["resolve"]["groups"]
+        self.paths = {g: sorted(v.get("resolved_paths", ())) for g, v in groups.items()}
+        return {g: (v["mode"], v["resolved"], v["files"]) for g, v in groups.items()}
 
 
 def test_rebuilds_match_cold_builds_and_resolve_what_changes_reach(tmp_path):
     c = Corpora(tmp_path)
     n = c.java_files
     py = "python:app+shop"
-    assert c.build() == {"java:jfx": ("per_file", n, n), py: ("corpus", 4, 4)}
+    java = "java:jfx"
+    assert c.build() == {java: ("per_file", n, n), py: ("corpus", 4, 4)}
+
+    def rebuilt(*paths: str, files: int | None = None) -> None:
+        """The rebuild re-resolved exactly these Java files (of `files`) and reused Python."""
+        assert c.build() == {java: ("per_file", len(paths), files or n), py: ("corpus", 0, 4)}
+        assert c.paths[java] == sorted(paths)
 
     # A method body edit that moves the lines after it: that file alone.
     c.edit("jfx/com/acme/shapes/Circle.java", "        format(3);\n", "        format(3);\n\n        grow(1);\n")
-    assert c.build() == {"java:jfx": ("per_file", 1, n), py: ("corpus", 0, 4)}
+    rebuilt("com/acme/shapes/Circle.java")
     # A body edit that drops a call of an external method another, reused file calls too: its
     # entity must still come from the reused file's rows.
     c.edit("jfx/com/acme/app/Renderer.java", '        names.add("a");\n', "")
-    assert c.build() == {"java:jfx": ("per_file", 1, n), py: ("corpus", 0, 4)}
+    rebuilt("com/acme/app/Renderer.java")
 
-    # A signature edit: every Java file (the key is the corpus's summaries), Python reused.
+    # A signature edit: Circle and the three files that name Circle (each looks it up).
     c.edit("jfx/com/acme/shapes/Circle.java", "public void format(int count)", "public void format(long count)")
-    assert c.build() == {"java:jfx": ("per_file", n, n), py: ("corpus", 0, 4)}
+    rebuilt("com/acme/shapes/Circle.java", "com/acme/app/Renderer.java", "com/acme/app/Sorter.java",
+            "com/acme/calls/Overloads.java")
 
-    # A renamed class, and a changed import.
+    # A renamed interface: Cube implements it by name; Overloads passes a Cube, whose ancestors
+    # (a memo Overloads reads) looked the name up.
     c.edit("jfx/com/acme/shapes/Solid.java", "interface Solid ", "interface Solid3 ")
-    assert c.build() == {"java:jfx": ("per_file", n, n), py: ("corpus", 0, 4)}
+    rebuilt("com/acme/shapes/Solid.java", "com/acme/shapes/Cube.java", "com/acme/calls/Overloads.java")
+    # A changed import: a file's imports are part of its summary (the names in its declarations
+    # resolve through them), so Renderer, which uses Canvas, is resolved again too.
     c.edit("jfx/com/acme/app/Canvas.java", "import com.acme.shapes.Shape;", "import com.acme.shapes.*;")
-    assert c.build() == {"java:jfx": ("per_file", n, n), py: ("corpus", 0, 4)}
+    rebuilt("com/acme/app/Canvas.java", "com/acme/app/Renderer.java")
 
-    # An added file, then that file deleted (and another touched, so that the version is new): the
-    # cache holds the rows of each corpus's last build, so all are resolved again.
+    # An added file no other file names: itself alone.
     square = c.java / "com" / "acme" / "shapes" / "Square.java"
     square.write_text("package com.acme.shapes;\n\npublic class Square extends AbstractShape {\n"
                       "    public Square() { super(\"square\"); }\n"
                       "    public double area() { return 1.0; }\n}\n")
-    assert c.build() == {"java:jfx": ("per_file", n + 1, n + 1), py: ("corpus", 0, 4)}
+    rebuilt("com/acme/shapes/Square.java", files=n + 1)
+    # An added file that changes what a name means elsewhere: Canvas's `Shape` came from its
+    # on-demand import and now is this same-package class (a lookup that found nothing before).
+    shadow = c.java / "com" / "acme" / "app" / "Shape.java"
+    shadow.write_text("package com.acme.app;\n\npublic class Shape {\n}\n")
+    rebuilt("com/acme/app/Shape.java", "com/acme/app/Canvas.java", files=n + 2)
+    # Both deleted (and a file touched, so that the version is new): the files whose lookups found
+    # them, and the touched one.
     square.unlink()
+    shadow.unlink()
     c.edit("jfx/com/acme/shapes/Cube.java", "package com.acme.shapes;", "package com.acme.shapes;\n")
-    assert c.build() == {"java:jfx": ("per_file", n, n), py: ("corpus", 0, 4)}
+    rebuilt("com/acme/shapes/Cube.java", "com/acme/app/Canvas.java")
     (c.java / "Main.java").unlink()
-    assert c.build() == {"java:jfx": ("per_file", n - 1, n - 1), py: ("corpus", 0, 4)}
+    rebuilt(files=n - 1)
 
     # A change in `shop`, which `app` imports: the points-to analysis spans both, so the Python
     # corpora are re-resolved together; Java is reused.
     c.edit("shop/shop/cart.py", "    def total(self) -> float:", "    def total(self) -> int:")
-    assert c.build() == {"java:jfx": ("per_file", 0, n - 1), py: ("corpus", 4, 4)}
+    assert c.build() == {java: ("per_file", 0, n - 1), py: ("corpus", 4, 4)}
 
+
+def test_a_file_in_a_cyclic_hierarchy_is_resolved_in_every_build(tmp_path):
+    """A lookup that meets a memo still being computed (here `A.X`, through A -> B -> A; some
+    type has a member type X, so the hierarchy is searched) cannot know its keys: that file is
+    never reused, and the others are."""
+    c = Corpora(tmp_path)
+    n = c.java_only("cyc", {"A": "class A extends B {\n    A.X x;\n}\n", "B": "class B extends A {\n}\n",
+                            "C": "class C {\n    static class X {\n    }\n}\n"})
+    assert c.build() == {"java:jfx": ("per_file", n, n)}
+    c.edit("jfx/com/acme/shapes/Circle.java", "        format(3);\n", "        format(4);\n")
+    assert c.build() == {"java:jfx": ("per_file", 2, n)}
+    assert c.paths["java:jfx"] == ["com/acme/shapes/Circle.java", "cyc/A.java"]
 
 
 def test_a_damaged_cache_entry_or_file_is_resolved_again(tmp_path):
@@ -135,3 +175,18 @@ def test_a_damaged_cache_entry_or_file_is_resolved_again(tmp_path):
     rows.write_bytes(b"not a rows file")
     c.edit("jfx/com/acme/shapes/Circle.java", "        format(5);\n", "        format(6);\n")
     assert c.build()["java:jfx"] == ("per_file", n, n)
+
+
+def test_a_member_type_added_to_a_supertype_reaches_the_files_that_named_it(tmp_path):
+    """`Sub.Knob` names nothing until Base, Sub's superclass, declares Knob: the file naming it
+    looked up a member type that no type had (the "n" key; the hierarchy was not searched), so it
+    is resolved again, and gains its edge (which `Corpora.build` checks against a cold build)."""
+    c = Corpora(tmp_path)
+    n = c.java_only("inh", {"Base": "class Base {\n}\n", "Sub": "class Sub extends Base {\n}\n",
+                            "Use": "class Use {\n    Sub.Knob f;\n}\n"})
+    assert c.build() == {"java:jfx": ("per_file", n, n)}
+    c.edit("jfx/inh/Base.java", "class Base {\n", "class Base {\n    static class Knob {\n    }\n")
+    assert c.build() == {"java:jfx": ("per_file", 3, n)}  # and Sub, which names Base
+    assert c.paths["java:jfx"] == ["inh/Base.java", "inh/Sub.java", "inh/Use.java"]
+    triples = pq.read_table(c.lake.current_dir() / "triples.parquet").to_pylist()
+    assert any(t["head_id"] == "java:jfx:inh.Use.f" and t["tail_id"] == "java:jfx:inh.Base.Knob" for t in triples)

@@ -1,13 +1,19 @@
 """Resolved rows cached between builds, so a rebuild re-resolves what a change reaches.
 
 Java, per file: a file's entities and triples are cached under (resolver code version, corpus,
-path, content sha256, the hash of its corpus's Java summaries: graphmer_core.kg.summaries). An edit
-that leaves every summary unchanged (a method body) re-resolves that file alone; one that changes a
-summary (a signature, a renamed class, a changed import, an added or deleted file) re-resolves
-every Java file of that corpus. That key is coarser than "the summaries this file read", and
-correct: Java resolution reaches other files through imports, same-package names and whole
-hierarchies, so which summaries a file read is not recorded yet. Java corpora are resolved each
-on its own, so a change in one never re-resolves another.
+path, content sha256) with the lookups they depend on: every lookup its resolution made in the
+corpus's index of declarations (a type by qualified name, a type by package and simple name, a
+package; found or not), its own and those of the memos it used, whichever file filled them
+(graphmer_core.kg.java.types). A lookup's value is the summary of the file declaring what it found
+("" for nothing): that file's package, imports and declarations without line numbers
+(graphmer_core.kg.summaries). A rebuild re-evaluates each lookup some cached file made against the
+new index, and reuses a file whose lookups all find what they found: an edit inside a method body
+re-resolves that file alone; a signature edit, a renamed class, a changed import, an added or a
+deleted file re-resolve the files whose lookups reach the files changed, one round (a file's rows
+depend on the other files' summaries, never on their rows). The lookups are one table per corpus
+(`LookupTable`: each key once, with the value it had in the last build), each file's entry the indices
+of its keys. Java corpora are resolved each on its own, so a change in one never re-resolves
+another.
 
 Python, per group: the points-to fixpoint lets values flow between all files of all Python corpora
 of a build (a return value inferred from a function body reaches its callers' receivers), so a
@@ -28,13 +34,17 @@ import marshal
 import mmap
 import os
 import threading
+import uuid
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from graphmer_core.artifacts import code_digest
 from graphmer_core.kg.resolution import ParsedFile, Resolved
-from graphmer_core.kg.summaries import corpus_summary, java_summary, pack, resolve_java_files, unpack
+from graphmer_core.kg.java.types import ANY
+from graphmer_core.kg.summaries import JavaCorpus, pack
+from graphmer_core.kg.summaries import unpack as _unpack
 from graphmer_core.parsing.cache import FORMAT
 
 
@@ -43,6 +53,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # there, the extractors in parsing/ included, is part of the resolver's code version).
 NOT_RESOLUTION = frozenset({"arrow.py", "build.py", "manifest.py", "quality.py", "store.py", "validation.py"})
 ROWS_FILE = f"rows-{FORMAT}.bin"
+SHOWN = 50  # re-resolved files listed per group in the manifest
 
 
 @functools.cache
@@ -91,6 +102,10 @@ class RowStore:
         self.kept[key] = (group, payload, entry[3])
         return payload
 
+    def discard(self, key: str) -> None:
+        """Leave an entry out of the next rows file (one read, or put, in this build)."""
+        self.kept.pop(key, None)
+
     def put(self, group: str, key: str, payload: bytes) -> None:
         self.touched.add(group)
         self.kept[key] = (group, payload, b"")  # its sha256 is taken in commit (off the build's thread)
@@ -124,14 +139,67 @@ class RowStore:
         self.data = b""
 
 
+class LookupTable:
+    """The lookup keys the cached files of one Java corpus depend on, each once, with the value it
+    had in the last build; files hold indices into `keys`. Append-only, so the indices of files
+    kept from earlier builds stay valid; a table read back damaged or missing starts a new
+    `generation`, and a file entry of another generation is a miss."""
+
+    def __init__(self, state: Any = None):
+        ok = (isinstance(state, dict) and isinstance(state.get("generation"), str)
+              and isinstance(state.get("keys"), list) and isinstance(state.get("values"), list)
+              and len(state["keys"]) == len(state["values"]))
+        self.generation: str = state["generation"] if ok else uuid.uuid4().hex
+        self.keys: list[str] = state["keys"] if ok else []
+        self.values: list[str] = state["values"] if ok else []
+        self.index = {k: i for i, k in enumerate(self.keys)}
+
+    def changed(self, value) -> set[int]:
+        """Indices of the keys whose value is not what it was; the table takes the new values."""
+        now = [value(k) for k in self.keys]
+        out = {i for i, (a, b) in enumerate(zip(now, self.values, strict=True)) if a != b}
+        self.values = now
+        return out
+
+    def indices(self, keys: frozenset[str], value) -> bytes:
+        """A file's keys as indices (uint32, sorted), new keys added with their value now."""
+        keys = list(keys)
+        out = [self.index.get(k) for k in keys]
+        if None in out:
+            for j, k in enumerate(keys):
+                if out[j] is None:
+                    out[j] = self.index[k] = len(self.keys)
+                    self.keys.append(k)
+                    self.values.append(value(k))
+        out.sort()
+        return array("I", out).tobytes()
+
+    def state(self) -> bytes:
+        return marshal.dumps({"generation": self.generation, "keys": self.keys, "values": self.values})
+
+
+def _reusable(entry: Any, generation: str, changed: set[int]) -> Resolved | None:
+    """A Java file's cached rows, if its entry is of this lookup table and no lookup it depends
+    on finds anything else now."""
+    try:
+        if entry["generation"] != generation or not changed.isdisjoint(array("I", entry["reads"])):
+            return None
+        return _unpack(entry)
+    except (TypeError, KeyError, ValueError):  # no entry, or one of another shape
+        return None
+
+
 @dataclass
 class ResolveStats:
     """What a build re-resolved, per (language, corpus): the manifest's `resolve` section."""
 
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def add(self, label: str, mode: str, files: int, resolved: int) -> None:
+    def add(self, label: str, mode: str, files: int, resolved: int, paths: list[str] | None = None) -> None:
+        """`paths`: the files re-resolved, listed (the first SHOWN) when others were reused."""
         self.groups[label] = {"mode": mode, "files": files, "resolved": resolved, "reused": files - resolved}
+        if paths and resolved < files:
+            self.groups[label]["resolved_paths"] = sorted(paths)[:SHOWN]
 
     @property
     def resolved(self) -> int:
@@ -183,12 +251,13 @@ class ResolveCache:
             exc, self._failed = self._failed, None
             raise exc
 
-    def _get(self, group: str, key: str) -> Resolved | None:
+    def _get(self, group: str, key: str, unpack: bool = True) -> Any:
+        """The entry (Resolved rows, or with unpack=False its decoded payload), None on a miss."""
         payload = self.store.get(group, key)
         if payload is None:
             return None
         try:
-            return unpack(marshal.loads(payload))
+            return _unpack(marshal.loads(payload)) if unpack else marshal.loads(payload)
         except (ValueError, EOFError, TypeError, KeyError):
             return None
 
@@ -196,23 +265,34 @@ class ResolveCache:
         """One corpus of a language resolved on its own (files in path order)."""
         if language != "java":
             return self._whole(module.resolve, (corpus, files), language, {corpus: files}, None)
-        total = corpus_summary(java_summary(f) for f in files)
         group = f"java:{corpus}"
-        keys = {f.path: _key(self.code, corpus, f.path, f.sha256, total) for f in files}
-        cached: dict[str, Resolved] = {}
-        for path, key in keys.items():
-            hit = self._get(group, key)
-            if hit is not None:
-                cached[path] = hit
-        todo = {f.path for f in files} - cached.keys()
-        packages, fresh = resolve_java_files(corpus, files, todo)
-        for path, (rows, payload) in fresh.items():
-            if not rows.errors:  # as below: a file the resolver failed on is tried again next time
-                self.store.put(group, keys[path], payload)
-        self.stats.add(group, "per_file", len(files), len(todo))
-        out = packages
+        table_key = _key(self.code, corpus, "<lookups>")
+        state = self._get(group, table_key, unpack=False)
+        lookups = LookupTable(state)
+        with JavaCorpus(corpus, files) as jc:
+            changed = lookups.changed(jc.value)
+            out = jc.packages()
+            keys = {f.path: _key(self.code, corpus, f.path, f.sha256) for f in files}
+            rows: dict[str, Resolved] = {}
+            for f in files:
+                hit = _reusable(self._get(group, keys[f.path], unpack=False), lookups.generation, changed)
+                if hit is not None:
+                    rows[f.path] = hit
+                else:  # out of date: it must not outlive this build beside the new lookup values
+                    self.store.discard(keys[f.path])
+            todo = [f.path for f in files if f.path not in rows]
+            for path in todo:
+                rows[path], reads = jc.resolve(path)
+                # a file the resolver failed on is tried again next time, as is one that read a
+                # cycle guard (its lookups are not all known)
+                if not rows[path].errors and ANY not in reads:
+                    payload = {"entities": rows[path].entities, "triples": rows[path].triples,
+                               "generation": lookups.generation, "reads": lookups.indices(reads, jc.value)}
+                    self.store.put(group, keys[path], marshal.dumps(payload))
+        self.store.put(group, table_key, lookups.state())
+        self.stats.add(group, "per_file", len(files), len(todo), todo)
         for f in files:  # the order of a cold build
-            out.extend(cached.get(f.path) or fresh[f.path][0])
+            out.extend(rows[f.path])
         return out
 
     def resolve_together(self, module: Any, language: str, by_corpus: dict[str, list[ParsedFile]],

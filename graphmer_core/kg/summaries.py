@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import marshal
-from collections.abc import Iterable
 from typing import Any
 
 from graphmer_core.kg.resolution import ParsedFile, Resolved
@@ -42,14 +41,6 @@ def java_summary(pf: ParsedFile) -> str:
     return hashlib.sha256(marshal.dumps(exported)).hexdigest()
 
 
-def corpus_summary(summaries: Iterable[str]) -> str:
-    """One hash of the summaries of a corpus's files (in path order)."""
-    h = hashlib.sha256()
-    for s in summaries:
-        h.update(s.encode())
-    return h.hexdigest()
-
-
 def pack(rows: Resolved) -> bytes:
     """A file's rows as the cache stores them."""
     return marshal.dumps({"entities": rows.entities, "triples": rows.triples})
@@ -59,37 +50,70 @@ def unpack(payload: dict[str, Any]) -> Resolved:
     return Resolved(entities=payload["entities"], triples=payload["triples"])
 
 
-def resolve_java_files(corpus: str, files: list[ParsedFile], todo: set[str]
-                       ) -> tuple[Resolved, dict[str, tuple[Resolved, bytes]]]:
-    """(the corpus's package entities, {path: (that file's rows, packed)}) for the files in
-    `todo`, each against the index of all of `files`. Each file's rows stand alone (its external
-    entities too, even where another file emitted them first), so they can be cached and reused
-    beside any other files' rows; duplicates go where the KG builder deduplicates rows.
+class JavaCorpus:
+    """One Java corpus's index, its files resolved one at a time, each with the lookups its rows
+    depend on (graphmer_core.kg.java.types): `resolve(path)` gives a file's rows and the keys of
+    what it read of other files, `value(key)` what such a key reads in this index (compared with
+    the value a cached file read to know whether it still holds).
 
     One process: emitting on a fork pool that shared this index measured slower on two cores
     (each worker recomputes the index's lazy memos, and the rows cross processes packed)."""
-    from graphmer_core.kg.java.emit import FileEmitter, Resolver
-    from graphmer_core.kg.java.model import LANG
 
-    paused = gc.isenabled()
-    gc.disable()  # as java.resolve: millions of acyclic tuples, no garbage cycles
-    try:
-        r = Resolver(corpus, [f for f in files if f.language == LANG])
-        try:
-            every = r.files
-            r.files = []
-            packages = r.run()  # the package entities alone: no file to emit
-            r.files = every
-            per_file: dict[str, tuple[Resolved, bytes]] = {}
-            for unit in every:
-                if unit[0].pf.path in todo:
-                    r.ext_seen = set()  # this file's externals, whoever emitted them first
-                    r.out = Resolved()
-                    FileEmitter(r, *unit).emit()
-                    per_file[unit[0].pf.path] = (r.out, pack(r.out))
-            return packages, per_file
-        finally:
-            r.release()
-    finally:
-        if paused:
+    def __init__(self, corpus: str, files: list[ParsedFile]):
+        from graphmer_core.kg.java.emit import Resolver
+        from graphmer_core.kg.java.model import LANG
+
+        self._paused = gc.isenabled()
+        gc.disable()  # as java.resolve: millions of acyclic tuples, no garbage cycles
+        java = [f for f in files if f.language == LANG]
+        self.summaries = {f.path: java_summary(f) for f in java}
+        self.r = Resolver(corpus, java)
+        self.units = {unit[0].pf.path: unit for unit in self.r.files}
+
+    def __enter__(self) -> JavaCorpus:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.r.release()
+        if self._paused:
             gc.enable()
+
+    def packages(self) -> Resolved:
+        """The corpus's package entities (no file's rows)."""
+        r = self.r
+        every, r.files = r.files, []
+        try:
+            return r.run()
+        finally:
+            r.files = every
+
+    def resolve(self, path: str) -> tuple[Resolved, set[str]]:
+        """A file's rows, standing alone (its external entities too, even where another file
+        emitted them first, so that they can be reused beside any other files' rows; the KG
+        builder deduplicates), and the lookup keys they depend on."""
+        from graphmer_core.kg.java.emit import FileEmitter
+
+        r = self.r
+        r.ext_seen = set()
+        r.out = Resolved()
+        r.frame, r.deps = set(), set()
+        FileEmitter(r, *self.units[path]).emit()
+        return r.out, r.reads()
+
+    def value(self, key: str) -> str:
+        """What a lookup key finds in this index: the summary of the file declaring the type found
+        (its content, and where it is), "" for none; for a package, whether it exists."""
+        kind, _, rest = key.partition("\0")
+        if kind == "p":
+            return "1" if dict.__contains__(self.r.pkg_types, rest) else ""
+        if kind == "n":
+            return "1" if rest in self.r.nested_names else ""
+        if kind == "t":
+            t = dict.get(self.r.types, rest)
+        elif kind == "m":
+            package, _, name = rest.partition("\0")
+            members = dict.get(self.r.pkg_types, package)
+            t = dict.get(members, name) if members is not None else None
+        else:  # ANY (or a key of a newer format): never the same
+            return "\0changed"
+        return "" if t is None else self.summaries[t.file.pf.path]
