@@ -78,7 +78,7 @@ class GenericIndex(MemberIndex):
         variables (those of `tvars` and of enclosing types) are left as ('v', name, dims)."""
         if not text:
             return None
-        key = (ctx.fqn, text, tvars)
+        key = (ctx, text, tvars)
         hit = self._gmemo.get(key)
         if hit is not None:
             if hit[1]:
@@ -233,7 +233,7 @@ class GenericIndex(MemberIndex):
         on the way or not an ancestor; () when d has no type parameters."""
         if c is d:
             return tuple(("v", x, 0) for x in c.row[5])
-        return self.guarded(self._anc_memo, (c.fqn, d.fqn), None,
+        return self.guarded(self._anc_memo, (c, d), None,
                             self._anc_args, c, d, depth)
 
     def _anc_args(self, c: TypeDecl, d: TypeDecl, depth: int) -> Any:

@@ -148,13 +148,13 @@ class MemberIndex(TypeIndex):
 
     def param_types(self, m: MethodDecl, argc: int, spread: bool) -> list[Any]:
         """Parameter types of m; with ``spread`` a varargs array is spread over the arguments."""
-        got = self._ptypes.get(m.id)
+        got = self._ptypes.get(m)
         if got is not None:
             if got[1]:
                 self.deps.add(got[1])
             got = got[0]
         else:
-            got = self._compute(self._ptypes, m.id, self._param_types, (m,))
+            got = self._compute(self._ptypes, m, self._param_types, (m,))
         if spread:
             last = got[-1]
             elem = None if last is None else (last[0], last[1], max(0, last[2] - 1))

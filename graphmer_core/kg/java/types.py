@@ -98,9 +98,9 @@ class TypeIndex:
         self.ext_seen: set[str] = set()
         self.files: list[tuple[Unit, list[TypeDecl], list[MethodDecl | None]]] = []
         # memos of MemberIndex and GenericIndex (each entry: (value, its lookup keys))
-        self._ptypes: dict[str, Any] = {}  # parameter types of methods, by method id
-        self._gmemo: dict[tuple[Any, ...], Any] = {}  # generic types as written, by context
-        self._anc_memo: dict[tuple[str, str], Any] = {}  # type arguments of ancestors
+        self._ptypes: dict[MethodDecl, Any] = {}  # parameter types of methods
+        self._gmemo: dict[tuple[Any, ...], Any] = {}  # generic types as written, by context type
+        self._anc_memo: dict[tuple[TypeDecl, TypeDecl], Any] = {}  # type arguments of ancestors
         self._rets: dict[MethodDecl, Any] = {}  # declared return types
         for pf in files:
             self._index(pf)
