@@ -34,12 +34,12 @@ from graphmer_core.kg.resolution import ParsedFile, Resolved
 
 ANY = "*"  # a frame key: depends on anything (a cycle guard was read)
 BUSY = object()  # a memo entry being computed (its cycle guard)
-
-
 EMPTY: frozenset[str] = frozenset()
 
 
 def _merged(frame: set[str], deps: set[frozenset[str]]) -> frozenset[str]:
+    """A frame's keys and those of the memo entries it used, as one frozenset (shared, not
+    copied, where it is one entry's)."""
     if not deps:
         return frozenset(frame) if frame else EMPTY
     if not frame and len(deps) == 1:
@@ -215,7 +215,7 @@ class TypeIndex:
 
     # --- memos (see the module docstring) ----------------------------------------------------
     def memo(self, table: dict, key: Any, compute: Callable[..., Any], *args: Any) -> Any:
-        """table[key], computed once as compute(*args); the lookups it made go into the frame
+        """``table[key]``, computed once as ``compute(*args)``; the lookups it made go into the frame
         whenever it is used."""
         hit = table.get(key)
         if hit is not None:
@@ -242,16 +242,12 @@ class TypeIndex:
         """Compute a memo entry in frames of its own; the entry keeps its keys as one frozenset
         (its hash cached: a use adds it to `deps` at the cost of one set insertion)."""
         frame, deps = self.frame, self.deps
-        self.frame = f = set()
-        self.deps = d = set()
+        self.frame, self.deps = set(), set()
         try:
             v = compute(*args)
         finally:
+            mine = _merged(self.frame, self.deps)
             self.frame, self.deps = frame, deps
-            if d:  # _merged, inline
-                mine = next(iter(d)) if not f and len(d) == 1 else frozenset(f).union(*d)
-            else:
-                mine = frozenset(f) if f else EMPTY
             if mine:
                 deps.add(mine)
         table[key] = (v, mine)
