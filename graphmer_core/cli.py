@@ -107,6 +107,7 @@ GATE_FLAGS = {  # GateThresholds field -> help
 def cmd_build_kg(args) -> int:
     from graphmer_core.corpus.config import load_corpora, parse_corpus_arg
     from graphmer_core.kg.build import build_kg
+    from graphmer_core.kg.incremental import resolve_summary
     from graphmer_core.kg.quality import DEFAULT_GATES, GateFailed
 
     lake = Lake(args.lake)
@@ -123,7 +124,8 @@ def cmd_build_kg(args) -> int:
     timing = "  ".join(f"{k}={v:.2f}" for k, v in result.timings.items())
     verdict = result.verdict
     extra = {"this run": ("unchanged corpus: existing version reused" if result.reused else
-                          f"reparsed {result.reparsed} file(s), {result.cache_hits} from cache"),
+                          f"reparsed {result.reparsed} file(s), {result.cache_hits} from cache; "
+                          f"{resolve_summary(result.manifest['resolve'])}"),
              "gates": ("passed (recorded verdict of " + verdict.checked_at + " reused; --regate reruns them)"
                        if verdict.reused else f"passed (Great Expectations, {verdict.gates_s:.2f} s)"),
              "timings (s)": timing}

@@ -1,5 +1,6 @@
 """The `graphmer` CLI builds and queries a KG without importing torch or dagster."""
 
+import shutil
 import subprocess
 import sys
 
@@ -33,8 +34,19 @@ def test_rebuild_of_unchanged_corpus_reuses_the_version(tmp_path, fixtures, caps
     first = capsys.readouterr().out
     assert main(args) == 0
     second = capsys.readouterr().out
-    assert "reparsed" in first and "existing version reused" in second
+    assert "reparsed" in first and "re-resolved 6 of 6 file(s)" in first and "existing version reused" in second
     assert first.splitlines()[0] == second.splitlines()[0]  # same KG version line
+
+
+def test_a_rebuild_says_which_files_it_resolved_again(tmp_path, fixtures, capsys):
+    shutil.copytree(fixtures / "shop", tmp_path / "shop")
+    args = ["build-kg", "--corpus", f"shop={tmp_path / 'shop'}", "--lake", str(tmp_path / "lake"), "--workers", "1"]
+    assert main(args) == 0
+    basket = tmp_path / "shop" / "java" / "com" / "shop" / "Basket.java"
+    basket.write_text(basket.read_text().replace("double sum = 0;", "double sum = 0.0;"))  # a body edit
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "re-resolved 1 of 6 file(s) (java:shop: Basket.java)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -89,6 +89,9 @@ def test_unchanged_rebuild_reparses_nothing_and_one_change_reparses_one(env):
     cart.write_text(cart.read_text() + "\n\ndef empty() -> Cart:\n    return Cart()\n")
     changed = run(resources, instance)
     assert changed.success and meta(changed, "parsed_files", "reparsed") == 1
+    # the Python corpus (one group) resolved again, the Java files reused
+    assert meta(changed, "kg_triples", "resolution") == "re-resolved 3 of 6 file(s)"
+    assert meta(again, "kg_triples", "resolution") == "none: the version was reused"
     new_version = lake.current_version()
     assert new_version != meta(first, "source_files", "kg_version")
     changes = store.read_manifest(lake.kg_dir(new_version))["changes"]

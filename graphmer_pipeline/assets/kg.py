@@ -5,6 +5,7 @@ import dagster as dg
 
 from graphmer_core.corpus.index import index_corpora, read_index, write_index
 from graphmer_core.kg import build, store
+from graphmer_core.kg.incremental import resolve_summary
 from graphmer_core.kg.manifest import file_summary, files_markdown, markdown_summary
 from graphmer_core.parsing.batch import parse_files
 from graphmer_pipeline.metadata import counts_table, parquet_chart
@@ -73,6 +74,7 @@ def kg_tables(context: dg.AssetExecutionContext, lake: DataLake, corpora: Corpor
     gates = m.get("gates")
     final = lake.lake.kg_dir(result.kg_version)  # where the files live once the gates let them through
     common = {"kg_version": result.kg_version, "reused": result.reused,
+              "resolution": "none: the version was reused" if result.reused else resolve_summary(m["resolve"]),
               "gates_recorded": "none" if gates is None else f"{'passed' if gates['passed'] else 'failed'} "
                                                              f"({gates['checked_at']})"}
     yield dg.MaterializeResult(asset_key="kg_entities", metadata={
