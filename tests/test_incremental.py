@@ -11,6 +11,7 @@ import pytest
 
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.kg.build import build_kg
+from graphmer_core.kg import incremental
 from graphmer_core.kg.incremental import ROWS_FILE
 from graphmer_core.lake import Lake
 
@@ -230,3 +231,42 @@ def test_real_code_rebuilds_match_cold_builds(tmp_path):
     rebuilt(n + 1)
     (src / "java" / "util" / "Objects.java").unlink()
     rebuilt()
+
+
+def _lookup_table(c: Corpora, corpus: str) -> list[str]:
+    from graphmer_core.kg.incremental import RowStore, _key, resolver_code_version
+    import marshal
+
+    store = RowStore(c.lake.root / "cache" / "resolve")
+    try:
+        return marshal.loads(store.get(f"java:{corpus}", _key(resolver_code_version(), corpus, "<lookups>")))["keys"]
+    finally:
+        store.close()
+
+
+def test_lookups_no_file_uses_any_more_are_pruned(tmp_path, monkeypatch):
+    """Files come and go with lookups of their own: once the corpus's lookup table has doubled
+    and most of it is unused, it keeps only the keys in use and renumbers every file's, which later
+    rebuilds still read right (the KG a cold build's, the file alone re-resolved after a body edit)."""
+    monkeypatch.setattr(incremental, "PRUNE_MIN", 0)
+    c = Corpora(tmp_path)
+    n = c.java_only("junk", {})
+    c.build()
+    live = len(_lookup_table(c, "jfx"))
+    sizes = []
+    for i in range(3):  # each file with twice as many lookups of its own as all the others have
+        fields = "".join(f"    T{i}x{j} f{j};\n" for j in range(2 * live))
+        (c.java / "junk" / f"Junk{i}.java").write_text(f"package junk;\n\nclass Junk{i} {{\n{fields}}}\n")
+        if i:
+            (c.java / "junk" / f"Junk{i - 1}.java").unlink()
+        c.build()
+        sizes.append(len(_lookup_table(c, "jfx")))
+    # grown with Junk0 (all in use), then with Junk1 (Junk0's keys unused, kept), then doubled
+    # since the last check with Junk2: pruned to what the files use, the same size as with Junk0
+    assert live < sizes[0] < sizes[1] and sizes[2] == sizes[0]
+    keys = _lookup_table(c, "jfx")
+    assert not any("T0x" in k or "T1x" in k for k in keys) and any("T2x" in k for k in keys)
+    c.edit("jfx/com/acme/shapes/Circle.java", "        format(3);\n", "        format(4);\n")
+    assert c.build() == {"java:jfx": ("per_file", 1, n + 1)}
+    c.edit("jfx/com/acme/shapes/Circle.java", "public void format(int count)", "public void format(long count)")
+    assert c.build() == {"java:jfx": ("per_file", 4, n + 1)}

@@ -3,7 +3,7 @@
 Java, per file: a file's entities and triples are cached under (resolver code version, corpus,
 path, content sha256) with the lookups they depend on: every lookup its resolution made in the
 corpus's index of declarations (a type by qualified name, a type by package and simple name, a
-package; found or not), its own and those of the memos it used, whichever file filled them
+package, a member type's name; found or not), its own and those of the memos it used, whichever file filled them
 (graphmer_core.kg.java.types). A lookup's value is the summary of the file declaring what it found
 ("" for nothing): that file's package, imports and declarations without line numbers
 (graphmer_core.kg.summaries). A rebuild re-evaluates each lookup some cached file made against the
@@ -11,9 +11,9 @@ new index, and reuses a file whose lookups all find what they found: an edit ins
 re-resolves that file alone; a signature edit, a renamed class, a changed import, an added or a
 deleted file re-resolve the files whose lookups reach the files changed, one round (a file's rows
 depend on the other files' summaries, never on their rows). The lookups are one table per corpus
-(`LookupTable`: each key once, with the value it had in the last build), each file's entry the indices
-of its keys. Java corpora are resolved each on its own, so a change in one never re-resolves
-another.
+(`LookupTable`: each key once, with the value it had in the last build; keys no file uses any more
+are dropped once they are most of it), each file's entry the indices of its keys. Java corpora are
+resolved each on its own, so a change in one never re-resolves another.
 
 Python, per group: the points-to fixpoint lets values flow between all files of all Python corpora
 of a build (a return value inferred from a function body reaches its callers' receivers), so a
@@ -54,6 +54,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 NOT_RESOLUTION = frozenset({"arrow.py", "build.py", "manifest.py", "quality.py", "store.py", "validation.py"})
 ROWS_FILE = f"rows-{FORMAT}.bin"
 SHOWN = 50  # re-resolved files listed per group in the manifest
+PRUNE_MIN = 4096  # lookup keys below which a corpus's table is never pruned
 
 
 @functools.cache
@@ -142,8 +143,9 @@ class RowStore:
 class LookupTable:
     """The lookup keys the cached files of one Java corpus depend on, each once, with the value it
     had in the last build; files hold indices into `keys`. Append-only, so the indices of files
-    kept from earlier builds stay valid; a table read back damaged or missing starts a new
-    `generation`, and a file entry of another generation is a miss."""
+    kept from earlier builds stay valid, until `prune` drops the keys no file uses any more (and
+    renumbers every file's); a table read back damaged or missing starts a new `generation`, and a
+    file entry of another generation is a miss."""
 
     def __init__(self, state: Any = None):
         ok = (isinstance(state, dict) and isinstance(state.get("generation"), str)
@@ -152,6 +154,7 @@ class LookupTable:
         self.generation: str = state["generation"] if ok else uuid.uuid4().hex
         self.keys: list[str] = state["keys"] if ok else []
         self.values: list[str] = state["values"] if ok else []
+        self.checked: int = state.get("checked", 0) if ok else 0  # its size when last pruned
         self.index = {k: i for i, k in enumerate(self.keys)}
 
     def changed(self, value) -> set[int]:
@@ -174,17 +177,35 @@ class LookupTable:
         out.sort()
         return array("I", out).tobytes()
 
+    def prune(self, reads: dict[str, bytes]) -> dict[str, bytes]:
+        """Once the table has doubled since it was last pruned (renamed and deleted code leaves
+        keys behind), drop the keys none of `reads` (every cached file's) uses if they are most of
+        it: the files' reads renumbered, for those to be stored again; else nothing."""
+        if len(self.keys) <= max(PRUNE_MIN, 2 * self.checked):
+            return {}
+        used = sorted(set().union(*(array("I", r) for r in reads.values())))
+        if 2 * len(used) > len(self.keys):
+            self.checked = len(self.keys)
+            return {}
+        new = {old: i for i, old in enumerate(used)}  # increasing: each file's stays sorted
+        self.keys = [self.keys[i] for i in used]
+        self.values = [self.values[i] for i in used]
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        self.checked = len(self.keys)
+        return {path: array("I", [new[i] for i in array("I", r)]).tobytes() for path, r in reads.items()}
+
     def state(self) -> bytes:
-        return marshal.dumps({"generation": self.generation, "keys": self.keys, "values": self.values})
+        return marshal.dumps({"generation": self.generation, "keys": self.keys, "values": self.values,
+                              "checked": self.checked})
 
 
-def _reusable(entry: Any, generation: str, changed: set[int]) -> Resolved | None:
-    """A Java file's cached rows, if its entry is of this lookup table and no lookup it depends
-    on finds anything else now."""
+def _reusable(entry: Any, generation: str, changed: set[int]) -> tuple[Resolved, bytes] | None:
+    """A Java file's cached rows and reads, if its entry is of this lookup table and no lookup it
+    depends on finds anything else now."""
     try:
         if entry["generation"] != generation or not changed.isdisjoint(array("I", entry["reads"])):
             return None
-        return _unpack(entry)
+        return _unpack(entry), entry["reads"]
     except (TypeError, KeyError, ValueError):  # no entry, or one of another shape
         return None
 
@@ -274,26 +295,32 @@ class ResolveCache:
             out = jc.packages()
             keys = {f.path: _key(self.code, corpus, f.path, f.sha256) for f in files}
             rows: dict[str, Resolved] = {}
+            reads: dict[str, bytes] = {}  # of the files cached
             for f in files:
                 hit = _reusable(self._get(group, keys[f.path], unpack=False), lookups.generation, changed)
                 if hit is not None:
-                    rows[f.path] = hit
+                    rows[f.path], reads[f.path] = hit
                 else:  # out of date: it must not outlive this build beside the new lookup values
                     self.store.discard(keys[f.path])
             todo = [f.path for f in files if f.path not in rows]
             for path in todo:
-                rows[path], reads = jc.resolve(path)
+                rows[path], looked_up = jc.resolve(path)
                 # a file the resolver failed on is tried again next time, as is one that read a
                 # cycle guard (its lookups are not all known)
-                if not rows[path].errors and ANY not in reads:
-                    payload = {"entities": rows[path].entities, "triples": rows[path].triples,
-                               "generation": lookups.generation, "reads": lookups.indices(reads, jc.value)}
-                    self.store.put(group, keys[path], marshal.dumps(payload))
+                if not rows[path].errors and ANY not in looked_up:
+                    reads[path] = lookups.indices(looked_up, jc.value)
+                    self._put_java(group, keys[path], rows[path], lookups.generation, reads[path])
+        for path, renumbered in lookups.prune(reads).items():
+            self._put_java(group, keys[path], rows[path], lookups.generation, renumbered)
         self.store.put(group, table_key, lookups.state())
         self.stats.add(group, "per_file", len(files), len(todo), todo)
         for f in files:  # the order of a cold build
             out.extend(rows[f.path])
         return out
+
+    def _put_java(self, group: str, key: str, rows: Resolved, generation: str, reads: bytes) -> None:
+        payload = {"entities": rows.entities, "triples": rows.triples, "generation": generation, "reads": reads}
+        self.store.put(group, key, marshal.dumps(payload))
 
     def resolve_together(self, module: Any, language: str, by_corpus: dict[str, list[ParsedFile]],
                          package_roots: dict[str, Any] | None) -> Resolved:
