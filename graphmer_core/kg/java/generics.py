@@ -233,8 +233,7 @@ class GenericIndex(MemberIndex):
         on the way or not an ancestor; () when d has no type parameters."""
         if c is d:
             return tuple(("v", x, 0) for x in c.row[5])
-        return self.guarded(self._anc_memo, (c, d), None,
-                            self._anc_args, c, d, depth)
+        return self.guarded(self._anc_memo, (c, d), None, self._anc_args, c, d, depth)
 
     def _anc_args(self, c: TypeDecl, d: TypeDecl, depth: int) -> Any:
         found = None
