@@ -184,11 +184,16 @@ class StepBatches(torch.utils.data.Dataset):
 
 def step_loader(view: SplitView, start: int, stop: int, rank: int = 0, world: int = 1,
                 workers: int = 0) -> torch.utils.data.DataLoader:
-    """Batches for steps [start, stop) of one rank, built by `workers` processes ahead of use."""
+    """Batches for steps [start, stop) of one rank, built by `workers` processes ahead of use.
+
+    The DataLoader draws its workers' base seed from a generator of its own: from the global RNG,
+    that draw would happen wherever a run (re)starts the loader, so a run resumed in the middle of
+    a curriculum stage would not continue the dropout draws of the run it resumes."""
+    own = torch.Generator().manual_seed(view.spec.seed)  # the batches do not use it
     return torch.utils.data.DataLoader(StepBatches(view, rank, world), batch_size=None,
                                        sampler=range(start, stop), num_workers=workers,
                                        collate_fn=_identity, persistent_workers=False,
-                                       prefetch_factor=4 if workers else None)
+                                       prefetch_factor=4 if workers else None, generator=own)
 
 
 def _identity(x):

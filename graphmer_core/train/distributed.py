@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as td
@@ -54,6 +55,14 @@ class Distributed:
     def no_sync(self, model: torch.nn.Module, sync: bool):
         """Skip the gradient all-reduce on all but the last micro-batch of a step."""
         return model.no_sync() if self.world > 1 and not sync else nullcontext()
+
+    def all_gather(self, obj: Any) -> list[Any]:
+        """obj of every rank, in rank order (alone: [obj])."""
+        if self.world == 1:
+            return [obj]
+        out: list[Any] = [None] * self.world
+        td.all_gather_object(out, obj)
+        return out
 
     def barrier(self) -> None:
         if self.world > 1:

@@ -10,6 +10,7 @@ torchrun every rank trains on its own windows (DDP); only rank 0 writes anything
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import os
 import platform
@@ -32,6 +33,8 @@ from graphmer_core.train import checkpoint as ckpt
 from graphmer_core.train.distributed import Distributed
 from graphmer_core.train.profiles import SIZES, Profile
 from graphmer_core.train.schedule import warmup_cosine
+
+log = logging.getLogger(__name__)
 
 LOSS_PARTS = ("mlm_loss", "mnm_loss", "contrastive", "antisymmetry", "acyclicity")
 COUNTED = {"mlm_loss": "mlm_n", "mlm_acc": "mlm_n", "mnm_loss": "mnm_n", "mnm_acc": "mnm_n",
@@ -214,6 +217,13 @@ def train(lake: Lake, ds: Dataset, profile: Profile, seed: int, *, run_id: str |
         meta, state = ckpt.load_checkpoint(latest, model, opt, sched, scaler, map_location=device,
                                            restore_rng=True)
         start = meta.step
+        if dist.rank:  # load_checkpoint restored rank 0's RNG state; this rank's own, where saved
+            ranks = state.get("extra", {}).get("rank_rng") or []
+            if len(ranks) == dist.world - 1:
+                ckpt.restore_rng_state(ranks[dist.rank - 1])
+            else:
+                log.warning("rank %d resumes with rank 0's RNG state: %s holds %d other ranks' (world %d now)",
+                            dist.rank, latest.name, len(ranks), dist.world)
         reporter.log(f"resumed {run_id} from {latest.name} (step {start} of {total})")
     config = {"profile": profile.model_dump(mode="json") | {"steps": total}, "model": cfg.model_dump(mode="json")}
     if dist.is_main:
@@ -235,9 +245,12 @@ def train(lake: Lake, ds: Dataset, profile: Profile, seed: int, *, run_id: str |
 
     def save(step: int, metrics: dict) -> Path | None:
         nonlocal saved
+        # every rank's RNG, for each to resume its own: they part ways (rank 0 alone validates)
+        rngs = dist.all_gather(ckpt.collect_rng_state())
         if dist.is_main:
             finite = {k: v for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)}
             saved = ckpt.save_checkpoint(run_dir, step, model, optimizer=opt, scheduler=sched, scaler=scaler,
+                                         extra_state={"rank_rng": rngs[1:]} if dist.world > 1 else None,
                                          meta={**meta_base, "metrics": finite})
             ckpt.apply_retention(run_dir, profile.keep, final_step=total, save_every=profile.save_every_steps)
             reporter.checkpoint(saved, {"step": step, **finite})

@@ -82,6 +82,13 @@ def test_same_seed_same_trajectory_and_exact_resume(email_lake, ds):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert [r["loss"] for r in rows(full.run_dir)] == [r["loss"] for r in rows(resumed.run_dir)]
 
+    # stopped in the middle of a curriculum stage (the loader restarts where the run did not)
+    train(email_lake, ds, profile(), seed=3, run_id="mid", stop_at=6, reporter=QUIET)
+    resumed = train(email_lake, ds, profile(), seed=3, run_id="mid", resume=True, reporter=QUIET)
+    b = weights(resumed.checkpoint)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["loss"] for r in rows(full.run_dir)] == [r["loss"] for r in rows(resumed.run_dir)]
+
 
 def test_cosine_schedule_values():
     total, warm, floor = 100, 10, 0.1
@@ -139,23 +146,39 @@ def test_cli_train_seeds_and_resume(email_lake, tmp_path, capsys):
     assert main(["verify", str(email_lake.run_dir(run_ids[0]))]) == 0
 
 
-def test_two_process_ddp_writes_one_set_of_checkpoints(email_lake, tmp_path):
+def test_two_process_ddp_writes_one_set_of_checkpoints_and_resumes_exactly(email_lake, tmp_path):
     profiles = tmp_path / "profiles.yaml"
     p = profile(steps=4, save_every_steps=2, processes=2).model_dump(mode="json")
     p.pop("name")
     profiles.write_text(yaml.safe_dump({"ddp": p}))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-m", "graphmer_core.cli", "train", "--profile", "ddp", "--profiles",
-                          str(profiles), "--lake", str(email_lake.root), "--seed", "9"],
-                         capture_output=True, text=True, timeout=600, env=env)
-    assert out.returncode == 0, out.stderr[-3000:]
-    [run_id] = [line.split()[1].rstrip(":") for line in out.stdout.splitlines() if line.startswith("run ")]
+
+    def cli(*argv: str) -> tuple[str, str]:
+        out = subprocess.run([sys.executable, "-m", "graphmer_core.cli", "train", "--profile", "ddp", "--profiles",
+                              str(profiles), "--lake", str(email_lake.root), *argv],
+                             capture_output=True, text=True, timeout=600, env=env)
+        assert out.returncode == 0, out.stderr[-3000:]
+        [run_id] = [line.split()[1].rstrip(":") for line in out.stdout.splitlines() if line.startswith("run ")]
+        return run_id, out.stdout
+
+    run_id, stdout = cli("--seed", "9")
     run_dir = email_lake.run_dir(run_id)
     assert [s for s, _ in ckpt.list_checkpoints(run_dir)] == [2, 4]
     meta = ckpt.verify_checkpoint(run_dir / "checkpoints" / "step_000004")
     assert meta.device.endswith("x2")
     assert len(rows(run_dir)) == 5  # step 0 and one row per step: rank 0 alone writes
-    assert out.stdout.count("run ") == 1
+    assert stdout.count("run ") == 1
+    # each rank's RNG state is its own (rank 0 alone validates), and each is saved
+    state = torch.load(run_dir / "checkpoints" / "step_000002" / ckpt.STATE_FILE, weights_only=True)
+    [rank1] = state["extra"]["rank_rng"]
+    assert not torch.equal(rank1["torch"], state["rng"]["torch"])
+
+    # stopped at step 2 and resumed: the weights an uninterrupted run reaches, bit for bit
+    parted, _ = cli("--seed", "9", "--stop-at", "2")
+    cli("--resume", parted)
+    a = weights(run_dir / "checkpoints" / "step_000004")
+    b = weights(email_lake.run_dir(parted) / "checkpoints" / "step_000004")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine: AMP paths untested here")
