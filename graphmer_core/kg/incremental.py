@@ -43,8 +43,7 @@ from typing import Any
 from graphmer_core.artifacts import code_digest
 from graphmer_core.kg.resolution import ParsedFile, Resolved
 from graphmer_core.kg.java.types import ANY
-from graphmer_core.kg.summaries import JavaCorpus, pack
-from graphmer_core.kg.summaries import unpack as _unpack
+from graphmer_core.kg.summaries import JavaCorpus, pack, unpack
 from graphmer_core.parsing.cache import FORMAT
 
 
@@ -199,15 +198,24 @@ class LookupTable:
                               "checked": self.checked})
 
 
+def _rows(entry: Any) -> Resolved | None:
+    """A decoded entry's rows; None for no entry, or one of another shape."""
+    try:
+        return unpack(entry)
+    except (TypeError, KeyError):
+        return None
+
+
 def _reusable(entry: Any, generation: str, changed: set[int]) -> tuple[Resolved, bytes] | None:
     """A Java file's cached rows and reads, if its entry is of this lookup table and no lookup it
     depends on finds anything else now."""
     try:
         if entry["generation"] != generation or not changed.isdisjoint(array("I", entry["reads"])):
             return None
-        return _unpack(entry), entry["reads"]
     except (TypeError, KeyError, ValueError):  # no entry, or one of another shape
         return None
+    rows = _rows(entry)
+    return None if rows is None else (rows, entry["reads"])
 
 
 @dataclass
@@ -272,14 +280,14 @@ class ResolveCache:
             exc, self._failed = self._failed, None
             raise exc
 
-    def _get(self, group: str, key: str, unpack: bool = True) -> Any:
-        """The entry (Resolved rows, or with unpack=False its decoded payload), None on a miss."""
+    def _load(self, group: str, key: str) -> Any:
+        """An entry's decoded payload (its sha256 checked first), None on a miss."""
         payload = self.store.get(group, key)
         if payload is None:
             return None
         try:
-            return _unpack(marshal.loads(payload)) if unpack else marshal.loads(payload)
-        except (ValueError, EOFError, TypeError, KeyError):
+            return marshal.loads(payload)
+        except (ValueError, EOFError, TypeError):
             return None
 
     def resolve_corpus(self, module: Any, language: str, corpus: str, files: list[ParsedFile]) -> Resolved:
@@ -288,8 +296,7 @@ class ResolveCache:
             return self._whole(module.resolve, (corpus, files), language, {corpus: files}, None)
         group = f"java:{corpus}"
         table_key = _key(self.code, corpus, "<lookups>")
-        state = self._get(group, table_key, unpack=False)
-        lookups = LookupTable(state)
+        lookups = LookupTable(self._load(group, table_key))
         with JavaCorpus(corpus, files) as jc:
             changed = lookups.changed(jc.value)
             out = jc.packages()
@@ -297,7 +304,7 @@ class ResolveCache:
             rows: dict[str, Resolved] = {}
             reads: dict[str, bytes] = {}  # of the files cached
             for f in files:
-                hit = _reusable(self._get(group, keys[f.path], unpack=False), lookups.generation, changed)
+                hit = _reusable(self._load(group, keys[f.path]), lookups.generation, changed)
                 if hit is not None:
                     rows[f.path], reads[f.path] = hit
                 else:  # out of date: it must not outlive this build beside the new lookup values
@@ -319,8 +326,7 @@ class ResolveCache:
         return out
 
     def _put_java(self, group: str, key: str, rows: Resolved, generation: str, reads: bytes) -> None:
-        payload = {"entities": rows.entities, "triples": rows.triples, "generation": generation, "reads": reads}
-        self.store.put(group, key, marshal.dumps(payload))
+        self.store.put(group, key, pack(rows, generation=generation, reads=reads))
 
     def resolve_together(self, module: Any, language: str, by_corpus: dict[str, list[ParsedFile]],
                          package_roots: dict[str, Any] | None) -> Resolved:
@@ -334,7 +340,7 @@ class ResolveCache:
                    *(f"{c}\t{f.path}\t{f.sha256}" for c, fs in sorted(by_corpus.items()) for f in fs))
         n = sum(len(fs) for fs in by_corpus.values())
         group = f"{language}:{'+'.join(sorted(by_corpus))}"
-        hit = self._get(group, key)
+        hit = _rows(self._load(group, key))
         if hit is not None:
             self.stats.add(group, "corpus", n, 0)
             return hit

@@ -41,9 +41,9 @@ def java_summary(pf: ParsedFile) -> str:
     return hashlib.sha256(marshal.dumps(exported)).hexdigest()
 
 
-def pack(rows: Resolved) -> bytes:
-    """A file's rows as the cache stores them."""
-    return marshal.dumps({"entities": rows.entities, "triples": rows.triples})
+def pack(rows: Resolved, **extra: Any) -> bytes:
+    """Rows as the cache stores them, with what else the entry holds."""
+    return marshal.dumps({"entities": rows.entities, "triples": rows.triples, **extra})
 
 
 def unpack(payload: dict[str, Any]) -> Resolved:

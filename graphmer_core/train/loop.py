@@ -245,12 +245,13 @@ def train(lake: Lake, ds: Dataset, profile: Profile, seed: int, *, run_id: str |
 
     def save(step: int, metrics: dict) -> Path | None:
         nonlocal saved
-        # every rank's RNG, for each to resume its own: they part ways (rank 0 alone validates)
-        rngs = dist.all_gather(ckpt.collect_rng_state())
+        # the other ranks' RNG states, for each to resume its own: they part ways (rank 0 alone
+        # validates); rank 0's is the checkpoint's own
+        others = {"rank_rng": dist.all_gather(ckpt.collect_rng_state())[1:]} if dist.world > 1 else None
         if dist.is_main:
             finite = {k: v for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)}
             saved = ckpt.save_checkpoint(run_dir, step, model, optimizer=opt, scheduler=sched, scaler=scaler,
-                                         extra_state={"rank_rng": rngs[1:]} if dist.world > 1 else None,
+                                         extra_state=others,
                                          meta={**meta_base, "metrics": finite})
             ckpt.apply_retention(run_dir, profile.keep, final_step=total, save_every=profile.save_every_steps)
             reporter.checkpoint(saved, {"step": step, **finite})

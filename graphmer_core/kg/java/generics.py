@@ -78,13 +78,7 @@ class GenericIndex(MemberIndex):
         variables (those of `tvars` and of enclosing types) are left as ('v', name, dims)."""
         if not text:
             return None
-        key = (ctx, text, tvars)
-        hit = self._gmemo.get(key)
-        if hit is not None:
-            if hit[1]:
-                self.deps.add(hit[1])
-            return hit[0]
-        return self._compute(self._gmemo, key, self._gparse, (text, ctx, tvars))
+        return self.memo(self._gmemo, (ctx, text, tvars), self._gparse, text, ctx, tvars)
 
     def _gparse(self, text: str, ctx: TypeDecl, tvars: frozenset[str]) -> Any:
         try:
@@ -95,12 +89,7 @@ class GenericIndex(MemberIndex):
 
     def declared_return(self, m: MethodDecl) -> Any:
         """m's declared return type, as gparse reads it (None for a constructor)."""
-        hit = self._rets.get(m)
-        if hit is not None:
-            if hit[1]:
-                self.deps.add(hit[1])
-            return hit[0]
-        return self._compute(self._rets, m, self._declared_return, (m,))
+        return self.memo(self._rets, m, self._declared_return, m)
 
     def _declared_return(self, m: MethodDecl) -> Any:
         return self.gparse(m.gret, m.owner, m.tparams | m.owner.tparams) if m.ret else None

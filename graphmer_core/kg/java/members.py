@@ -51,12 +51,12 @@ class MemberIndex(TypeIndex):
         when the arity leaves several overloads."""
         key = (name, inherit)  # the candidates of a type and name, gathered once
         hit = t.cache.get(key)
-        if hit is not None:
+        if hit is None:
+            cands = self._compute(t.cache, key, self._candidates, (t, name, inherit))
+        else:  # `memo`'s hit, inline: a hot path
             if hit[1]:
                 self.deps.add(hit[1])
             cands = hit[0]
-        else:
-            cands = self._compute(t.cache, key, self._candidates, (t, name, inherit))
         if not cands:
             if not inherit:
                 return None, "none"
@@ -148,13 +148,7 @@ class MemberIndex(TypeIndex):
 
     def param_types(self, m: MethodDecl, argc: int, spread: bool) -> list[Any]:
         """Parameter types of m; with ``spread`` a varargs array is spread over the arguments."""
-        got = self._ptypes.get(m)
-        if got is not None:
-            if got[1]:
-                self.deps.add(got[1])
-            got = got[0]
-        else:
-            got = self._compute(self._ptypes, m, self._param_types, (m,))
+        got = self.memo(self._ptypes, m, self._param_types, m)
         if spread:
             last = got[-1]
             elem = None if last is None else (last[0], last[1], max(0, last[2] - 1))

@@ -157,7 +157,7 @@ class TypeIndex:
         if name not in self.nested_names:  # no type of the corpus has a member type so named
             return None
         hit = t._members.get(name)
-        if hit is not None and hit is not BUSY:  # the hot path of `guarded`, inline
+        if hit is not None and hit is not BUSY:  # `guarded`'s hit, inline: a hot path
             if hit[1]:
                 self.deps.add(hit[1])
             return hit[0]
@@ -174,11 +174,6 @@ class TypeIndex:
 
     def supers(self, t: TypeDecl) -> tuple[Any, list[Any]]:
         """(superclass ref or None, [interface refs]), resolved lazily; implicit supers included."""
-        hit = t.cache.get("<supers>")
-        if hit is not None and hit is not BUSY:
-            if hit[1]:
-                self.deps.add(hit[1])
-            return hit[0]
         return self.guarded(t.cache, "<supers>", (None, []), self._supers, t)
 
     def _supers(self, t: TypeDecl) -> tuple[Any, list[Any]]:
@@ -358,11 +353,6 @@ class TypeIndex:
     def ancestors(self, t: TypeDecl) -> tuple[list[TypeDecl], list[str], bool]:
         """Internal ancestors nearest first (superclass chain, then interfaces breadth first),
         explicit external ancestors, and whether some ancestor could not be resolved."""
-        hit = t.cache.get("<ancestors>")
-        if hit is not None and hit is not BUSY:
-            if hit[1]:
-                self.deps.add(hit[1])
-            return hit[0]
         return self.guarded(t.cache, "<ancestors>", ([], [], False), self._ancestors, t)
 
     def _ancestors(self, t: TypeDecl) -> tuple[list[TypeDecl], list[str], bool]:
