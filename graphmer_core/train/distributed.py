@@ -6,6 +6,7 @@ processes: gloo on CPU, nccl on CUDA. Only rank 0 writes checkpoints, metrics an
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -43,6 +44,15 @@ class Distributed:
     @property
     def device(self) -> torch.device:
         return torch.device("cuda", self.local_rank) if torch.cuda.is_available() else torch.device("cpu")
+
+    def seed_rank(self, seed: int, at_step: int = 0) -> None:
+        """Give this rank a torch RNG stream of its own (dropout): ranks past 0 reseed from (seed,
+        rank, step), so their masks are not copies of rank 0's. Rank 0 keeps `seed`'s stream, so
+        a run alone draws what it always did. Derived by hashing, not seed + rank, which would
+        give rank 1 of seed 11 the stream of rank 0 of seed 12."""
+        if self.rank:
+            digest = hashlib.sha256(f"{seed}/{self.rank}/{at_step}".encode()).digest()
+            torch.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.world == 1:

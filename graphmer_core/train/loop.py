@@ -222,8 +222,9 @@ def train(lake: Lake, ds: Dataset, profile: Profile, seed: int, *, run_id: str |
             if len(ranks) == dist.world - 1:
                 ckpt.restore_rng_state(ranks[dist.rank - 1])
             else:
-                log.warning("rank %d resumes with rank 0's RNG state: %s holds %d other ranks' (world %d now)",
-                            dist.rank, latest.name, len(ranks), dist.world)
+                log.warning("rank %d resumes with a fresh RNG stream: %s holds %d other ranks' states "
+                            "(world %d now)", dist.rank, latest.name, len(ranks), dist.world)
+                dist.seed_rank(seed, at_step=start)
         reporter.log(f"resumed {run_id} from {latest.name} (step {start} of {total})")
     config = {"profile": profile.model_dump(mode="json") | {"steps": total}, "model": cfg.model_dump(mode="json")}
     if dist.is_main:
@@ -233,7 +234,9 @@ def train(lake: Lake, ds: Dataset, profile: Profile, seed: int, *, run_id: str |
                              "device": str(device), "world_size": dist.world})
     metrics_csv = MetricsCsv(run_dir / "metrics.csv", start if resume else None) if dist.is_main else None
     net = torch.compile(model) if profile.compile else model
-    net = dist.wrap(net)
+    net = dist.wrap(net)  # every rank now holds rank 0's weights
+    if not resume:
+        dist.seed_rank(seed)
 
     meta_base = {"run_id": run_id, "seed": seed, "profile": profile.name, "config": config,
                  "kg_version": ds.manifest["kg_version"], "dataset_version": ds.version,

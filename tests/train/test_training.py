@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 from graphmer_core.cli import main
 from graphmer_core.data.store import open_dataset
 from graphmer_core.train import checkpoint as ckpt
+from graphmer_core.train.distributed import Distributed
 from graphmer_core.train.loop import NonFiniteError, Reporter, train
 from graphmer_core.train.profiles import Profile
 from graphmer_core.train.schedule import lr_factor
@@ -179,6 +180,21 @@ def test_two_process_ddp_writes_one_set_of_checkpoints_and_resumes_exactly(email
     a = weights(run_dir / "checkpoints" / "step_000004")
     b = weights(email_lake.run_dir(parted) / "checkpoints" / "step_000004")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_each_ddp_rank_draws_dropout_masks_of_its_own():
+    def mask(rank: int, world: int, seed: int = 9, step: int = 0) -> torch.Tensor:
+        torch.manual_seed(seed)  # what train() seeds the model's initialisation with, on every rank
+        Distributed(rank, world).seed_rank(seed, at_step=step)
+        return torch.nn.functional.dropout(torch.ones(256), 0.5)
+
+    alone = mask(0, 1)
+    assert torch.equal(mask(0, 2), alone)  # rank 0 keeps the stream a run alone has
+    assert not torch.equal(mask(1, 2), alone)
+    assert not torch.equal(mask(1, 2), mask(2, 4))
+    assert not torch.equal(mask(1, 2, seed=8), mask(0, 2, seed=9))  # not seed + rank
+    assert not torch.equal(mask(1, 2, step=4), mask(1, 2))  # a resume on another world size
+    assert torch.equal(mask(1, 2), mask(1, 2))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine: AMP paths untested here")
