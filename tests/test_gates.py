@@ -103,6 +103,34 @@ def test_a_relation_that_loses_half_its_triples_fails_unless_the_corpus_lost_hal
     assert gates_record(lake)["baseline_kg_version"] == first.kg_version
 
 
+def test_the_manifest_counts_the_triples_added_and_removed_per_relation(tmp_path, make_tree):
+    import pyarrow.parquet as pq
+
+    def keys(kg_dir) -> set[tuple]:
+        t = pq.read_table(kg_dir / "triples.parquet", columns=["head_id", "relation", "tail_id"])
+        return set(zip(*(t[c].to_pylist() for c in t.column_names), strict=True))
+
+    files = {"pkg/__init__.py": "", "pkg/base.py": "class Base:\n    pass\n", **_subclasses(12)}
+    root = make_tree(files, "proj")
+    lake = Lake(tmp_path / "lake")
+    first = build_kg([Corpus("proj", root)], lake, workers=1)
+    for rel in list(_subclasses(4)):  # files gone, bases dropped, files added
+        (root / rel).unlink()
+    for rel, text in {**_subclasses(8, start=4, base=False), **_subclasses(16, start=12)}.items():
+        (root / rel).write_text(text)
+    second = build_kg([Corpus("proj", root)], lake, workers=1)
+
+    old, new = keys(first.kg_dir), keys(second.kg_dir)
+    expected = {}
+    for side, found in (("added", new - old), ("removed", old - new)):
+        for _, relation, _ in found:
+            expected.setdefault(relation, {"added": 0, "removed": 0})[side] += 1
+    changes = second.manifest["changes"]
+    assert changes["by_relation"] == expected and changes["previous_kg_version"] == first.kg_version
+    assert changes["added"] == len(new - old) > 0 and changes["removed"] == len(old - new) > 0
+    assert {"inherits_from", "contains"} <= expected.keys()
+
+
 CLI_BUILD = (
     "import sys\n"
     "from graphmer_core.cli import main\n"
