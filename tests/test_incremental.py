@@ -14,6 +14,7 @@ from graphmer_core.kg.build import build_kg
 from graphmer_core.kg import incremental
 from graphmer_core.kg.incremental import ROWS_FILE
 from graphmer_core.lake import Lake
+from incremental_fuzz import copy_parts, rounds
 
 FIXTURES = Path(__file__).parent / "fixtures"
 APP = '''from shop.cart import Cart
@@ -231,6 +232,18 @@ def test_real_code_rebuilds_match_cold_builds(tmp_path):
     rebuilt(n + 1)
     (src / "java" / "util" / "Objects.java").unlink()
     rebuilt()
+
+
+@pytest.mark.skipif(not JDK_BASE.is_dir(), reason="JDK 17 sources absent (`make corpora` prepares them)")
+def test_random_edits_to_real_code_rebuild_as_cold_builds(tmp_path):
+    """Seeded random edits (renamed methods and classes, changed parameter and return types, imports
+    added and dropped, shadowing classes added, files deleted, supertypes changed, ...) to java.util
+    and java.lang: every incremental build equals the cold one (tests/incremental_fuzz.py)."""
+    copy_parts(JDK_BASE, ["java/util", "java/lang"], tmp_path / "src")
+    lines: list[str] = []
+    assert rounds(tmp_path / "src", tmp_path, 8, seed=3, report=lines.append) == [], "\n".join(lines)
+    reach = [int(line.split("re-resolved ")[1].split()[0]) for line in lines if "re-resolved" in line]
+    assert max(reach) > 1 and min(reach) < 200, lines  # changes that reached others, and ones that did not
 
 
 def _lookup_table(c: Corpora, corpus: str) -> list[str]:
