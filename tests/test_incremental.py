@@ -3,7 +3,9 @@ for triple, and re-resolves only the files the change can reach (graphmer_core.k
 
 from __future__ import annotations
 
+import marshal
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -14,7 +16,9 @@ from graphmer_core.kg.build import build_kg
 from graphmer_core.kg import incremental
 from graphmer_core.kg.incremental import ROWS_FILE
 from graphmer_core.lake import Lake
+from graphmer_core.kg.summaries import java_summary
 from incremental_fuzz import copy_parts, rounds
+from java_helpers import parse_folder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 APP = '''from shop.cart import Cart
@@ -196,6 +200,28 @@ def test_a_member_type_added_to_a_supertype_reaches_the_files_that_named_it(tmp_
 
 
 JDK_BASE = Path(__file__).resolve().parents[1] / "data_lake" / "corpora" / "jdk17" / "java.base"
+
+
+def test_a_file_summary_depends_on_its_content_not_on_how_the_process_holds_it():
+    """Equal facts give one summary whether their strings are interned, shared or fresh copies (a
+    summary that changed with the process's state re-resolved files whose lookups found the same)."""
+    [pf] = [f for f in parse_folder(FIXTURES / "java") if f.path.endswith("Circle.java")]
+
+    def fresh(value):  # every string a new object, referenced once, not interned
+        if isinstance(value, str):
+            return value.encode().decode()
+        if isinstance(value, list | tuple):
+            return type(value)(fresh(v) for v in value)
+        if isinstance(value, dict):
+            return {fresh(k): fresh(v) for k, v in value.items()}
+        return value
+
+    decoded = marshal.loads(marshal.dumps(pf.facts))  # as the parse cache hands them out: interned
+    summaries = {java_summary(replace(pf, facts=facts)) for facts in (pf.facts, fresh(pf.facts), decoded)}
+    assert len(summaries) == 1
+    changed = fresh(pf.facts)
+    changed["methods"][0][1] += "X"  # a renamed method
+    assert java_summary(replace(pf, facts=changed)) not in summaries
 
 
 @pytest.mark.skipif(not JDK_BASE.is_dir(), reason="JDK 17 sources absent (`make corpora` prepares them)")

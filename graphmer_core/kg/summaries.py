@@ -20,6 +20,11 @@ from graphmer_core.kg.resolution import ParsedFile, Resolved
 # Facts a Java file exports, and the positions of line numbers in their rows (zeroed in the summary).
 _JAVA_EXPORTED = {"types": (3, 4), "methods": (2, 3), "fields": (2, 3)}
 _JAVA_ANNOTATIONS = {"types": 8, "methods": 8, "fields": 5}  # [[name, line], ...] in each row
+# marshal's format 2 writes equal values as equal bytes. From format 3 on, the bytes also say which
+# strings are interned and which objects are shared (by reference count), so a summary hashed in
+# format 4 changed with what else the process held: 415 of the JDK's files were re-resolved in the
+# first rebuild after a cold build, for values that had not changed.
+CANONICAL = 2
 
 
 def _unlined(key: str, row: list) -> list:
@@ -38,7 +43,7 @@ def java_summary(pf: ParsedFile) -> str:
     exported = [pf.path, facts.get("package", "") or "",
                 [[name, static, on_demand] for name, static, on_demand, _line in facts.get("imports", ())]]
     exported += [[_unlined(key, row) for row in facts.get(key, ())] for key in _JAVA_EXPORTED]
-    return hashlib.sha256(marshal.dumps(exported)).hexdigest()
+    return hashlib.sha256(marshal.dumps(exported, CANONICAL)).hexdigest()
 
 
 def pack(rows: Resolved, **extra: Any) -> bytes:
