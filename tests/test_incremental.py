@@ -17,7 +17,7 @@ from graphmer_core.kg import incremental
 from graphmer_core.kg.incremental import ROWS_FILE
 from graphmer_core.lake import Lake
 from graphmer_core.kg.summaries import java_summary
-from incremental_fuzz import copy_parts, rounds
+from incremental_fuzz import JDK_BASE, copy_parts, rounds
 from java_helpers import parse_folder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -199,9 +199,6 @@ def test_a_member_type_added_to_a_supertype_reaches_the_files_that_named_it(tmp_
     assert any(t["head_id"] == "java:jfx:inh.Use.f" and t["tail_id"] == "java:jfx:inh.Base.Knob" for t in triples)
 
 
-JDK_BASE = Path(__file__).resolve().parents[1] / "data_lake" / "corpora" / "jdk17" / "java.base"
-
-
 def test_a_file_summary_depends_on_its_content_not_on_how_the_process_holds_it():
     """Equal facts give one summary whether their strings are interned, shared or fresh copies (a
     summary that changed with the process's state re-resolved files whose lookups found the same)."""
@@ -233,10 +230,7 @@ def test_real_code_rebuilds_match_cold_builds(tmp_path):
     written: 15, 43, 19, 15 and 59 files of 258)."""
     c = Corpora(tmp_path)
     src = tmp_path / "src" / "jdk"
-    for part in ("java/util", "java/lang"):
-        (src / part).mkdir(parents=True)
-        for f in (JDK_BASE / part).glob("*.java"):
-            shutil.copy(f, src / part / f.name)
+    copy_parts(JDK_BASE, ["java/util", "java/lang"], src)
     c.corpora = [Corpus("jdk", src)]
     n = sum(1 for _ in src.rglob("*.java"))
     assert c.build() == {"java:jdk": ("per_file", n, n)}
@@ -274,7 +268,6 @@ def test_random_edits_to_real_code_rebuild_as_cold_builds(tmp_path):
 
 def _lookup_table(c: Corpora, corpus: str) -> list[str]:
     from graphmer_core.kg.incremental import RowStore, _key, resolver_code_version
-    import marshal
 
     store = RowStore(c.lake.root / "cache" / "resolve")
     try:

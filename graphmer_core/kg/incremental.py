@@ -44,6 +44,7 @@ from graphmer_core.artifacts import code_digest
 from graphmer_core.kg.resolution import ParsedFile, Resolved
 from graphmer_core.kg.java.types import ANY
 from graphmer_core.kg.summaries import JavaCorpus, pack, unpack
+from graphmer_core.parsing.batch import paused_gc
 from graphmer_core.parsing.cache import FORMAT
 
 
@@ -297,7 +298,8 @@ class ResolveCache:
         group = f"java:{corpus}"
         table_key = _key(self.code, corpus, "<lookups>")
         lookups = LookupTable(self._load(group, table_key))
-        with JavaCorpus(corpus, files) as jc:
+        # millions of acyclic tuples: the cyclic collector waits (as in java.resolve)
+        with paused_gc(), JavaCorpus(corpus, files) as jc:
             changed = lookups.changed(jc.value)
             out = jc.packages()
             keys = {f.path: _key(self.code, corpus, f.path, f.sha256) for f in files}

@@ -10,7 +10,6 @@ summary unchanged.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import marshal
 from typing import Any
@@ -68,8 +67,6 @@ class JavaCorpus:
         from graphmer_core.kg.java.emit import Resolver
         from graphmer_core.kg.java.model import LANG
 
-        self._paused = gc.isenabled()
-        gc.disable()  # as java.resolve: millions of acyclic tuples, no garbage cycles
         java = [f for f in files if f.language == LANG]
         self.summaries = {f.path: java_summary(f) for f in java}
         self.r = Resolver(corpus, java)
@@ -80,8 +77,6 @@ class JavaCorpus:
 
     def __exit__(self, *exc) -> None:
         self.r.release()
-        if self._paused:
-            gc.enable()
 
     def packages(self) -> Resolved:
         """The corpus's package entities (no file's rows)."""
@@ -92,7 +87,7 @@ class JavaCorpus:
         finally:
             r.files = every
 
-    def resolve(self, path: str) -> tuple[Resolved, set[str]]:
+    def resolve(self, path: str) -> tuple[Resolved, frozenset[str]]:
         """A file's rows, standing alone (its external entities too, even where another file
         emitted them first, so that they can be reused beside any other files' rows; the KG
         builder deduplicates), and the lookup keys they depend on."""

@@ -159,7 +159,7 @@ class GenericIndex(MemberIndex):
     # --- type variables in scope ---------------------------------------------------------------
     def bound_env(self, t: TypeDecl, m: MethodDecl | None) -> dict[str, Any]:
         """Type variables in scope -> their bound (None when unbounded or not evident)."""
-        return self.memo(t.cache, "<env>" if m is None else f"<env>{m.id}", self._bound_env, t, m)
+        return self.memo(t.cache, ("<env>", m), self._bound_env, t, m)
 
     def _bound_env(self, t: TypeDecl, m: MethodDecl | None) -> dict[str, Any]:
         env: dict[str, Any] = {}
