@@ -127,7 +127,10 @@ def cmd_build_kg(args) -> int:
                           f"reparsed {result.reparsed} file(s), {result.cache_hits} from cache; "
                           f"{resolve_summary(result.manifest['resolve'])}"),
              "gates": ("passed (recorded verdict of " + verdict.checked_at + " reused; --regate reruns them)"
-                       if verdict.reused else f"passed (Great Expectations, {verdict.gates_s:.2f} s)"),
+                       if verdict.reused else
+                       f"passed (Great Expectations' outcomes for equal frames, from the gates of KG "
+                       f"{verdict.gx_run_for}; {verdict.gates_s:.2f} s)" if verdict.gx_run_for else
+                       f"passed (Great Expectations, {verdict.gates_s:.2f} s)"),
              "timings (s)": timing}
     print(format_summary(result.manifest, lake, extra, args.lake_source))
     return 0

@@ -131,6 +131,46 @@ def test_the_manifest_counts_the_triples_added_and_removed_per_relation(tmp_path
     assert {"inherits_from", "contains"} <= expected.keys()
 
 
+def test_equal_frames_take_gx_outcomes_from_the_memo_and_other_frames_or_regate_run_gx(tmp_path, make_tree):
+    """An edit that moves lines but changes no count gives the gates equal frames: their GX outcomes
+    come from the lake's memo (the worker, still importing, is stopped). Other counts, other
+    thresholds, `regate` or a memo entry that does not check run GX."""
+    from graphmer_core.kg.quality import GxMemo
+
+    files = {"pkg/__init__.py": "", "pkg/base.py": "class Base:\n    pass\n", **_subclasses(3)}
+    root = make_tree(files, "proj")
+    lake = Lake(tmp_path / "lake")
+    corpora = [Corpus("proj", root)]
+    first = build_kg(corpora, lake, workers=1)
+    (root / "pkg/m0.py").write_text("# moved down a line\n" + files["pkg/m0.py"])
+    moved = build_kg(corpora, lake, workers=1)
+    assert moved.kg_version != first.kg_version and first.verdict.gx_run_for is None
+    assert moved.verdict.gx_run_for == first.kg_version and moved.verdict.passed
+    assert moved.verdict.frames_sha256 == first.verdict.frames_sha256
+    assert gates_record(lake)["gx_run_for"] == first.kg_version
+    assert gates_record(lake)["suites"] == gates_record(lake, first.kg_version)["suites"]
+
+    (root / "pkg/m9.py").write_text(_subclasses(1, start=9)["pkg/m9.py"])  # one more class: other counts
+    grown = build_kg(corpora, lake, workers=1)
+    assert grown.verdict.gx_run_for is None and grown.verdict.frames_sha256 != moved.verdict.frames_sha256
+
+    (root / "pkg/m9.py").write_text("\n" + _subclasses(1, start=9)["pkg/m9.py"])
+    memo = GxMemo(lake.root / "cache" / "gates")
+    entry = memo.folder / f"{grown.verdict.frames_sha256}.json"
+    entry.write_text(entry.read_text().replace('"success": true', '"success": false', 1))
+    tampered = build_kg(corpora, lake, workers=1)  # equal frames, but the entry does not check
+    assert tampered.verdict.gx_run_for is None and tampered.verdict.passed
+    assert memo.get(grown.verdict.frames_sha256)[1] == tampered.kg_version  # and GX's outcomes replaced it
+
+    (root / "pkg/m9.py").write_text("\n\n" + _subclasses(1, start=9)["pkg/m9.py"])
+    regated = build_kg(corpora, lake, workers=1, regate=True)
+    assert regated.verdict.gx_run_for is None
+    assert regated.verdict.frames_sha256 == grown.verdict.frames_sha256
+    (root / "pkg/m9.py").write_text("\n\n\n" + _subclasses(1, start=9)["pkg/m9.py"])
+    stricter = build_kg(corpora, lake, workers=1, gates=DEFAULT_GATES.replace(max_triples_per_entity=40.0))
+    assert stricter.verdict.gx_run_for is None and stricter.verdict.passed
+
+
 CLI_BUILD = (
     "import sys\n"
     "from graphmer_core.cli import main\n"

@@ -73,3 +73,25 @@ def test_gx_worker_defers_what_the_gates_never_use(tmp_path):
     assert lines["deferred"][1] == "here _LazyModule,_LazyModule 1"
     assert lines["plain"][1] == "here module,module 1"
     assert lines["deferred"][2] == "used 0.5 module,_LazyModule"
+
+
+def test_a_worker_never_asked_is_stopped_mid_import_without_a_leak():
+    """The gates found their outcomes in the memo: close() stops the worker while it still imports
+    GX, and the semaphores its imports registered are unlinked (no resource_tracker warning)."""
+    script = textwrap.dedent("""
+        import time
+        from graphmer_core.kg.quality import GxWorker
+
+        if __name__ == "__main__":
+            for pause in (0.0, 0.5, 1.5):
+                worker = GxWorker()
+                time.sleep(pause)
+                worker.close()
+                # 0: it left through its handler; -15: stopped before it had one (nothing imported)
+                print("stopped", worker._proc.exitcode in (0, -15), worker._proc.exitcode)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[::3] == ["stopped"] * 3 and out.stdout.split()[1::3] == ["True"] * 3, out.stdout
+    assert out.stdout.split()[-1] == "0"  # 1.5 s in, mid-import: the handler ran the finalizers
+    assert "leaked" not in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -283,6 +283,7 @@ class GxWorker:
         self._proc = ctx.Process(target=_serve_gx, args=(child,), daemon=True, name="graphmer-gx")
         self._proc.start()
         child.close()
+        self._asked = False
 
     def validate(self, frames: dict, thresholds: GateThresholds) -> list[SuiteOutcome]:
         return self.validate_suites(frames, "graphmer_core.kg.quality:_kg_suites_of", thresholds.as_dict(),
@@ -292,6 +293,7 @@ class GxWorker:
                         ) -> list[SuiteOutcome]:
         """`validate_frames` in the worker, with the suites `module:function(**kwargs)` makes (a
         name, since the suites themselves are closures a pipe cannot carry)."""
+        self._asked = True
         self._conn.send((frames, suites, kwargs, result_format))
         status, payload = self._conn.recv()
         if status != "ok":
@@ -299,6 +301,10 @@ class GxWorker:
         return payload
 
     def close(self) -> None:
+        """A worker never asked is stopped at once (it may still be importing GX: the gates found
+        their outcomes in the memo); one that validated is told to leave and waited for."""
+        if not self._asked:
+            self._proc.terminate()
         try:
             self._conn.send(None)
         except OSError:
@@ -336,7 +342,12 @@ class LazyGx:
 
 def _serve_gx(conn) -> None:
     """The worker's loop: warm GX up (import with what the gates never use deferred, context, one
-    tiny validation), then validate frames."""
+    tiny validation), then validate frames. At the lowest priority: the build it overlaps comes
+    first for the cores, and its verdict may not need GX at all (GxMemo)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: _leave())  # close() stopping an unused worker mid-import
+    os.nice(19)
     try:
         with deferred_imports():
             _import_gx()
@@ -350,14 +361,7 @@ def _serve_gx(conn) -> None:
         except EOFError:
             request = None
         if request is None:
-            # no interpreter teardown: unwinding GX's modules (and its exit hooks) took ~0.8 s that
-            # the parent's close() waited for, and the worker has nothing left to write
-            from multiprocessing import util
-
-            util._run_finalizers()  # what the imports registered: semaphores unlinked, no tracker warning
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
+            _leave()
         frames, suites, kwargs, result_format = request
         try:
             module, name = suites.split(":")
@@ -367,6 +371,17 @@ def _serve_gx(conn) -> None:
             import traceback
 
             conn.send(("error", traceback.format_exc()))
+
+
+def _leave() -> None:
+    """Exit without an interpreter teardown: unwinding GX's modules (and its exit hooks) took ~0.8 s
+    that the parent's close() waited for, and the worker has nothing left to write."""
+    from multiprocessing import util
+
+    util._run_finalizers()  # what the imports registered: semaphores unlinked, no tracker warning
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _kg_suites_of(**thresholds) -> Callable:
@@ -736,6 +751,53 @@ def _examples(tables: Tables, rule: Rule, row: dict, keys: tuple, th: GateThresh
 # --- verdicts: run, record, reuse --------------------------------------------------------------
 
 
+class GxMemo:
+    """GX's outcomes by what it validated: the frames, the thresholds, the code of the suites and
+    GX's version. GX is a function of these alone, so a version whose frames equal ones already
+    validated (an edit that moves lines but changes no count) takes those outcomes without waiting
+    for GX's import. One JSON file per key under the lake's `cache/gates/`, holding the sha256 of
+    its outcomes, checked when read (a file that does not check is a miss); the newest KEEP stay."""
+
+    KEEP = 64
+    CODE = ("kg/quality.py", "kg/ontology.py", "kg/schemas.py")  # the suites and their value sets
+
+    def __init__(self, folder: Path, reuse: bool = True):
+        self.folder, self.reuse = Path(folder), reuse  # reuse=False: GX runs, its outcomes stored
+
+    def key(self, frames_: dict, th: GateThresholds) -> str:
+        from graphmer_core.artifacts import code_digest, sha256_json
+
+        return sha256_json({"frames": {k: [list(cols), [list(r) for r in rows]] for k, (cols, rows) in frames_.items()},
+                            "thresholds": th.as_dict(), "gx": _gx_version(),
+                            "code": code_digest(Path(__file__).resolve().parent.parent, self.CODE)})
+
+    def get(self, key: str) -> tuple[list[SuiteOutcome], str] | None:
+        """The outcomes stored under `key` and the KG version whose gates ran GX for them."""
+        import json
+
+        from graphmer_core.artifacts import sha256_json
+
+        if not self.reuse:
+            return None
+        try:
+            entry = json.loads((self.folder / f"{key}.json").read_text())
+            if sha256_json(entry["outcomes"]) != entry["outcomes_sha256"]:
+                return None
+            return [SuiteOutcome(**o) for o in entry["outcomes"]], entry["kg_version"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, outcomes: list[SuiteOutcome], kg_version: str) -> None:
+        from graphmer_core.artifacts import sha256_json
+
+        plain = [dataclasses.asdict(o) for o in outcomes]
+        write_json_atomic(self.folder / f"{key}.json", {"kg_version": kg_version, "outcomes": plain,
+                                                        "outcomes_sha256": sha256_json(plain)})
+        kept = sorted(self.folder.glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for old in kept[self.KEEP:]:
+            old.unlink(missing_ok=True)
+
+
 @dataclass
 class Verdict:
     passed: bool
@@ -746,6 +808,8 @@ class Verdict:
     checked_at: str
     gates_s: float = 0.0
     reused: bool = False
+    frames_sha256: str | None = None
+    gx_run_for: str | None = None  # the version whose gates ran GX on equal frames (None: these gates did)
 
     @property
     def lines(self) -> list[str]:
@@ -758,13 +822,14 @@ class Verdict:
         return {"passed": self.passed, "checked_at": self.checked_at, "engine": f"great_expectations {_gx_version()}",
                 "thresholds": self.thresholds, "baseline_kg_version": self.baseline_kg_version,
                 "gates_s": round(self.gates_s, 3), "failures": self.findings,
+                "frames_sha256": self.frames_sha256, "gx_run_for": self.gx_run_for,
                 "suites": {o.suite: dataclasses.asdict(o) for o in self.outcomes}}
 
     @classmethod
     def from_record(cls, rec: dict) -> Verdict:
         return cls(rec["passed"], [SuiteOutcome(**o) for o in rec["suites"].values()], rec["failures"],
                    rec["thresholds"], rec.get("baseline_kg_version"), rec["checked_at"], rec.get("gates_s", 0.0),
-                   reused=True)
+                   reused=True, frames_sha256=rec.get("frames_sha256"), gx_run_for=rec.get("gx_run_for"))
 
 
 def _gx_version() -> str:
@@ -792,8 +857,9 @@ def recorded_verdict(manifest: dict, thresholds: GateThresholds) -> Verdict | No
 
 
 def run_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None,
-              worker: GxWorker | None = None) -> Verdict:
-    """Aggregate the version's tables in DuckDB and validate them with GX (in `worker` if given)."""
+              worker: GxWorker | None = None, memo: GxMemo | None = None) -> Verdict:
+    """Aggregate the version's tables in DuckDB and validate them with GX (in `worker` if given),
+    unless `memo` holds GX's outcomes for equal frames."""
     kg_dir, th = Path(kg_dir), thresholds or DEFAULT_GATES
     t = time.perf_counter()
     manifest = _read_manifest(kg_dir)
@@ -801,16 +867,24 @@ def run_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = Non
     tables = Tables(kg_dir, base)
     try:
         frames_ = frames(tables, th)
-        if worker is not None:
-            outcomes = worker.validate(frames_, th)
+        key = memo.key(frames_, th) if memo is not None else None
+        hit = memo.get(key) if memo is not None else None
+        if hit is not None:
+            outcomes, run_for = hit
         else:
-            outcomes = validate_frames(frames_, kg_suites(th), "COMPLETE")
+            run_for = None
+            if worker is not None:
+                outcomes = worker.validate(frames_, th)
+            else:
+                outcomes = validate_frames(frames_, kg_suites(th), "COMPLETE")
+            if memo is not None:
+                memo.put(key, outcomes, kg_dir.name)
         findings = explain(tables, outcomes, frames_, th)
     finally:
         tables.close()
     return Verdict(all(o.success for o in outcomes), outcomes, findings, th.as_dict(),
                    None if base is None else base.name, _now(),
-                   gates_s=time.perf_counter() - t)
+                   gates_s=time.perf_counter() - t, frames_sha256=key, gx_run_for=run_for)
 
 
 def _now() -> str:
@@ -835,9 +909,10 @@ def record_verdict(kg_dir: Path, verdict: Verdict) -> None:
 def gate(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None, regate: bool = False,
          worker: GxWorker | None = None) -> Verdict:
     """The version's verdict: the recorded one if it was reached under these thresholds (GX is not
-    even imported), else a fresh one, recorded. `regate=True` always runs GX. A fresh verdict is
-    reached under the lake's lock (`kg_dir` is `staging/<v>` or `kg/<v>` of a lake), so a build
-    cannot promote the version from under the gates or their record."""
+    even imported), else a fresh one, recorded, with GX's outcomes for equal frames reused from the
+    lake's GxMemo. `regate=True` always runs GX. A fresh verdict is reached under the lake's lock
+    (`kg_dir` is `staging/<v>` or `kg/<v>` of a lake), so a build cannot promote the version from
+    under the gates or their record."""
     from graphmer_core.lake import Lake
 
     kg_dir, th = Path(kg_dir), thresholds or DEFAULT_GATES
@@ -849,7 +924,7 @@ def gate(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None, re
     with lake.lock(f"gating KG {kg_dir.name}"):
         if not kg_dir.exists() and lake.kg_dir(kg_dir.name).exists():
             kg_dir = lake.kg_dir(kg_dir.name)  # promoted while this process waited for the lock
-        verdict = run_gates(kg_dir, th, worker)
+        verdict = run_gates(kg_dir, th, worker, GxMemo(lake.root / "cache" / "gates", reuse=not regate))
         record_verdict(kg_dir, verdict)
     return verdict
 
