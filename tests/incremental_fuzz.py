@@ -109,7 +109,8 @@ def resolved_again(corpora: list[Corpus], lake: Lake) -> int:
     records = index_corpora(corpora, cache=build.index_cache(lake))
     parsed = parse_files(records, lake.parse_cache, 1).parsed
     roots = {name: layout.roots for name, layout in build.package_layouts(corpora).items()}
-    with ResolveCache(build.resolve_cache(lake)) as cache:
+    # the same content as the current version: the rows file stays that version's
+    with ResolveCache(build.resolve_cache(lake), lake.current_version()) as cache:
         resolve(parsed, roots, cache)
     cache.wait()
     return cache.stats.resolved
@@ -138,7 +139,8 @@ def rounds(src: Path, work: Path, n: int, seed: int, report: Callable[[str], Non
                 shutil.copytree(result.kg_dir, work / f"diff{r}" / name)
         resolve = warm.manifest["resolve"]
         reach = ("content unchanged, version reused" if warm.reused else
-                 f"re-resolved {resolve['resolved_files']} of {sum(g['files'] for g in resolve['groups'].values())}")
+                 f"re-resolved {resolve['resolved_files']} of {sum(g['files'] for g in resolve['groups'].values())}"
+                 f", tables from {warm.manifest['tables_from']['mode']}")
         report(f"round {r}: {'same' if same else 'DIFFERENT'}, {reach}, again {again}: " + " | ".join(edits))
         shutil.rmtree(work / "cold")
     return differed

@@ -52,6 +52,7 @@ class Corpora:
                         Corpus("app", tmp / "src" / "app")]
         self.lake = Lake(tmp / "lake")
         self.colds = 0
+        self.modes: list[str] = []  # how each incremental build made its tables (store.Patch or rows)
         self.java_files = sum(1 for _ in self.java.rglob("*.java"))
 
     def java_only(self, package: str, sources: dict[str, str]) -> int:
@@ -80,14 +81,19 @@ class Corpora:
         c_entities, c_triples = _tables(cold.kg_dir)
         assert w_triples == c_triples
         assert w_entities == c_entities
-        assert cold.manifest["resolve"]["reused_files"] == 0
+        assert cold.manifest["resolve"]["reused_files"] == 0 and cold.manifest["tables_from"] == {"mode": "rows"}
+        self.modes.append(warm.manifest["tables_from"]["mode"])
         assert warm.resolved == warm.manifest["resolve"]["resolved_files"]
         groups = warm.manifest["resolve"]["groups"]
         self.paths = {g: sorted(v.get("resolved_paths", ())) for g, v in groups.items()}
         return {g: (v["mode"], v["resolved"], v["files"]) for g, v in groups.items()}
 
 
-def test_rebuilds_match_cold_builds_and_resolve_what_changes_reach(tmp_path):
+@pytest.mark.parametrize("patch_max_share", [incremental.PATCH_MAX_SHARE, 1.0])
+def test_rebuilds_match_cold_builds_and_resolve_what_changes_reach(tmp_path, monkeypatch, patch_max_share):
+    """Also with every rebuild patching the previous version's tables (patch_max_share 1.0), however
+    much of them a change reached."""
+    monkeypatch.setattr(incremental, "PATCH_MAX_SHARE", patch_max_share)
     c = Corpora(tmp_path)
     n = c.java_files
     py = "python:app+shop"
@@ -145,6 +151,8 @@ def test_rebuilds_match_cold_builds_and_resolve_what_changes_reach(tmp_path):
     # corpora are re-resolved together; Java is reused.
     c.edit("shop/shop/cart.py", "    def total(self) -> float:", "    def total(self) -> int:")
     assert c.build() == {java: ("per_file", 0, n - 1), py: ("corpus", 4, 4)}
+    # the first build has no previous version; every later one follows the version before it
+    assert c.modes[0] == "rows" and ("rows" not in c.modes[1:] if patch_max_share == 1.0 else "patch" in c.modes)
 
 
 def test_a_file_in_a_cyclic_hierarchy_is_resolved_in_every_build(tmp_path):
@@ -264,6 +272,7 @@ def test_random_edits_to_real_code_rebuild_as_cold_builds(tmp_path):
     assert rounds(tmp_path / "src", tmp_path, 8, seed=3, report=lines.append) == [], "\n".join(lines)
     reach = [int(line.split("re-resolved ")[1].split()[0]) for line in lines if "re-resolved" in line]
     assert max(reach) > 1 and min(reach) < 200, lines  # changes that reached others, and ones that did not
+    assert sum("tables from patch" in line for line in lines) >= 4, lines  # most patched the tables
 
 
 def _lookup_table(c: Corpora, corpus: str) -> list[str]:

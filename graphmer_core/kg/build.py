@@ -145,7 +145,7 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
         after_parse()
 
     t = time.perf_counter()
-    with ResolveCache(resolve_cache(lake)) as cache:
+    with ResolveCache(resolve_cache(lake), version, lake.current_version()) as cache:
         resolved = resolve(outcome.parsed, {name: layout.roots for name, layout in layouts.items()}, cache)
     timings["resolve_s"] = time.perf_counter() - t
     try:
@@ -163,9 +163,15 @@ def _write_version(lake, version, corpora, records, layouts, outcome, resolved, 
 
     with store.Stager(lake, version) as stage:  # each table is written while the next is made
         t = time.perf_counter()
-        entities = store.dedup_entities(resolved.entities)
-        stage.write("entities", entities)
-        triples = store.dedup_triples(resolved.triples, version)
+        patch = _patch(lake, resolved, cache)
+        if patch is None:
+            entities = store.dedup_entities(resolved.entities)
+            stage.write("entities", entities)
+            triples = store.dedup_triples(resolved.triples, version)
+        else:
+            entities = patch.entities(resolved.entities)
+            stage.write("entities", entities)
+            triples = patch.triples(resolved.triples, version)
         stage.write("triples", triples)
         stage.write("files", files_table(file_records))
         violations = validation.validate(entities, triples)
@@ -185,7 +191,10 @@ def _write_version(lake, version, corpora, records, layouts, outcome, resolved, 
             "resolver_errors": resolver_errors(resolved.errors),
             "parse": {"reparsed": outcome.reparsed, "cache_hits": outcome.cache_hits},
             "resolve": cache.stats.as_dict(),
-            "changes": mf.changes(lake.current_dir(), triples),
+            "tables_from": ({"mode": "rows"} if patch is None else
+                            {"mode": "patch", "previous_kg_version": lake.current_version(),
+                             "entity_ids": len(patch.affected_entities), "triple_keys": len(patch.affected_triples)}),
+            "changes": patch.changes if patch is not None else mf.changes(lake.current_dir(), triples),
             "validation": validation.rates(violations, entities, triples),
             **mf.table_summary(entities, triples),
         }
@@ -196,6 +205,23 @@ def _write_version(lake, version, corpora, records, layouts, outcome, resolved, 
     return StageResult(version, kg_dir, mf.read_manifest(kg_dir), reused=False,
                        reparsed=outcome.reparsed, cache_hits=outcome.cache_hits, timings=timings,
                        resolved=cache.stats.resolved)
+
+
+def _patch(lake: Lake, resolved, cache):
+    """A store.Patch of the current version's tables, when the resolve cache knows what changed
+    since that version and it is a small part of the rows; else None (the tables are made anew)."""
+    from graphmer_core.kg import store
+    from graphmer_core.kg.incremental import PATCH_MAX_SHARE
+
+    previous, current = cache.previous, lake.current_dir()
+    if previous is None or current is None:
+        return None
+    entities = {r[0] for r in previous.entities} | {r[0] for r in cache.fresh.entities}
+    triples = {r[:3] for r in previous.triples} | {r[:3] for r in cache.fresh.triples}
+    if len(triples) > PATCH_MAX_SHARE * len(resolved.triples) or len(entities) > PATCH_MAX_SHARE * len(
+            resolved.entities):
+        return None
+    return store.Patch(current, entities, triples)
 
 
 def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None, progress: Progress | None = None,

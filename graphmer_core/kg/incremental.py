@@ -55,6 +55,7 @@ NOT_RESOLUTION = frozenset({"arrow.py", "build.py", "manifest.py", "quality.py",
 ROWS_FILE = f"rows-{FORMAT}.bin"
 SHOWN = 50  # re-resolved files listed per group in the manifest
 PRUNE_MIN = 4096  # lookup keys below which a corpus's table is never pruned
+PATCH_MAX_SHARE = 0.25  # more of the cached entries changed than this: the build makes its tables anew
 
 
 @functools.cache
@@ -78,6 +79,7 @@ class RowStore:
     def __init__(self, root: str | os.PathLike):
         self.file = Path(root) / ROWS_FILE
         self.index: dict[str, tuple[str, int, int, bytes]] = {}
+        self.meta: dict[str, Any] = {}  # what the build that wrote the file says of it (ResolveCache)
         self.data: Any = b""
         self.kept: dict[str, tuple[str, Any, bytes]] = {}  # key -> (group, payload, sha256)
         self.touched: set[str] = set()
@@ -87,10 +89,25 @@ class RowStore:
             at = int.from_bytes(self.data[-40:-32], "little")
             raw = self.data[at:-40]
             if hashlib.sha256(raw).digest() == self.data[-32:]:  # marshal decodes only checked bytes
-                index = marshal.loads(raw)
-                self.index = index if isinstance(index, dict) else {}
+                head = marshal.loads(raw)
+                if isinstance(head, dict) and isinstance(head.get("entries"), dict):
+                    self.index, self.meta = head["entries"], head.get("meta") or {}
         except (OSError, ValueError, EOFError, TypeError, IndexError):
-            self.index = {}
+            self.index, self.meta = {}, {}
+
+    def old(self, key: str) -> Any:
+        """The payload `key` had in the file as this build found it (checked), whatever this build
+        did with it since; None if it had none."""
+        entry = self.index.get(key)
+        if entry is None:
+            return None
+        payload = self.data[entry[1]:entry[1] + entry[2]]
+        return payload if hashlib.sha256(payload).digest() == entry[3] else None
+
+    def reused(self, key: str) -> bool:
+        """Whether this build kept `key`'s payload as it found it (read, not replaced)."""
+        kept = self.kept.get(key)
+        return kept is not None and kept[2] != b"" and key in self.index
 
     def get(self, group: str, key: str) -> bytes | None:
         self.touched.add(group)
@@ -111,7 +128,7 @@ class RowStore:
         self.touched.add(group)
         self.kept[key] = (group, payload, b"")  # its sha256 is taken in commit (off the build's thread)
 
-    def commit(self) -> None:
+    def commit(self, meta: dict[str, Any] | None = None) -> None:
         for key, (group, off, n, digest) in self.index.items():
             if group not in self.touched and key not in self.kept:
                 self.kept[key] = (group, self.data[off:off + n], digest)
@@ -120,7 +137,7 @@ class RowStore:
             parts.append(payload)
             index[key] = (group, at, len(payload), digest or hashlib.sha256(payload).digest())
             at += len(payload)
-        raw = marshal.dumps(index)
+        raw = marshal.dumps({"entries": index, "meta": meta or {}})
         parts += [raw, at.to_bytes(8, "little"), hashlib.sha256(raw).digest()]
         self.close()
         # temp + rename, no fsync: a cache, and a torn file reads as empty
@@ -245,14 +262,28 @@ class ResolveStats:
 
 
 class ResolveCache:
-    """Resolution through the cache: passed to `resolution.resolve(cache=...)`."""
+    """Resolution through the cache: passed to `resolution.resolve(cache=...)`.
 
-    def __init__(self, root: str | os.PathLike):
+    Besides the rows, it tells the build what changed since the version the rows file was written
+    for (`kg_version`, recorded in the file): `fresh`, the rows of every source (file, group, or a
+    corpus's packages) resolved in this build, and `previous`, the rows the sources of that version
+    that this build did not reuse had then. A key (entity id, triple key) in neither came from the
+    same reused sources in both builds, so the builder may patch that version's tables
+    (graphmer_core.kg.store.Patch). `previous` is None when the rows file is not that version's,
+    or that build left some source's rows out of the cache (a resolver error), or most changed."""
+
+    def __init__(self, root: str | os.PathLike, kg_version: str | None = None, previous_version: str | None = None):
         self.store = RowStore(root)
         self.code = resolver_code_version()
+        self.kg_version, self.previous_version = kg_version, previous_version
         self._writer: threading.Thread | None = None
         self._failed: BaseException | None = None
         self.stats = ResolveStats()
+        self.fresh = Resolved()
+        self.previous: Resolved | None = None
+        self._groups: set[str] = set()
+        self._complete = True  # every source's rows are in the store (else the next build cannot patch)
+        self._not_rows: set[str] = set()  # keys of entries that hold no rows (lookup tables)
 
     def __enter__(self) -> ResolveCache:
         return self
@@ -261,14 +292,39 @@ class ResolveCache:
         """Write the rows file on a thread (hashing and writing a few hundred MB release the GIL),
         so it overlaps the build's tables; `wait()` joins it."""
         if exc_type is None:
+            self.previous = self._previous()
             self._writer = threading.Thread(target=self._commit, name="graphmer-resolve-cache")
             self._writer.start()
         else:
             self.store.close()
 
+    def _previous(self) -> Resolved | None:
+        meta = self.store.meta
+        if (self.previous_version is None or meta.get("kg_version") != self.previous_version
+                or not meta.get("complete")):
+            return None
+        groups = set(meta.get("groups") or ())
+        gone = [k for k, (group, *_) in self.store.index.items()
+                if group in groups and k not in self._not_rows and not self.store.reused(k)]
+        if len(gone) > PATCH_MAX_SHARE * len(self.store.index):
+            return None
+        out = Resolved()
+        for key in gone:
+            payload = self.store.old(key)
+            try:
+                entry = marshal.loads(payload) if payload is not None else None
+            except (ValueError, EOFError, TypeError):
+                entry = None
+            if not isinstance(entry, dict):
+                return None  # what it held is unknown
+            if "entities" in entry:
+                out.extend(unpack(entry))
+        return out
+
     def _commit(self) -> None:
         try:
-            self.store.commit()
+            self.store.commit({"kg_version": self.kg_version, "groups": sorted(self._groups),
+                               "complete": self._complete})
         except BaseException as exc:  # noqa: BLE001 -- handed to wait(), on the build's thread
             self._failed = exc
 
@@ -296,12 +352,16 @@ class ResolveCache:
         if language != "java":
             return self._whole(module.resolve, (corpus, files), language, {corpus: files}, None)
         group = f"java:{corpus}"
+        self._groups.add(group)
         table_key = _key(self.code, corpus, "<lookups>")
+        self._not_rows.add(table_key)
         lookups = LookupTable(self._load(group, table_key))
         # millions of acyclic tuples: the cyclic collector waits (as in java.resolve)
         with paused_gc(), JavaCorpus(corpus, files) as jc:
             changed = lookups.changed(jc.value)
             out = jc.packages()
+            self.fresh.extend(out)  # made in every build: stored (below) for the next one to compare
+            packages = pack(out)
             keys = {f.path: _key(self.code, corpus, f.path, f.sha256) for f in files}
             rows: dict[str, Resolved] = {}
             reads: dict[str, bytes] = {}  # of the files cached
@@ -314,14 +374,18 @@ class ResolveCache:
             todo = [f.path for f in files if f.path not in rows]
             for path in todo:
                 rows[path], looked_up = jc.resolve(path)
+                self.fresh.extend(rows[path])
                 # a file the resolver failed on is tried again next time, as is one that read a
                 # cycle guard (its lookups are not all known)
                 if not rows[path].errors and ANY not in looked_up:
                     reads[path] = lookups.indices(looked_up, jc.value)
                     self._put_java(group, keys[path], rows[path], lookups.generation, reads[path])
+                else:
+                    self._complete = False
         for path, renumbered in lookups.prune(reads).items():
             self._put_java(group, keys[path], rows[path], lookups.generation, renumbered)
         self.store.put(group, table_key, lookups.state())
+        self.store.put(group, _key(self.code, corpus, "<packages>"), packages)
         self.stats.add(group, "per_file", len(files), len(todo), todo)
         for f in files:  # the order of a cold build
             out.extend(rows[f.path])
@@ -342,13 +406,17 @@ class ResolveCache:
                    *(f"{c}\t{f.path}\t{f.sha256}" for c, fs in sorted(by_corpus.items()) for f in fs))
         n = sum(len(fs) for fs in by_corpus.values())
         group = f"{language}:{'+'.join(sorted(by_corpus))}"
+        self._groups.add(group)
         hit = _rows(self._load(group, key))
         if hit is not None:
             self.stats.add(group, "corpus", n, 0)
             return hit
         out = fn(*args)
+        self.fresh.extend(out)
         if not out.errors:  # a failed part is retried (and reported again) by the next build
             self.store.put(group, key, pack(out))
+        else:
+            self._complete = False
         self.stats.add(group, "corpus", n, n)
         return out
 

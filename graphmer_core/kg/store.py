@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from graphmer_core.kg.manifest import MANIFEST, read_manifest, verify  # noqa: F
 from graphmer_core.lake import Lake, write_pointer
 
 TABLES = ("entities", "triples", "files", "validation")
+ENTITY_ORDER = ["entity_id"]
+TRIPLE_ORDER = ["relation", "head_id", "tail_id"]
 
 
 # Column positions in the row tuples of `Resolved` (the schema order).
@@ -32,22 +35,31 @@ _E = {name: i for i, name in enumerate(schemas.ENTITIES.names)}
 _T = {name: i for i, name in enumerate(schemas.TRIPLES.names)}
 
 
-def dedup_entities(rows: list[tuple]) -> pa.Table:
+def dedup_entities(rows: Iterable[tuple]) -> pa.Table:
     """One row per entity_id: the definition seen first (by path, line); specific kinds beat ExternalSymbol."""
+    return arrow.from_rows(list(_best_entities(rows).values()), schemas.ENTITIES, order_by=ENTITY_ORDER)
+
+
+def _best_entities(rows: Iterable[tuple]) -> dict[str, tuple]:
     best: dict[str, tuple] = {}
     for r in rows:
         cur = best.setdefault(r[0], r)
         if cur is not r and _entity_rank(r) < _entity_rank(cur):
             best[r[0]] = r
-    return arrow.from_rows(list(best.values()), schemas.ENTITIES, order_by=["entity_id"])
+    return best
 
 
 def _entity_rank(r: tuple, path=_E["path"], line=_E["start_line"], kind=_E["kind"]) -> tuple:
     return (r[path] is None, r[path] or "", r[line] or 0, r[kind] == "ExternalSymbol", r[kind])
 
 
-def dedup_triples(rows: list[tuple], kg_version: str) -> pa.Table:
+def dedup_triples(rows: Iterable[tuple], kg_version: str) -> pa.Table:
     """One row per (head, relation, tail), carrying its first evidence (path, line) and resolution."""
+    return arrow.from_rows(list(_best_triples(rows).values()), schemas.TRIPLES, order_by=TRIPLE_ORDER,
+                           constants={"kg_version": kg_version})
+
+
+def _best_triples(rows: Iterable[tuple]) -> dict[tuple[str, str, str], tuple]:
     best: dict[tuple[str, str, str], tuple] = {}
     path, line = _T["path"], _T["line"]
     for r in rows:
@@ -56,8 +68,85 @@ def dedup_triples(rows: list[tuple], kg_version: str) -> pa.Table:
         if cur is not r and ((r[path] is None, r[path] or "", r[line] or 0)
                              < (cur[path] is None, cur[path] or "", cur[line] or 0)):
             best[key] = r
-    return arrow.from_rows(list(best.values()), schemas.TRIPLES, order_by=["relation", "head_id", "tail_id"],
-                           constants={"kg_version": kg_version})
+    return best
+
+
+class Patch:
+    """The tables of the previous version, with the rows of the keys a change reached chosen again.
+
+    `affected` holds every entity id and triple key that a source changed since that version
+    emitted then or emits now (incremental.ResolveCache: `previous` and `fresh`). Every other key
+    has the same rows, from the same reused sources in the same order, so it keeps the row it had;
+    an affected key takes the best of all of this build's rows for it, as dedup_* would choose,
+    or leaves the table. The result is the table dedup_* makes, sorted the same way, for the cost
+    of reading the previous Parquet and converting the affected rows, where dedup_* converts all."""
+
+    def __init__(self, previous_dir: Path, affected_entities: set[str], affected_triples: set[tuple]):
+        verify(previous_dir, ("entities.parquet", "triples.parquet"))
+        self.previous_dir = previous_dir
+        self.affected_entities, self.affected_triples = affected_entities, affected_triples
+        self.changes: dict | None = None  # the manifest's `changes`, known once triples() ran
+
+    def entities(self, rows: Iterable[tuple]) -> pa.Table:
+        affected = self.affected_entities
+        best = _best_entities(r for r in rows if r[0] in affected)
+        con = arrow.cursor()
+        try:
+            _previous_view(con, self.previous_dir / "entities.parquet")
+            con.register("new", arrow.from_rows(list(best.values()), schemas.ENTITIES))
+            con.register("aff_rows", {"entity_id": arrow.objects(list(affected))})
+            con.execute("CREATE TEMP VIEW aff AS SELECT entity_id::VARCHAR AS entity_id FROM aff_rows")
+            return con.sql(f"""
+                SELECT * FROM prev ANTI JOIN aff ON prev.entity_id IS NOT DISTINCT FROM aff.entity_id
+                UNION ALL SELECT * FROM new ORDER BY {_order(ENTITY_ORDER)}""").to_arrow_table().cast(schemas.ENTITIES)
+        finally:
+            con.close()
+
+    def triples(self, rows: Iterable[tuple], kg_version: str) -> pa.Table:
+        affected = self.affected_triples
+        best = _best_triples(r for r in rows if r[:3] in affected)
+        keys = list(affected)
+        con = arrow.cursor()
+        try:
+            _previous_view(con, self.previous_dir / "triples.parquet")
+            con.register("new", arrow.from_rows(list(best.values()), schemas.TRIPLES,
+                                                constants={"kg_version": kg_version}))
+            con.register("aff_rows", {c: arrow.objects([k[i] for k in keys])
+                                      for i, c in enumerate(("head_id", "relation", "tail_id"))})
+            con.execute("CREATE TEMP VIEW aff AS SELECT head_id::VARCHAR AS head_id, relation::VARCHAR AS relation,"
+                        " tail_id::VARCHAR AS tail_id FROM aff_rows")
+            same = " AND ".join(f"prev.{c} IS NOT DISTINCT FROM aff.{c}" for c in ("head_id", "relation", "tail_id"))
+            before = set(con.sql(f"SELECT prev.head_id, prev.relation, prev.tail_id FROM prev SEMI JOIN aff ON {same}"
+                                 ).fetchall())
+            out = con.sql(f"""
+                SELECT * REPLACE (?::VARCHAR AS kg_version) FROM prev ANTI JOIN aff ON {same}
+                UNION ALL SELECT * FROM new ORDER BY {_order(TRIPLE_ORDER)}""", params=[kg_version]
+                          ).to_arrow_table().cast(schemas.TRIPLES)
+        finally:
+            con.close()
+        self.changes = _changes(self.previous_dir.name, set(best) - before, before - set(best))
+        return out
+
+
+def _previous_view(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """`prev`: the previous version's table, read by DuckDB (pyarrow's first read_table in a process
+    costs a second of imports)."""
+    con.execute(f"CREATE TEMP VIEW prev AS SELECT * FROM read_parquet({arrow.sql_string(path.as_posix())})")
+
+
+def _order(columns: list[str]) -> str:
+    return ", ".join(f'"{c}" ASC NULLS LAST' for c in columns)  # as arrow.from_columns sorts
+
+
+def _changes(previous: str, added: set[tuple], removed: set[tuple]) -> dict:
+    """manifest.changes() from the keys added and removed."""
+    by_relation: dict = {}
+    for side, keys in (("added", added), ("removed", removed)):
+        for _, relation, _ in keys:
+            by_relation.setdefault(relation, {"added": 0, "removed": 0})[side] += 1
+    return {"previous_kg_version": previous,
+            "by_relation": dict(sorted(by_relation.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))),
+            "added": len(added), "removed": len(removed)}
 
 
 def write_parquet(table: pa.Table, path: Path) -> str:
