@@ -17,7 +17,7 @@ from graphmer_core.kg import incremental
 from graphmer_core.kg.incremental import ROWS_FILE
 from graphmer_core.lake import Lake
 from graphmer_core.kg.summaries import java_summary
-from incremental_fuzz import JDK_BASE, copy_parts, rounds
+from incremental_fuzz import JDK_BASE, copy_parts, rounds, same_violations
 from java_helpers import parse_folder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -81,6 +81,7 @@ class Corpora:
         c_entities, c_triples = _tables(cold.kg_dir)
         assert w_triples == c_triples
         assert w_entities == c_entities
+        assert same_violations(warm.kg_dir, cold.kg_dir)
         assert cold.manifest["resolve"]["reused_files"] == 0 and cold.manifest["tables_from"] == {"mode": "rows"}
         self.modes.append(warm.manifest["tables_from"]["mode"])
         assert warm.resolved == warm.manifest["resolve"]["resolved_files"]

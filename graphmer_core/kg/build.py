@@ -174,7 +174,7 @@ def _write_version(lake, version, corpora, records, layouts, outcome, resolved, 
             triples = patch.triples(resolved.triples, version)
         stage.write("triples", triples)
         stage.write("files", files_table(file_records))
-        violations = validation.validate(entities, triples)
+        violations = validation.validate(entities, triples) if patch is None else patch.violations(entities, triples)
         stage.write("validation", violations)
         timings["tables_s"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -82,7 +82,7 @@ class Patch:
     of reading the previous Parquet and converting the affected rows, where dedup_* converts all."""
 
     def __init__(self, previous_dir: Path, affected_entities: set[str], affected_triples: set[tuple]):
-        verify(previous_dir, ("entities.parquet", "triples.parquet"))
+        verify(previous_dir, ("entities.parquet", "triples.parquet", "validation.parquet"))
         self.previous_dir = previous_dir
         self.affected_entities, self.affected_triples = affected_entities, affected_triples
         self.changes: dict | None = None  # the manifest's `changes`, known once triples() ran
@@ -126,6 +126,23 @@ class Patch:
             con.close()
         self.changes = _changes(self.previous_dir.name, set(best) - before, before - set(best))
         return out
+
+
+    def violations(self, entities: pa.Table, triples: pa.Table) -> pa.Table:
+        """validation.validate of the patched tables, from the previous version's violations
+        (validation.revalidate) where it can; after triples()."""
+        from graphmer_core.kg import validation
+
+        con = arrow.cursor()
+        try:
+            _previous_view(con, self.previous_dir / "validation.parquet")
+            previous = con.sql("SELECT * FROM prev").to_arrow_table().cast(validation.VIOLATIONS)
+        finally:
+            con.close()
+        changed = {rel for rel, n in self.changes["by_relation"].items() if n["added"] or n["removed"]}
+        again = validation.revalidate(entities, triples, previous, self.affected_entities, self.affected_triples,
+                                      changed)
+        return again if again is not None else validation.validate(entities, triples)
 
 
 def _previous_view(con: duckdb.DuckDBPyConnection, path: Path) -> None:

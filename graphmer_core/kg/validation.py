@@ -41,32 +41,38 @@ def register_ontology(con: duckdb.DuckDBPyConnection) -> None:
     con.register("resolutions", {"resolution": objects(list(ontology.RESOLUTIONS))})
 
 
-def _sql_violations(con: duckdb.DuckDBPyConnection) -> pa.Table:
+def _sql_violations(con: duckdb.DuckDBPyConnection, ent: str = "entities", tri: str = "triples") -> pa.Table:
+    """The violations of every rule but `cycle`, of the entity rows in `ent` and the triple rows in
+    `tri` (views of part of `entities` and `triples`, for `revalidate`), judged against the whole
+    tables: a triple's ends, its reverse, an entity's containers are looked up in all of them."""
     null_e = " OR ".join(f"{c} IS NULL" for c in ENTITY_REQUIRED)
     null_t = " OR ".join(f"{c} IS NULL" for c in TRIPLE_REQUIRED)
     contained = ", ".join(f"'{k}'" for k in MUST_BE_CONTAINED)
+    whole = ent == "entities"
+    ents = "ek" if whole else f"(SELECT entity_id, any_value(kind) AS kind FROM {ent} GROUP BY 1)"
+    of_ents = "" if whole else f"AND tail_id IN (SELECT entity_id FROM {ent})"
     return con.sql(f"""
         WITH ek AS MATERIALIZED (SELECT entity_id, any_value(kind) AS kind FROM entities GROUP BY 1),
         -- every triple with its end kinds (NULL: no such entity), joined once for two rules
         tk AS MATERIALIZED (SELECT t.relation, t.head_id, t.tail_id, h.kind AS head_kind, tl.kind AS tail_kind
-            FROM triples t LEFT JOIN ek h ON t.head_id = h.entity_id LEFT JOIN ek tl ON t.tail_id = tl.entity_id)
+            FROM {tri} t LEFT JOIN ek h ON t.head_id = h.entity_id LEFT JOIN ek tl ON t.tail_id = tl.entity_id)
         SELECT 'null', NULL, NULL, NULL, [entity_id], 'entity with a null required column'
-            FROM entities WHERE {null_e}
+            FROM {ent} WHERE {null_e}
         UNION ALL SELECT 'null', relation, head_id, tail_id, [head_id, tail_id],
-            'triple with a null required column' FROM triples WHERE {null_t}
+            'triple with a null required column' FROM {tri} WHERE {null_t}
         UNION ALL SELECT 'unknown_relation', relation, head_id, tail_id, [head_id, tail_id],
             'relation ' || relation || ' is not in the ontology'
-            FROM triples WHERE relation NOT IN (SELECT relation FROM relations)
+            FROM {tri} WHERE relation NOT IN (SELECT relation FROM relations)
         UNION ALL SELECT 'unknown_kind', NULL, NULL, NULL, [entity_id], 'kind ' || kind || ' is not in the ontology'
-            FROM entities WHERE kind NOT IN (SELECT kind FROM kinds)
+            FROM {ent} WHERE kind NOT IN (SELECT kind FROM kinds)
         UNION ALL SELECT 'unknown_resolution', relation, head_id, tail_id, [head_id, tail_id],
             'resolution ' || resolution || ' is unknown'
-            FROM triples WHERE resolution NOT IN (SELECT resolution FROM resolutions)
+            FROM {tri} WHERE resolution NOT IN (SELECT resolution FROM resolutions)
         UNION ALL SELECT 'duplicate', relation, head_id, tail_id, [head_id, tail_id],
             count(*)::VARCHAR || ' rows for one (head, relation, tail)'
-            FROM triples GROUP BY relation, head_id, tail_id HAVING count(*) > 1
+            FROM {tri} GROUP BY relation, head_id, tail_id HAVING count(*) > 1
         UNION ALL SELECT 'duplicate', NULL, NULL, NULL, [entity_id], count(*)::VARCHAR || ' rows for one entity_id'
-            FROM entities GROUP BY entity_id HAVING count(*) > 1
+            FROM {ent} GROUP BY entity_id HAVING count(*) > 1
         UNION ALL SELECT 'dangling', relation, head_id, tail_id, [head_id, tail_id],
             CASE WHEN head_kind IS NULL THEN 'head' ELSE 'tail' END || ' is not in entities'
             FROM tk WHERE head_kind IS NULL OR tail_kind IS NULL
@@ -78,23 +84,23 @@ def _sql_violations(con: duckdb.DuckDBPyConnection) -> pa.Table:
               AND t.relation IN (SELECT relation FROM relations)
         UNION ALL SELECT 'antisymmetry', a.relation, a.head_id, a.tail_id, [a.head_id, a.tail_id],
             CASE WHEN a.head_id = a.tail_id THEN 'self-loop' ELSE 'both directions present' END
-            FROM triples a JOIN triples b ON a.relation = b.relation
+            FROM {tri} a JOIN triples b ON a.relation = b.relation
                 AND a.head_id = b.tail_id AND a.tail_id = b.head_id
             WHERE a.head_id <= a.tail_id
               AND a.relation IN (SELECT relation FROM relations WHERE antisymmetric)
         UNION ALL SELECT 'container_count', 'contains', NULL, e.entity_id, [e.entity_id],
             coalesce(c.n, 0)::VARCHAR || ' containers (expected exactly 1)'
-            FROM ek e LEFT JOIN (SELECT tail_id, count(DISTINCT head_id) n FROM triples
-                                 WHERE relation = 'contains' GROUP BY 1) c ON c.tail_id = e.entity_id
+            FROM {ents} e LEFT JOIN (SELECT tail_id, count(DISTINCT head_id) n FROM triples
+                                     WHERE relation = 'contains' {of_ents} GROUP BY 1) c ON c.tail_id = e.entity_id
             WHERE (e.kind IN ({contained}) AND coalesce(c.n, 0) != 1) OR coalesce(c.n, 0) > 1
     """).to_arrow_table()
 
 
-def _cycles(con: duckdb.DuckDBPyConnection) -> list[dict]:
+def _cycles(con: duckdb.DuckDBPyConnection, triples: str = "triples") -> list[dict]:
     """Every cycle (strongly connected component, or self-loop) of each acyclic relation."""
     out = []
     for rel in (r for r in ontology.RELATIONS.values() if r.acyclic):
-        edges = _cycle_candidates(con.sql("SELECT head_id, tail_id FROM triples WHERE relation = ?",
+        edges = _cycle_candidates(con.sql(f"SELECT head_id, tail_id FROM {triples} WHERE relation = ?",
                                           params=[rel.name]).to_arrow_table())
         pairs = zip(edges["head_id"].to_pylist(), edges["tail_id"].to_pylist(), strict=True)
         for members in strongly_connected(pairs):
@@ -187,8 +193,81 @@ def validate(entities: pa.Table, triples: pa.Table) -> pa.Table:
     finally:
         con.close()
     cycles = from_columns([[c[n] for c in cycles] for n in VIOLATIONS.names], VIOLATIONS)
-    return pa.concat_tables([sql, cycles]).sort_by([("rule", "ascending"), ("relation", "ascending"),
-                                                    ("head_id", "ascending"), ("tail_id", "ascending")])
+    return _sorted(pa.concat_tables([sql, cycles]))
+
+
+def _sorted(violations: pa.Table) -> pa.Table:
+    return violations.sort_by([("rule", "ascending"), ("relation", "ascending"), ("head_id", "ascending"),
+                               ("tail_id", "ascending")])
+
+
+def revalidate(entities: pa.Table, triples: pa.Table, previous: pa.Table, affected_entities: set[str],
+               affected_triples: set[tuple], edges_changed: set[str]) -> pa.Table | None:
+    """`validate(entities, triples)`, from the violations of the previous version (`previous`)
+    when only the rows of these entity ids and triple keys (head, relation, tail) may differ from
+    it and only the relations in `edges_changed` gained or lost keys. Each rule judges one entity
+    or one triple key, and what it reads of the rest is bounded: a triple reads its ends' kinds and
+    its reverse, an entity its containers. So the violations of a scope are judged again (the
+    affected keys, their reverses, the triples that touch an affected entity, the entities an
+    affected `contains` key points to) and the previous ones outside it stay; cycles are found
+    again only where an acyclic relation's keys changed. None where a key or a previous violation
+    is null-keyed (then `validate`)."""
+    if (any(None in k for k in affected_triples) or None in affected_entities
+            or "null" in previous["rule"].to_pylist()):
+        return None
+    keys = list(affected_triples)
+    con = cursor()
+    try:
+        con.register("all_e", entities)
+        con.register("all_t", triples)
+        con.register("prev", previous)
+        register_ontology(con)
+        con.register("aff_e_rows", {"entity_id": objects(list(affected_entities))})
+        con.register("aff_t_rows", {c: objects([k[i] for k in keys])
+                                    for i, c in enumerate(("head_id", "relation", "tail_id"))})
+        # What is judged again (scope_t, scope_e), and all the rules read of the rest: the scope's
+        # triples with their reverses and the `contains` triples into the scope's entities, the
+        # entities at their ends. Two scans of the triples, one of the entities; the rules then
+        # run over these few rows as they would over the whole tables.
+        con.execute("""
+            CREATE TEMP VIEW aff_e AS SELECT entity_id::VARCHAR AS entity_id FROM aff_e_rows;
+            CREATE TEMP VIEW aff_t AS SELECT head_id::VARCHAR AS head_id, relation::VARCHAR AS relation,
+                tail_id::VARCHAR AS tail_id FROM aff_t_rows;
+            CREATE TEMP TABLE scope_t AS
+                SELECT relation, head_id, tail_id FROM aff_t
+                UNION SELECT relation, tail_id, head_id FROM aff_t
+                UNION SELECT relation, head_id, tail_id FROM all_t
+                    WHERE head_id IN (SELECT entity_id FROM aff_e) OR tail_id IN (SELECT entity_id FROM aff_e);
+            CREATE TEMP TABLE scope_e AS
+                SELECT entity_id FROM aff_e UNION SELECT tail_id FROM aff_t WHERE relation = 'contains';
+            CREATE TEMP TABLE read_t AS
+                SELECT relation, head_id, tail_id FROM scope_t UNION SELECT relation, tail_id, head_id FROM scope_t;
+            CREATE TEMP TABLE triples AS SELECT * FROM all_t t
+                WHERE EXISTS (SELECT 1 FROM read_t r WHERE r.relation = t.relation AND r.head_id = t.head_id
+                              AND r.tail_id = t.tail_id)
+                   OR (t.relation = 'contains' AND t.tail_id IN (SELECT entity_id FROM scope_e));
+            CREATE TEMP TABLE entities AS SELECT * FROM all_e WHERE entity_id IN (
+                SELECT entity_id FROM scope_e UNION SELECT head_id FROM triples UNION SELECT tail_id FROM triples);
+            CREATE TEMP VIEW ent AS SELECT * FROM entities SEMI JOIN scope_e USING (entity_id);
+            CREATE TEMP VIEW tri AS SELECT * FROM triples SEMI JOIN scope_t USING (relation, head_id, tail_id);
+        """)
+        fresh = _sql_violations(con, "ent", "tri").rename_columns(VIOLATIONS.names).cast(VIOLATIONS)
+        kept = con.sql("""
+            SELECT * FROM prev v WHERE rule <> 'cycle' AND CASE
+                WHEN relation IS NULL OR rule = 'container_count'
+                    THEN v.entity_ids[1] NOT IN (SELECT entity_id FROM scope_e)
+                ELSE NOT EXISTS (SELECT 1 FROM scope_t s WHERE s.relation = v.relation
+                                 AND s.head_id = v.head_id AND s.tail_id = v.tail_id) END
+        """).to_arrow_table().cast(VIOLATIONS)
+        acyclic = {r.name for r in ontology.RELATIONS.values() if r.acyclic}
+        if acyclic & edges_changed:
+            cycles = _cycles(con, "all_t")
+            cycles = from_columns([[c[n] for c in cycles] for n in VIOLATIONS.names], VIOLATIONS)
+        else:
+            cycles = con.sql("SELECT * FROM prev WHERE rule = 'cycle'").to_arrow_table().cast(VIOLATIONS)
+    finally:
+        con.close()
+    return _sorted(pa.concat_tables([kept, fresh, cycles]))
 
 
 def rates(violations: pa.Table, entities: pa.Table, triples: pa.Table) -> dict:
