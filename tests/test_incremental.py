@@ -230,6 +230,22 @@ def test_a_file_summary_depends_on_its_content_not_on_how_the_process_holds_it()
     assert java_summary(replace(pf, facts=changed)) not in summaries
 
 
+def test_summaries_are_reused_for_the_same_path_and_content_only(tmp_path):
+    """A build keeps each Java file's summary under its path and sha256 for the next one: reused
+    for that content, made again for any other, and a damaged entry is made again whole."""
+    from graphmer_core.kg.summaries import JavaCorpus
+
+    files = parse_folder(FIXTURES / "java")
+    circle = next(f for f in files if f.path.endswith("Circle.java"))
+    known = {circle.path: (circle.sha256, "kept"), files[0].path: ("0" * 64, "stale")}
+    with JavaCorpus("jfx", files, known) as jc:
+        assert jc.summaries[circle.path] == "kept"  # reused, not made again
+        assert jc.summaries[files[0].path] == java_summary(files[0]) != "stale"
+        assert jc.known()[circle.path] == (circle.sha256, "kept")
+    with JavaCorpus("jfx", files, ["not", "a", "dict"]) as jc:
+        assert jc.summaries[circle.path] == java_summary(circle)
+
+
 @pytest.mark.skipif(not JDK_BASE.is_dir(), reason="JDK 17 sources absent (`make corpora` prepares them)")
 def test_real_code_rebuilds_match_cold_builds(tmp_path):
     """The same comparisons on real code: java.util and java.lang of JDK 17 (258 files), through

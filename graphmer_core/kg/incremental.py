@@ -356,8 +356,11 @@ class ResolveCache:
         table_key = _key(self.code, corpus, "<lookups>")
         self._not_rows.add(table_key)
         lookups = LookupTable(self._load(group, table_key))
+        summaries_key = _key(self.code, corpus, "<summaries>")
+        self._not_rows.add(summaries_key)
         # millions of acyclic tuples: the cyclic collector waits (as in java.resolve)
-        with paused_gc(), JavaCorpus(corpus, files) as jc:
+        with paused_gc(), JavaCorpus(corpus, files, self._load(group, summaries_key)) as jc:
+            summaries = marshal.dumps(jc.known())
             changed = lookups.changed(jc.value)
             out = jc.packages()
             self.fresh.extend(out)  # made in every build: stored (below) for the next one to compare
@@ -386,6 +389,7 @@ class ResolveCache:
             self._put_java(group, keys[path], rows[path], lookups.generation, renumbered)
         self.store.put(group, table_key, lookups.state())
         self.store.put(group, _key(self.code, corpus, "<packages>"), packages)
+        self.store.put(group, summaries_key, summaries)
         self.stats.add(group, "per_file", len(files), len(todo), todo)
         for f in files:  # the order of a cold build
             out.extend(rows[f.path])

@@ -63,14 +63,25 @@ class JavaCorpus:
     One process: emitting on a fork pool that shared this index measured slower on two cores
     (each worker recomputes the index's lazy memos, and the rows cross processes packed)."""
 
-    def __init__(self, corpus: str, files: list[ParsedFile]):
+    def __init__(self, corpus: str, files: list[ParsedFile], known: Any = None):
+        """`known`: {path: (sha256, summary)} of an earlier build, reused for files of that content."""
         from graphmer_core.kg.java.emit import Resolver
         from graphmer_core.kg.java.model import LANG
 
         java = [f for f in files if f.language == LANG]
-        self.summaries = {f.path: java_summary(f) for f in java}
+        known = known if isinstance(known, dict) else {}
+        self.summaries = {}
+        for f in java:
+            hit = known.get(f.path)
+            ok = isinstance(hit, tuple) and len(hit) == 2 and hit[0] == f.sha256 and isinstance(hit[1], str)
+            self.summaries[f.path] = hit[1] if ok else java_summary(f)
+        self.shas = {f.path: f.sha256 for f in java}
         self.r = Resolver(corpus, java)
         self.units = {unit[0].pf.path: unit for unit in self.r.files}
+
+    def known(self) -> dict[str, tuple[str, str]]:
+        """The summaries, for the next build's `known`."""
+        return {path: (self.shas[path], summary) for path, summary in self.summaries.items()}
 
     def __enter__(self) -> JavaCorpus:
         return self
