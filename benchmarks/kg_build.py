@@ -297,6 +297,7 @@ def one_file_changed(args, tmp: Path) -> None:
     config.write_text(f"corpora:\n  - {{name: {args.edits_in.replace('.', '_')}, root: '{src}'}}\n")
     runs: dict[str, list[tuple[float, dict[str, float]]]] = {"cold": [], **{k: [] for k in EDITS}}
     resolved: dict[str, int] = {}
+    tables: dict[str, str] = {}  # how the tables were made: patched from the previous version, or from rows
     for i in range(args.repeat):  # interleaved rounds, each from the original content in a fresh lake
         lake = tmp / f"{args.edits_in}-lake{i}"
         victim.write_text(original)
@@ -307,19 +308,20 @@ def one_file_changed(args, tmp: Path) -> None:
             text = text.replace(old, new, 1)
             victim.write_text(text)
             runs[name].append(shell_build(config, lake, args.workers))
-            resolved[name] = json.loads((Lake(lake).current_dir() / "manifest.json").read_text())[
-                "resolve"]["resolved_files"]
+            manifest = json.loads((Lake(lake).current_dir() / "manifest.json").read_text())
+            resolved[name] = manifest["resolve"]["resolved_files"]
+            tables[name] = manifest["tables_from"]["mode"]
         shutil.rmtree(lake)
     victim.write_text(original)
     cold_wall = min(s for s, _ in runs["cold"])
     cold_cpu = min(t["cpu_s"] for _, t in runs["cold"])
     print(f"\none java.base file changed ({EDIT_FILE}) in a copy of {'the whole JDK' if whole else 'java.base'}, "
           f"whole process, gates included, best of {args.repeat} (median in brackets)")
-    print(f"{'':16}{'wall s':>16}{'of cold':>9}{'CPU s':>16}{'of cold':>9}{'re-resolved':>13}")
+    print(f"{'':16}{'wall s':>16}{'of cold':>9}{'CPU s':>16}{'of cold':>9}{'re-resolved':>13}{'tables':>8}")
     for name, rs in runs.items():
         wall = [s for s, _ in rs]
         cpu = [t["cpu_s"] for _, t in rs]
-        files = "" if name == "cold" else f"{resolved[name]:>13,}"
+        files = "" if name == "cold" else f"{resolved[name]:>13,}{tables[name]:>8}"
         print(f"{name:16}{min(wall):>7.2f}{f'({statistics.median(wall):.2f})':>9}{min(wall) / cold_wall:>9.1%}"
               f"{min(cpu):>7.2f}{f'({statistics.median(cpu):.2f})':>9}{min(cpu) / cold_cpu:>9.1%}{files}")
         best = min(rs, key=lambda x: x[0])[1]

@@ -88,45 +88,30 @@ class Patch:
         self.changes: dict | None = None  # the manifest's `changes`, known once triples() ran
 
     def entities(self, rows: Iterable[tuple]) -> pa.Table:
-        affected = self.affected_entities
-        best = _best_entities(r for r in rows if r[0] in affected)
-        con = arrow.cursor()
-        try:
-            _previous_view(con, self.previous_dir / "entities.parquet")
-            con.register("new", arrow.from_rows(list(best.values()), schemas.ENTITIES))
-            con.register("aff_rows", {"entity_id": arrow.objects(list(affected))})
-            con.execute("CREATE TEMP VIEW aff AS SELECT entity_id::VARCHAR AS entity_id FROM aff_rows")
-            return con.sql(f"""
-                SELECT * FROM prev ANTI JOIN aff ON prev.entity_id IS NOT DISTINCT FROM aff.entity_id
-                UNION ALL SELECT * FROM new ORDER BY {_order(ENTITY_ORDER)}""").to_arrow_table().cast(schemas.ENTITIES)
-        finally:
-            con.close()
+        best = _best_entities(r for r in rows if r[0] in self.affected_entities)
+        new = arrow.from_rows(list(best.values()), schemas.ENTITIES, order_by=ENTITY_ORDER)
+        prev = _read(self.previous_dir / "entities.parquet", schemas.ENTITIES)
+        merged = _merge(prev, ENTITY_ORDER, {(k,) for k in self.affected_entities}, new)
+        if merged is None:
+            merged = _sorted_union(prev, ["entity_id"], {(k,) for k in self.affected_entities}, new, ENTITY_ORDER)
+        return merged[0].cast(schemas.ENTITIES)
 
     def triples(self, rows: Iterable[tuple], kg_version: str) -> pa.Table:
-        affected = self.affected_triples
-        best = _best_triples(r for r in rows if r[:3] in affected)
-        keys = list(affected)
-        con = arrow.cursor()
-        try:
-            _previous_view(con, self.previous_dir / "triples.parquet")
-            con.register("new", arrow.from_rows(list(best.values()), schemas.TRIPLES,
-                                                constants={"kg_version": kg_version}))
-            con.register("aff_rows", {c: arrow.objects([k[i] for k in keys])
-                                      for i, c in enumerate(("head_id", "relation", "tail_id"))})
-            con.execute("CREATE TEMP VIEW aff AS SELECT head_id::VARCHAR AS head_id, relation::VARCHAR AS relation,"
-                        " tail_id::VARCHAR AS tail_id FROM aff_rows")
-            same = " AND ".join(f"prev.{c} IS NOT DISTINCT FROM aff.{c}" for c in ("head_id", "relation", "tail_id"))
-            before = set(con.sql(f"SELECT prev.head_id, prev.relation, prev.tail_id FROM prev SEMI JOIN aff ON {same}"
-                                 ).fetchall())
-            out = con.sql(f"""
-                SELECT * REPLACE (?::VARCHAR AS kg_version) FROM prev ANTI JOIN aff ON {same}
-                UNION ALL SELECT * FROM new ORDER BY {_order(TRIPLE_ORDER)}""", params=[kg_version]
-                          ).to_arrow_table().cast(schemas.TRIPLES)
-        finally:
-            con.close()
+        affected, heads = self.affected_triples, {k[0] for k in self.affected_triples}
+        best = _best_triples(r for r in rows if r[0] in heads and r[:3] in affected)  # no slice per row
+        new = arrow.from_rows(list(best.values()), schemas.TRIPLES, order_by=TRIPLE_ORDER,
+                              constants={"kg_version": kg_version})
+        prev = _read(self.previous_dir / "triples.parquet", schemas.TRIPLES)
+        affected = {(r, h, t) for h, r, t in self.affected_triples}  # in TRIPLE_ORDER
+        merged = _merge(prev, TRIPLE_ORDER, affected, new)
+        if merged is None:
+            merged = _sorted_union(prev, TRIPLE_ORDER, affected, new, TRIPLE_ORDER)
+        out, before = merged
+        out = out.set_column(out.schema.get_field_index("kg_version"), "kg_version",
+                             pa.repeat(pa.scalar(kg_version, pa.string()), out.num_rows))
+        before = {(h, r, t) for r, h, t in before}
         self.changes = _changes(self.previous_dir.name, set(best) - before, before - set(best))
-        return out
-
+        return out.cast(schemas.TRIPLES)
 
     def violations(self, entities: pa.Table, triples: pa.Table) -> pa.Table:
         """validation.validate of the patched tables, from the previous version's violations
@@ -143,6 +128,92 @@ class Patch:
         again = validation.revalidate(entities, triples, previous, self.affected_entities, self.affected_triples,
                                       changed)
         return again if again is not None else validation.validate(entities, triples)
+
+
+MERGE_MAX = 4096  # affected keys past which the patched table is sorted whole (fewer, larger chunks)
+
+
+def _read(path: Path, schema: pa.Schema) -> pa.Table:
+    """A table of the previous version, read by DuckDB (pyarrow's first read_table in a process
+    costs a second of imports)."""
+    con = arrow.cursor()
+    try:
+        _previous_view(con, path)
+        return con.sql("SELECT * FROM prev").to_arrow_table().cast(schema)
+    finally:
+        con.close()
+
+
+def _merge(prev: pa.Table, order: list[str], affected: set[tuple], new: pa.Table
+           ) -> tuple[pa.Table, set[tuple]] | None:
+    """`prev`, sorted by `order` with unique keys, without the rows of the `affected` keys and with
+    the rows of `new` (sorted, keys among the affected) in their places: zero-copy slices of `prev`
+    around each change, found by binary search (Python compares str by code point, which is the
+    byte order of UTF-8 that the tables are sorted in). Also the affected keys `prev` held. None
+    where a key column holds a null or too many keys changed: then `_sorted_union`."""
+    cols = [prev.column(c) for c in order]
+    if len(affected) > MERGE_MAX or any(c.null_count for c in cols) or any(None in k for k in affected):
+        return None
+    cols = [c.chunk(0) if c.num_chunks == 1 else c for c in cols]  # an Array's items are read faster
+    n = prev.num_rows
+
+    def before(i: int, k: tuple) -> bool:  # key(i) < k, reading a column only while they tie
+        for c, part in zip(cols, k, strict=True):
+            v = c[i].as_py()
+            if v != part:
+                return v < part
+        return False
+
+    def bisect(k: tuple, lo: int) -> int:
+        hi = n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if before(mid, k):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    found, lo = {}, 0
+    for k in sorted(affected):  # each search starts where the last one ended
+        lo = bisect(k, lo)
+        if lo < n and not before(lo, k) and all(c[lo].as_py() == part for c, part in zip(cols, k, strict=True)):
+            found[lo] = k
+    new_keys = list(zip(*(new.column(c).to_pylist() for c in order), strict=True)) if new.num_rows else []
+    inserts: dict[int, list[int]] = {}
+    lo = 0
+    for j, k in enumerate(new_keys):  # sorted, as `new` is
+        lo = bisect(k, lo)
+        inserts.setdefault(lo, []).append(j)
+    pieces, at = [], 0
+    for i in sorted(found.keys() | inserts.keys()):
+        pieces.append(prev.slice(at, i - at))
+        for j in inserts.get(i, ()):
+            pieces.append(new.slice(j, 1))
+        at = i + 1 if i in found else i
+    pieces.append(prev.slice(at))
+    return pa.concat_tables([p for p in pieces if p.num_rows] or [prev.slice(0, 0)]), set(found.values())
+
+
+def _sorted_union(prev: pa.Table, key: list[str], affected: set[tuple], new: pa.Table, order: list[str]
+                  ) -> tuple[pa.Table, set[tuple]]:
+    """What `_merge` gives, by a DuckDB anti join and a sort of the whole table."""
+    con = arrow.cursor()
+    try:
+        con.register("prev", prev)
+        con.register("new", new)
+        rows = list(affected)
+        con.register("aff_rows", {c: arrow.objects([k[i] for k in rows]) for i, c in enumerate(key)})
+        con.execute("CREATE TEMP VIEW aff AS SELECT " + ", ".join(f"{c}::VARCHAR AS {c}" for c in key)
+                    + " FROM aff_rows")
+        same = " AND ".join(f"prev.{c} IS NOT DISTINCT FROM aff.{c}" for c in key)
+        before = set(con.sql(f"SELECT {', '.join(f'prev.{c}' for c in key)} FROM prev SEMI JOIN aff ON {same}"
+                             ).fetchall())
+        out = con.sql(f"SELECT * FROM prev ANTI JOIN aff ON {same} UNION ALL SELECT * FROM new "
+                      f"ORDER BY {_order(order)}").to_arrow_table()
+    finally:
+        con.close()
+    return out, before
 
 
 def _previous_view(con: duckdb.DuckDBPyConnection, path: Path) -> None:
