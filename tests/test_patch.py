@@ -39,3 +39,22 @@ def test_a_null_key_or_many_changes_take_the_whole_sort():
     assert store._merge(prev, ["entity_id"], {("a",)}, prev.slice(0, 0)) is None
     many = {(str(i),) for i in range(store.MERGE_MAX + 1)}
     assert store._merge(pa.table({"entity_id": ["a"]}), ["entity_id"], many, prev.slice(0, 0)) is None
+
+
+def test_changed_keys_are_those_whose_rows_a_source_emits_otherwise():
+    from graphmer_core.kg.resolution import Resolved
+
+    a = ("A", "calls", "B", "java", "c", "A.java", 3, "exact")
+    a_moved = a[:6] + (4,) + a[7:]  # the same key from another line
+    b = ("A", "calls", "C", "java", "c", "A.java", 5, "exact")
+    b_again = b[:6] + (6,) + b[7:]
+    e = ("A", "Class", "A", "A", "java", "c", "A.java", 1, 9, "0" * 64)
+    same = Resolved([e], [a, b])
+    previous = {("java:c", "A.java"): same, ("java:c", "Gone.java"): Resolved([], [("G", "calls", "H") + a[3:]]),
+                ("java:c", "Order.java"): Resolved([], [b, b_again])}
+    fresh = {("java:c", "A.java"): Resolved([e], [a, b]),  # re-resolved, emits what it did
+             ("java:c", "New.java"): Resolved([("N",) + e[1:]], []),
+             ("java:c", "Order.java"): Resolved([], [b_again, b])}  # one key's rows in another order
+    assert store.changed_keys(previous, fresh) == ({"N"}, {("G", "calls", "H"), ("A", "calls", "C")})
+    fresh[("java:c", "A.java")] = Resolved([e], [a_moved, b])
+    assert store.changed_keys(previous, fresh)[1] == {("G", "calls", "H"), ("A", "calls", "C"), ("A", "calls", "B")}

@@ -216,8 +216,7 @@ def _patch(lake: Lake, resolved, cache):
     previous, current = cache.previous, lake.current_dir()
     if previous is None or current is None:
         return None
-    entities = {r[0] for r in previous.entities} | {r[0] for r in cache.fresh.entities}
-    triples = {r[:3] for r in previous.triples} | {r[:3] for r in cache.fresh.triples}
+    entities, triples = store.changed_keys(previous, cache.fresh)
     if len(triples) > PATCH_MAX_SHARE * len(resolved.triples) or len(entities) > PATCH_MAX_SHARE * len(
             resolved.entities):
         return None

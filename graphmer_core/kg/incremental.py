@@ -55,7 +55,8 @@ NOT_RESOLUTION = frozenset({"arrow.py", "build.py", "manifest.py", "quality.py",
 ROWS_FILE = f"rows-{FORMAT}.bin"
 SHOWN = 50  # re-resolved files listed per group in the manifest
 PRUNE_MIN = 4096  # lookup keys below which a corpus's table is never pruned
-PATCH_MAX_SHARE = 0.25  # more of the cached entries changed than this: the build makes its tables anew
+PATCH_MAX_SHARE = 0.1  # more of the rows changed than this: the build makes its tables anew
+PACKAGES, WHOLE = "<packages>", "<whole>"  # the sources that are no file: a corpus's packages, a group
 
 
 @functools.cache
@@ -265,10 +266,11 @@ class ResolveCache:
     """Resolution through the cache: passed to `resolution.resolve(cache=...)`.
 
     Besides the rows, it tells the build what changed since the version the rows file was written
-    for (`kg_version`, recorded in the file): `fresh`, the rows of every source (file, group, or a
-    corpus's packages) resolved in this build, and `previous`, the rows the sources of that version
-    that this build did not reuse had then. A key (entity id, triple key) in neither came from the
-    same reused sources in both builds, so the builder may patch that version's tables
+    for (`kg_version`, recorded in the file): `fresh`, the rows of every source (a file, a group
+    resolved whole, a corpus's packages; by (group, path)) resolved in this build, and `previous`,
+    the rows the sources of that version that this build did not reuse had then. A key (entity id,
+    triple key) whose rows no source changed (`changed_keys`) has the same rows from the same
+    sources in the same order in both builds, so the builder may patch that version's tables
     (graphmer_core.kg.store.Patch). `previous` is None when the rows file is not that version's,
     or that build left some source's rows out of the cache (a resolver error), or most changed."""
 
@@ -279,8 +281,8 @@ class ResolveCache:
         self._writer: threading.Thread | None = None
         self._failed: BaseException | None = None
         self.stats = ResolveStats()
-        self.fresh = Resolved()
-        self.previous: Resolved | None = None
+        self.fresh: dict[tuple[str, str], Resolved] = {}
+        self.previous: dict[tuple[str, str], Resolved] | None = None
         self._groups: set[str] = set()
         self._complete = True  # every source's rows are in the store (else the next build cannot patch)
         self._not_rows: set[str] = set()  # keys of entries that hold no rows (lookup tables)
@@ -298,7 +300,7 @@ class ResolveCache:
         else:
             self.store.close()
 
-    def _previous(self) -> Resolved | None:
+    def _previous(self) -> dict[tuple[str, str], Resolved] | None:
         meta = self.store.meta
         if (self.previous_version is None or meta.get("kg_version") != self.previous_version
                 or not meta.get("complete")):
@@ -308,17 +310,17 @@ class ResolveCache:
                 if group in groups and k not in self._not_rows and not self.store.reused(k)]
         if len(gone) > PATCH_MAX_SHARE * len(self.store.index):
             return None
-        out = Resolved()
+        out: dict[tuple[str, str], Resolved] = {}
         for key in gone:
             payload = self.store.old(key)
             try:
                 entry = marshal.loads(payload) if payload is not None else None
             except (ValueError, EOFError, TypeError):
                 entry = None
-            if not isinstance(entry, dict):
+            if not isinstance(entry, dict) or ("entities" in entry and not isinstance(entry.get("source"), str)):
                 return None  # what it held is unknown
             if "entities" in entry:
-                out.extend(unpack(entry))
+                out[(self.store.index[key][0], entry["source"])] = unpack(entry)
         return out
 
     def _commit(self) -> None:
@@ -363,8 +365,9 @@ class ResolveCache:
             summaries = marshal.dumps(jc.known())
             changed = lookups.changed(jc.value)
             out = jc.packages()
-            self.fresh.extend(out)  # made in every build: stored (below) for the next one to compare
-            packages = pack(out)
+            self.fresh[(group, PACKAGES)] = out  # made in every build: stored (below) for the next one
+            packages = pack(out, source=PACKAGES)
+            out = Resolved(list(out.entities), list(out.triples))
             keys = {f.path: _key(self.code, corpus, f.path, f.sha256) for f in files}
             rows: dict[str, Resolved] = {}
             reads: dict[str, bytes] = {}  # of the files cached
@@ -377,16 +380,16 @@ class ResolveCache:
             todo = [f.path for f in files if f.path not in rows]
             for path in todo:
                 rows[path], looked_up = jc.resolve(path)
-                self.fresh.extend(rows[path])
+                self.fresh[(group, path)] = rows[path]
                 # a file the resolver failed on is tried again next time, as is one that read a
                 # cycle guard (its lookups are not all known)
                 if not rows[path].errors and ANY not in looked_up:
                     reads[path] = lookups.indices(looked_up, jc.value)
-                    self._put_java(group, keys[path], rows[path], lookups.generation, reads[path])
+                    self._put_java(group, path, keys[path], rows[path], lookups.generation, reads[path])
                 else:
                     self._complete = False
         for path, renumbered in lookups.prune(reads).items():
-            self._put_java(group, keys[path], rows[path], lookups.generation, renumbered)
+            self._put_java(group, path, keys[path], rows[path], lookups.generation, renumbered)
         self.store.put(group, table_key, lookups.state())
         self.store.put(group, _key(self.code, corpus, "<packages>"), packages)
         self.store.put(group, summaries_key, summaries)
@@ -395,8 +398,8 @@ class ResolveCache:
             out.extend(rows[f.path])
         return out
 
-    def _put_java(self, group: str, key: str, rows: Resolved, generation: str, reads: bytes) -> None:
-        self.store.put(group, key, pack(rows, generation=generation, reads=reads))
+    def _put_java(self, group: str, path: str, key: str, rows: Resolved, generation: str, reads: bytes) -> None:
+        self.store.put(group, key, pack(rows, source=path, generation=generation, reads=reads))
 
     def resolve_together(self, module: Any, language: str, by_corpus: dict[str, list[ParsedFile]],
                          package_roots: dict[str, Any] | None) -> Resolved:
@@ -416,9 +419,9 @@ class ResolveCache:
             self.stats.add(group, "corpus", n, 0)
             return hit
         out = fn(*args)
-        self.fresh.extend(out)
+        self.fresh[(group, WHOLE)] = out
         if not out.errors:  # a failed part is retried (and reported again) by the next build
-            self.store.put(group, key, pack(out))
+            self.store.put(group, key, pack(out, source=WHOLE))
         else:
             self._complete = False
         self.stats.add(group, "corpus", n, n)

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -71,12 +72,43 @@ def _best_triples(rows: Iterable[tuple]) -> dict[tuple[str, str, str], tuple]:
     return best
 
 
+def changed_keys(previous: dict[tuple[str, str], Any], fresh: dict[tuple[str, str], Any]
+                 ) -> tuple[set[str], set[tuple]]:
+    """The entity ids and triple keys whose rows a source changed: of the sources in `previous`
+    (their rows in the last build) and `fresh` (their rows now; both incremental.ResolveCache's),
+    every key of one found on one side only, and the keys whose rows a source emits otherwise now
+    (other rows, or in another order). A re-resolved file that emits what it did (most of those a
+    signature edit reaches) changes no key."""
+    entities: set[str] = set()
+    triples: set[tuple] = set()
+    for source in previous.keys() | fresh.keys():
+        old, new = previous.get(source), fresh.get(source)
+        if old is None or new is None:
+            rows = old if new is None else new
+            entities.update(r[0] for r in rows.entities)
+            triples.update(r[:3] for r in rows.triples)
+        else:
+            entities |= _changed(old.entities, new.entities, lambda r: r[0])
+            triples |= _changed(old.triples, new.triples, lambda r: r[:3])
+    return entities, triples
+
+
+def _changed(old: list[tuple], new: list[tuple], key) -> set:
+    if old == new:
+        return set()
+    rows: dict[Any, list[list[tuple]]] = {}
+    for side, found in enumerate((old, new)):
+        for r in found:
+            rows.setdefault(key(r), [[], []])[side].append(r)
+    return {k for k, (a, b) in rows.items() if a != b}
+
+
 class Patch:
     """The tables of the previous version, with the rows of the keys a change reached chosen again.
 
-    `affected` holds every entity id and triple key that a source changed since that version
-    emitted then or emits now (incremental.ResolveCache: `previous` and `fresh`). Every other key
-    has the same rows, from the same reused sources in the same order, so it keeps the row it had;
+    `affected` holds every entity id and triple key whose rows a source changed since that version
+    (`changed_keys`). Every other key has the same rows, from the same sources in the same order,
+    so it keeps the row it had;
     an affected key takes the best of all of this build's rows for it, as dedup_* would choose,
     or leaves the table. The result is the table dedup_* makes, sorted the same way, for the cost
     of reading the previous Parquet and converting the affected rows, where dedup_* converts all."""
@@ -125,11 +157,14 @@ class Patch:
         finally:
             con.close()
         changed = {rel for rel, n in self.changes["by_relation"].items() if n["added"] or n["removed"]}
+        if len(self.affected_triples) > REVALIDATE_MAX_SHARE * triples.num_rows:
+            return validation.validate(entities, triples)  # a scope that large costs more than the whole
         again = validation.revalidate(entities, triples, previous, self.affected_entities, self.affected_triples,
                                       changed)
         return again if again is not None else validation.validate(entities, triples)
 
 
+REVALIDATE_MAX_SHARE = 0.05  # of the triples affected, past which the whole graph is validated again
 MERGE_MAX = 4096  # affected keys past which the patched table is sorted whole (fewer, larger chunks)
 
 
