@@ -23,7 +23,8 @@ seconds as the CLI reports them (`gates_s`: what the build waited for them); the
 JDK's java.base cold and after a body edit and a signature edit of one file (incremental
 resolution), as fractions of its cold build in wall and CPU seconds. `--shell-only` skips the
 in-process figures; `--no-shell` skips these; `--edits-only` runs only the java.base edits, and
-`--edits-in jdk` makes the same edits in a copy of the whole JDK (the edited file one of 15,000).
+`--edits-in jdk` makes the same edits in a copy of the whole JDK (the edited file one of 15,000);
+a second body edit follows the signature edit, as a rebuild that follows another rebuild.
 """
 
 from __future__ import annotations
@@ -280,6 +281,12 @@ EDIT_FILE = "java/util/ArrayList.java"
 EDITS = {
     "body edit": ("    public int size() {\n", "    public int size() {\n        int unused = 0;\n"),
     "signature edit": ("    public void trimToSize() {", "    public void trimToSize(int unused) {"),
+    # the edit of a nightly rebuild that follows another rebuild: the gates' frames may equal the last
+    # version's (the first edit's are compared with a cold build, which had no version to compare with)
+    "body edit again": ("    public boolean isEmpty() {
+", "    public boolean isEmpty() {
+        int unused = 0;
+"),
 }
 
 

@@ -283,6 +283,11 @@ class ResolveCache:
         self.stats = ResolveStats()
         self.fresh: dict[tuple[str, str], Resolved] = {}
         self.previous: dict[tuple[str, str], Resolved] | None = None
+        meta = self.store.meta
+        # Only a rows file of the current version can be patched from: otherwise (a cold build, a
+        # first build of other corpora) nothing is kept for it, not even references.
+        self._patchable = (previous_version is not None and meta.get("kg_version") == previous_version
+                           and bool(meta.get("complete")))
         self._groups: set[str] = set()
         self._complete = True  # every source's rows are in the store (else the next build cannot patch)
         self._not_rows: set[str] = set()  # keys of entries that hold no rows (lookup tables)
@@ -301,11 +306,9 @@ class ResolveCache:
             self.store.close()
 
     def _previous(self) -> dict[tuple[str, str], Resolved] | None:
-        meta = self.store.meta
-        if (self.previous_version is None or meta.get("kg_version") != self.previous_version
-                or not meta.get("complete")):
+        if not self._patchable:
             return None
-        groups = set(meta.get("groups") or ())
+        groups = set(self.store.meta.get("groups") or ())
         gone = [k for k, (group, *_) in self.store.index.items()
                 if group in groups and k not in self._not_rows and not self.store.reused(k)]
         if len(gone) > PATCH_MAX_SHARE * len(self.store.index):
@@ -322,6 +325,10 @@ class ResolveCache:
             if "entities" in entry:
                 out[(self.store.index[key][0], entry["source"])] = unpack(entry)
         return out
+
+    def _fresh(self, group: str, source: str, rows: Resolved) -> None:
+        if self._patchable:
+            self.fresh[(group, source)] = rows
 
     def _commit(self) -> None:
         try:
@@ -365,7 +372,7 @@ class ResolveCache:
             summaries = marshal.dumps(jc.known())
             changed = lookups.changed(jc.value)
             out = jc.packages()
-            self.fresh[(group, PACKAGES)] = out  # made in every build: stored (below) for the next one
+            self._fresh(group, PACKAGES, out)  # made in every build: stored (below) for the next one
             packages = pack(out, source=PACKAGES)
             out = Resolved(list(out.entities), list(out.triples))
             keys = {f.path: _key(self.code, corpus, f.path, f.sha256) for f in files}
@@ -380,7 +387,7 @@ class ResolveCache:
             todo = [f.path for f in files if f.path not in rows]
             for path in todo:
                 rows[path], looked_up = jc.resolve(path)
-                self.fresh[(group, path)] = rows[path]
+                self._fresh(group, path, rows[path])
                 # a file the resolver failed on is tried again next time, as is one that read a
                 # cycle guard (its lookups are not all known)
                 if not rows[path].errors and ANY not in looked_up:
@@ -419,7 +426,7 @@ class ResolveCache:
             self.stats.add(group, "corpus", n, 0)
             return hit
         out = fn(*args)
-        self.fresh[(group, WHOLE)] = out
+        self._fresh(group, WHOLE, out)
         if not out.errors:  # a failed part is retried (and reported again) by the next build
             self.store.put(group, key, pack(out, source=WHOLE))
         else:
