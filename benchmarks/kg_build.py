@@ -283,10 +283,8 @@ EDITS = {
     "signature edit": ("    public void trimToSize() {", "    public void trimToSize(int unused) {"),
     # the edit of a nightly rebuild that follows another rebuild: the gates' frames may equal the last
     # version's (the first edit's are compared with a cold build, which had no version to compare with)
-    "body edit again": ("    public boolean isEmpty() {
-", "    public boolean isEmpty() {
-        int unused = 0;
-"),
+    "body edit again": ("    public boolean isEmpty() {\n",
+                        "    public boolean isEmpty() {\n        int unused = 0;\n"),
 }
 
 
