@@ -193,6 +193,22 @@ def test_a_damaged_cache_entry_or_file_is_resolved_again(tmp_path):
     assert c.build()["java:jfx"] == ("per_file", n, n)
 
 
+def test_a_previous_version_that_does_not_check_is_no_base_for_a_patch(tmp_path):
+    """The previous version's entities changed on disk (its triples still check): the rebuild makes
+    its tables anew instead of patching them, and its KG is still a cold build's."""
+    c = Corpora(tmp_path)
+    c.corpora = c.corpora[:1]
+    c.build()
+    c.edit("jfx/com/acme/shapes/Circle.java", "        format(3);\n", "        format(4);\n")
+    c.build()
+    assert c.modes[-1] == "patch"
+    entities = c.lake.current_dir() / "entities.parquet"
+    entities.write_bytes(entities.read_bytes()[:-9] + b"damaged!!")
+    c.edit("jfx/com/acme/shapes/Circle.java", "        format(4);\n", "        format(5);\n")
+    c.build()
+    assert c.modes[-1] == "rows"
+
+
 def test_a_member_type_added_to_a_supertype_reaches_the_files_that_named_it(tmp_path):
     """`Sub.Knob` names nothing until Base, Sub's superclass, declares Knob: the file naming it
     looked up a member type that no type had (the "n" key; the hierarchy was not searched), so it

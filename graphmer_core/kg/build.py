@@ -210,6 +210,7 @@ def _write_version(lake, version, corpora, records, layouts, outcome, resolved, 
 def _patch(lake: Lake, resolved, cache):
     """A store.Patch of the current version's tables, when the resolve cache knows what changed
     since that version and it is a small part of the rows; else None (the tables are made anew)."""
+    from graphmer_core.artifacts import IntegrityError
     from graphmer_core.kg import store
     from graphmer_core.kg.incremental import PATCH_MAX_SHARE
 
@@ -220,7 +221,10 @@ def _patch(lake: Lake, resolved, cache):
     if len(triples) > PATCH_MAX_SHARE * len(resolved.triples) or len(entities) > PATCH_MAX_SHARE * len(
             resolved.entities):
         return None
-    return store.Patch(current, entities, triples)
+    try:
+        return store.Patch(current, entities, triples)
+    except IntegrityError:  # a previous version that does not check is no base (its triples' check names it)
+        return None
 
 
 def build_kg(corpora: list[Corpus], lake: Lake, workers: int | None = None, progress: Progress | None = None,
