@@ -107,7 +107,7 @@ GATE_FLAGS = {  # GateThresholds field -> help
 def cmd_build_kg(args) -> int:
     from graphmer_core.corpus.config import load_corpora, parse_corpus_arg
     from graphmer_core.kg.build import build_kg
-    from graphmer_core.kg.incremental import resolve_summary
+    from graphmer_core.kg.manifest import resolve_summary
     from graphmer_core.kg.quality import DEFAULT_GATES, GateFailed
 
     lake = Lake(args.lake)

@@ -175,7 +175,8 @@ CLI_BUILD = (
     "import sys\n"
     "from graphmer_core.cli import main\n"
     "rc = main(['build-kg', '--corpus', 'shop={shop}', '--lake', '{lake}', '--workers', '1'{extra}])\n"
-    "print('RC', rc, 'GX', 'great_expectations' in sys.modules, 'PANDAS', 'pandas' in sys.modules)\n"
+    "print('RC', rc, 'GX', 'great_expectations' in sys.modules, 'PANDAS', 'pandas' in sys.modules,\n"
+    "      'PYARROW', 'pyarrow' in sys.modules)\n"
 )
 
 
@@ -193,8 +194,9 @@ def test_an_unchanged_rebuild_reuses_the_verdict_and_regate_runs_gx_again(tmp_pa
     checked = gates_record(lake)["checked_at"]
 
     again = _cli_build(fixtures, tmp_path / "lake")
-    # GX neither imported here nor in a worker: the recorded verdict stands
-    assert "RC 0 GX False PANDAS False" in again and "recorded verdict" in again and "existing version reused" in again
+    # GX neither imported here nor in a worker: the recorded verdict stands; nor pyarrow: no table is made
+    assert "RC 0 GX False PANDAS False PYARROW False" in again and "recorded verdict" in again
+    assert "existing version reused" in again
     assert gates_record(lake)["checked_at"] == checked
 
     regated = _cli_build(fixtures, tmp_path / "lake", "--regate")

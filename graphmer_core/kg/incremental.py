@@ -433,14 +433,3 @@ class ResolveCache:
             self._complete = False
         self.stats.add(group, "corpus", n, n)
         return out
-
-
-def resolve_summary(resolve: dict[str, Any]) -> str:
-    """A manifest's `resolve` section in a line: "re-resolved 4 of 33 file(s) (java:jfx: Circle.java,
-    Renderer.java, Sorter.java, ...)"."""
-    total = resolve["resolved_files"] + resolve["reused_files"]
-    shown = [f"{group}: {', '.join(p.rpartition('/')[2] for p in g['resolved_paths'][:3])}"
-             + (", ..." if g["resolved"] > 3 else "")
-             for group, g in resolve["groups"].items() if g.get("resolved_paths")]
-    listed = f" ({'; '.join(shown)})" if shown else ""
-    return f"re-resolved {resolve['resolved_files']:,} of {total:,} file(s){listed}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from graphmer_core.artifacts import verify_checksums
 
@@ -91,6 +91,17 @@ def changes(previous_dir: Path | None, triples: pa.Table) -> dict | None:
         "added": int(sum(a for _, a, _ in rows)),
         "removed": int(sum(r for _, _, r in rows)),
     }
+
+
+def resolve_summary(resolve: dict[str, Any]) -> str:
+    """A manifest's `resolve` section in a line: "re-resolved 4 of 33 file(s) (java:jfx: Circle.java,
+    Renderer.java, Sorter.java, ...)"."""
+    total = resolve["resolved_files"] + resolve["reused_files"]
+    shown = [f"{group}: {', '.join(p.rpartition('/')[2] for p in g['resolved_paths'][:3])}"
+             + (", ..." if g["resolved"] > 3 else "")
+             for group, g in resolve["groups"].items() if g.get("resolved_paths")]
+    listed = f" ({'; '.join(shown)})" if shown else ""
+    return f"re-resolved {resolve['resolved_files']:,} of {total:,} file(s){listed}"
 
 
 def files_markdown(summary: dict, limit: int = 50) -> str:
