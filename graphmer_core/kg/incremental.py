@@ -397,6 +397,7 @@ class ResolveCache:
                     self._complete = False
         for path, renumbered in lookups.prune(reads).items():
             self._put_java(group, path, keys[path], rows[path], lookups.generation, renumbered)
+            self._fresh(group, path, rows[path])  # stored again, with the rows it had: no key changed
         self.store.put(group, table_key, lookups.state())
         self.store.put(group, _key(self.code, corpus, "<packages>"), packages)
         self.store.put(group, summaries_key, summaries)
