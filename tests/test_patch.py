@@ -28,7 +28,7 @@ def test_merging_around_changed_keys_equals_sorting_the_whole_table():
         new = arrow.from_rows(_rows(kept_new, 2), schemas.TRIPLES, order_by=store.TRIPLE_ORDER,
                               constants={"kg_version": "v1"})
         merged, found = store._merge(prev, store.TRIPLE_ORDER, affected, new)
-        whole, found_whole = store._sorted_union(prev, store.TRIPLE_ORDER, affected, new, store.TRIPLE_ORDER)
+        whole, found_whole = store._sorted_union(prev, store.TRIPLE_ORDER, affected, new)
         assert merged.equals(whole.cast(merged.schema)) and found == found_whole == affected & keys
         expected = sorted((keys - affected) | kept_new, key=lambda k: [s.encode() for s in k])
         assert list(zip(*(merged[c].to_pylist() for c in store.TRIPLE_ORDER), strict=True)) == expected

@@ -56,8 +56,7 @@ def from_columns(columns: Sequence[Sequence], schema: pa.Schema, order_by: Seque
         select = ", ".join(f'?::{_SQL_TYPES[f.type]} AS "{f.name}"' if f.name in constants
                            else f'c{index[f.name]}::{_SQL_TYPES[f.type]} AS "{f.name}"' for f in schema)
         params = [constants[f.name] for f in schema if f.name in constants]
-        keys = [f'"{c}" ASC NULLS LAST' for c in order_by]
-        order = f" ORDER BY {', '.join(keys)}" if keys else ""
+        order = f" ORDER BY {order_clause(order_by)}" if order_by else ""
         return con.sql(f"SELECT {select} FROM cols{order}", params=params).to_arrow_table().cast(schema)
     finally:
         con.close()
@@ -67,3 +66,17 @@ def from_rows(rows: Sequence[Sequence], schema: pa.Schema, order_by: Sequence[st
               constants: dict[str, object] | None = None) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [()] * (len(schema) - len(constants or {}))
     return from_columns(columns, schema, order_by, constants)
+
+
+def order_clause(columns: Sequence[str]) -> str:
+    """The ORDER BY terms the KG tables are sorted by: byte order, nulls last."""
+    return ", ".join(f'"{c}" ASC NULLS LAST' for c in columns)
+
+
+def register_keys(con: duckdb.DuckDBPyConnection, name: str, columns: Sequence[str], keys) -> None:
+    """A view `name` of string key tuples (`columns`, one per tuple element) on a cursor: typed
+    VARCHAR even when there are none, so joins against it bind."""
+    rows = list(keys)
+    con.register(f"{name}_rows", {c: objects([k[i] for k in rows]) for i, c in enumerate(columns)})
+    con.execute(f"CREATE TEMP VIEW {name} AS SELECT {', '.join(f'{c}::VARCHAR AS {c}' for c in columns)} "
+                f"FROM {name}_rows")

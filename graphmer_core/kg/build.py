@@ -192,7 +192,7 @@ def _write_version(lake, version, corpora, records, layouts, outcome, resolved, 
             "parse": {"reparsed": outcome.reparsed, "cache_hits": outcome.cache_hits},
             "resolve": cache.stats.as_dict(),
             "tables_from": ({"mode": "rows"} if patch is None else
-                            {"mode": "patch", "previous_kg_version": lake.current_version(),
+                            {"mode": "patch", "previous_kg_version": patch.previous_dir.name,
                              "entity_ids": len(patch.affected_entities), "triple_keys": len(patch.affected_triples)}),
             "changes": patch.changes if patch is not None else mf.changes(lake.current_dir(), triples),
             "validation": validation.rates(violations, entities, triples),

@@ -108,10 +108,10 @@ class Patch:
 
     `affected` holds every entity id and triple key whose rows a source changed since that version
     (`changed_keys`). Every other key has the same rows, from the same sources in the same order,
-    so it keeps the row it had;
-    an affected key takes the best of all of this build's rows for it, as dedup_* would choose,
-    or leaves the table. The result is the table dedup_* makes, sorted the same way, for the cost
-    of reading the previous Parquet and converting the affected rows, where dedup_* converts all."""
+    so it keeps the row it had; an affected key takes the best of all of this build's rows for it,
+    as dedup_* would choose, or leaves the table. The result is the table dedup_* makes, sorted the
+    same way, for the cost of reading the previous Parquet and converting the affected rows, where
+    dedup_* converts all."""
 
     def __init__(self, previous_dir: Path, affected_entities: set[str], affected_triples: set[tuple]):
         verify(previous_dir, ("entities.parquet", "triples.parquet", "validation.parquet"))
@@ -123,9 +123,8 @@ class Patch:
         best = _best_entities(r for r in rows if r[0] in self.affected_entities)
         new = arrow.from_rows(list(best.values()), schemas.ENTITIES, order_by=ENTITY_ORDER)
         prev = _read(self.previous_dir / "entities.parquet", schemas.ENTITIES)
-        merged = _merge(prev, ENTITY_ORDER, {(k,) for k in self.affected_entities}, new)
-        if merged is None:
-            merged = _sorted_union(prev, ["entity_id"], {(k,) for k in self.affected_entities}, new, ENTITY_ORDER)
+        affected = {(k,) for k in self.affected_entities}
+        merged = _merge(prev, ENTITY_ORDER, affected, new) or _sorted_union(prev, ENTITY_ORDER, affected, new)
         return merged[0].cast(schemas.ENTITIES)
 
     def triples(self, rows: Iterable[tuple], kg_version: str) -> pa.Table:
@@ -135,10 +134,7 @@ class Patch:
                               constants={"kg_version": kg_version})
         prev = _read(self.previous_dir / "triples.parquet", schemas.TRIPLES)
         affected = {(r, h, t) for h, r, t in self.affected_triples}  # in TRIPLE_ORDER
-        merged = _merge(prev, TRIPLE_ORDER, affected, new)
-        if merged is None:
-            merged = _sorted_union(prev, TRIPLE_ORDER, affected, new, TRIPLE_ORDER)
-        out, before = merged
+        out, before = _merge(prev, TRIPLE_ORDER, affected, new) or _sorted_union(prev, TRIPLE_ORDER, affected, new)
         out = out.set_column(out.schema.get_field_index("kg_version"), "kg_version",
                              pa.repeat(pa.scalar(kg_version, pa.string()), out.num_rows))
         before = {(h, r, t) for r, h, t in before}
@@ -150,15 +146,10 @@ class Patch:
         (validation.revalidate) where it can; after triples()."""
         from graphmer_core.kg import validation
 
-        con = arrow.cursor()
-        try:
-            _previous_view(con, self.previous_dir / "validation.parquet")
-            previous = con.sql("SELECT * FROM prev").to_arrow_table().cast(validation.VIOLATIONS)
-        finally:
-            con.close()
-        changed = {rel for rel, n in self.changes["by_relation"].items() if n["added"] or n["removed"]}
         if len(self.affected_triples) > REVALIDATE_MAX_SHARE * triples.num_rows:
             return validation.validate(entities, triples)  # a scope that large costs more than the whole
+        previous = _read(self.previous_dir / "validation.parquet", validation.VIOLATIONS)
+        changed = {rel for rel, n in self.changes["by_relation"].items() if n["added"] or n["removed"]}
         again = validation.revalidate(entities, triples, previous, self.affected_entities, self.affected_triples,
                                       changed)
         return again if again is not None else validation.validate(entities, triples)
@@ -173,8 +164,7 @@ def _read(path: Path, schema: pa.Schema) -> pa.Table:
     costs a second of imports)."""
     con = arrow.cursor()
     try:
-        _previous_view(con, path)
-        return con.sql("SELECT * FROM prev").to_arrow_table().cast(schema)
+        return con.sql(f"SELECT * FROM read_parquet({arrow.sql_string(path.as_posix())})").to_arrow_table().cast(schema)
     finally:
         con.close()
 
@@ -230,35 +220,22 @@ def _merge(prev: pa.Table, order: list[str], affected: set[tuple], new: pa.Table
     return pa.concat_tables([p for p in pieces if p.num_rows] or [prev.slice(0, 0)]), set(found.values())
 
 
-def _sorted_union(prev: pa.Table, key: list[str], affected: set[tuple], new: pa.Table, order: list[str]
+def _sorted_union(prev: pa.Table, order: list[str], affected: set[tuple], new: pa.Table
                   ) -> tuple[pa.Table, set[tuple]]:
     """What `_merge` gives, by a DuckDB anti join and a sort of the whole table."""
     con = arrow.cursor()
     try:
         con.register("prev", prev)
         con.register("new", new)
-        rows = list(affected)
-        con.register("aff_rows", {c: arrow.objects([k[i] for k in rows]) for i, c in enumerate(key)})
-        con.execute("CREATE TEMP VIEW aff AS SELECT " + ", ".join(f"{c}::VARCHAR AS {c}" for c in key)
-                    + " FROM aff_rows")
-        same = " AND ".join(f"prev.{c} IS NOT DISTINCT FROM aff.{c}" for c in key)
-        before = set(con.sql(f"SELECT {', '.join(f'prev.{c}' for c in key)} FROM prev SEMI JOIN aff ON {same}"
+        arrow.register_keys(con, "aff", order, affected)
+        same = " AND ".join(f"prev.{c} IS NOT DISTINCT FROM aff.{c}" for c in order)
+        before = set(con.sql(f"SELECT {', '.join(f'prev.{c}' for c in order)} FROM prev SEMI JOIN aff ON {same}"
                              ).fetchall())
         out = con.sql(f"SELECT * FROM prev ANTI JOIN aff ON {same} UNION ALL SELECT * FROM new "
-                      f"ORDER BY {_order(order)}").to_arrow_table()
+                      f"ORDER BY {arrow.order_clause(order)}").to_arrow_table()
     finally:
         con.close()
     return out, before
-
-
-def _previous_view(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """`prev`: the previous version's table, read by DuckDB (pyarrow's first read_table in a process
-    costs a second of imports)."""
-    con.execute(f"CREATE TEMP VIEW prev AS SELECT * FROM read_parquet({arrow.sql_string(path.as_posix())})")
-
-
-def _order(columns: list[str]) -> str:
-    return ", ".join(f'"{c}" ASC NULLS LAST' for c in columns)  # as arrow.from_columns sorts
 
 
 def _changes(previous: str, added: set[tuple], removed: set[tuple]) -> dict:

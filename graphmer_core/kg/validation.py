@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from graphmer_core.kg import ontology
-from graphmer_core.kg.arrow import cursor, from_columns, objects
+from graphmer_core.kg.arrow import cursor, from_columns, objects, register_keys
 
 VIOLATIONS = pa.schema([
     ("rule", pa.string()),
@@ -215,24 +215,19 @@ def revalidate(entities: pa.Table, triples: pa.Table, previous: pa.Table, affect
     if (any(None in k for k in affected_triples) or None in affected_entities
             or "null" in previous["rule"].to_pylist()):
         return None
-    keys = list(affected_triples)
     con = cursor()
     try:
         con.register("all_e", entities)
         con.register("all_t", triples)
         con.register("prev", previous)
         register_ontology(con)
-        con.register("aff_e_rows", {"entity_id": objects(list(affected_entities))})
-        con.register("aff_t_rows", {c: objects([k[i] for k in keys])
-                                    for i, c in enumerate(("head_id", "relation", "tail_id"))})
+        register_keys(con, "aff_e", ["entity_id"], ((k,) for k in affected_entities))
+        register_keys(con, "aff_t", ["head_id", "relation", "tail_id"], affected_triples)
         # What is judged again (scope_t, scope_e), and all the rules read of the rest: the scope's
         # triples with their reverses and the `contains` triples into the scope's entities, the
         # entities at their ends. Two scans of the triples, one of the entities; the rules then
         # run over these few rows as they would over the whole tables.
         con.execute("""
-            CREATE TEMP VIEW aff_e AS SELECT entity_id::VARCHAR AS entity_id FROM aff_e_rows;
-            CREATE TEMP VIEW aff_t AS SELECT head_id::VARCHAR AS head_id, relation::VARCHAR AS relation,
-                tail_id::VARCHAR AS tail_id FROM aff_t_rows;
             CREATE TEMP TABLE scope_t AS
                 SELECT relation, head_id, tail_id FROM aff_t
                 UNION SELECT relation, tail_id, head_id FROM aff_t
