@@ -50,6 +50,22 @@ def test_corrupt_cache_entry_is_detected_and_recomputed(make_tree, tmp_path):
     assert ParseCache(cache_dir).get(version, sha) is not None  # rewritten
 
 
+def test_get_many_reads_entries_across_query_chunks_and_leaves_out_misses_and_bad_ones(tmp_path, monkeypatch):
+    from graphmer_core.parsing import cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "GET_MANY_CHUNK", 3)  # 8 keys: three queries
+    cache = ParseCache(tmp_path)
+    entries = {f"{i:064x}": cache_mod.encode({"n": i}) for i in range(6)}
+    cache.put_many(("v1", sha, payload) for sha, payload in entries.items())
+    cache.put_many([("v2", "f" * 64, cache_mod.encode({"n": -1}))])  # another version's key: a miss for v1
+    bad = f"{5:064x}"
+    with cache._connect() as con:
+        con.execute("UPDATE facts SET payload = ? WHERE sha256 = ?", (entries[bad][:-1] + b"\x00", bad))
+    got = cache.get_many("v1", [*entries, *entries, "f" * 64, "e" * 64])  # repeated keys asked once
+    assert {sha: cache_mod.decode(p) for sha, p in got.items()} == {f"{i:064x}": {"n": i} for i in range(5)}
+    cache.close()
+
+
 def test_unreadable_cache_file_is_moved_aside_and_rebuilt(make_tree, tmp_path):
     root = make_tree(SRC)
     cache_dir = tmp_path / "cache"

@@ -142,10 +142,20 @@ def _extract_all(records, cache: ParseCache | None, workers: int, progress, max_
     """(corpus, path) -> (facts | None, reparsed, status, reason) of every usable record."""
     results: dict[tuple[str, str], tuple[dict | None, bool, str | None, str | None]] = {}
     todo: list[FileRecord] = []
-    for r in records:  # cache hits are read here, in one process
-        if r.status != "ok":
-            continue
-        facts = None if cache is None else cache.get(cache_version(r.language, max_depth), r.sha256)
+    usable = [r for r in records if r.status == "ok"]
+    held: dict[str, dict[str, bytes]] = {}  # cache version -> sha256 -> payload: hits read here, in one process
+    if cache is not None:
+        for version in {cache_version(r.language, max_depth) for r in usable}:
+            held[version] = cache.get_many(version, (r.sha256 for r in usable
+                                                     if cache_version(r.language, max_depth) == version))
+    for r in usable:
+        payload = held.get(cache_version(r.language, max_depth), {}).get(r.sha256)
+        facts = None
+        if payload is not None:
+            try:
+                facts = decode(payload)  # each file its own facts, as a parse would give
+            except (ValueError, EOFError, TypeError):
+                facts = None
         if facts is None:
             todo.append(r)
         else:

@@ -76,6 +76,21 @@ class ParseCache:
         except (ValueError, EOFError, TypeError):
             return None
 
+    def get_many(self, version: str, shas: Iterable[str]) -> dict[str, bytes]:
+        """The payloads (checked, not decoded: see `decode`) of many entries, in a few queries
+        rather than one per file (3,000 point queries were a third of reading java.base's cached
+        facts); the misses are absent."""
+        con = self._connect()
+        wanted = list(dict.fromkeys(shas))
+        out: dict[str, bytes] = {}
+        for i in range(0, len(wanted), GET_MANY_CHUNK):
+            chunk = wanted[i:i + GET_MANY_CHUNK]
+            rows = con.execute(f"SELECT sha256, stamp, payload FROM facts WHERE version = ? AND sha256 IN "
+                               f"({', '.join('?' * len(chunk))})", (version, *chunk))
+            out.update((sha, payload) for sha, stamp, payload in rows
+                       if hashlib.sha256(payload).hexdigest() == stamp)
+        return out
+
     def cached(self, version: str) -> set[str]:
         """The sha256 of every file whose facts this cache holds for an extractor version (a key
         scan, no payload read): how much of a build the cache will serve, known before it starts."""
@@ -93,6 +108,7 @@ class ParseCache:
             crash_point("parse_cache.write")  # rows written, not committed
 
 
+GET_MANY_CHUNK = 500  # keys per query: under SQLite's bound on parameters, old versions' 999 included
 WAIT_S = 120  # other builds may be writing: how long to wait for their commit
 
 
