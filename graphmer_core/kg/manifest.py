@@ -31,11 +31,23 @@ def verify(kg_dir: Path, names: tuple[str, ...] | None = None) -> dict:
     return manifest
 
 
-def _counts(table: pa.Table, column: str) -> dict[str, int]:
-    import pyarrow.compute as pc
+def _counts(tables: dict[str, pa.Table], columns: dict[str, tuple[str, ...]]) -> dict[str, dict[str, int]]:
+    """{"<table>_by_<column>": {value: rows}}, counted by DuckDB (pyarrow.compute's value_counts
+    cost a rebuild 0.12 s of imports it needed for nothing else)."""
+    from graphmer_core.kg.arrow import cursor
 
-    vc = pc.value_counts(table[column]).to_pylist()
-    return {str(d["values"]): int(d["counts"]) for d in sorted(vc, key=lambda d: str(d["values"]))}
+    out = {}
+    con = cursor()
+    try:
+        for name, table in tables.items():
+            con.register("tbl", table)
+            for c in columns[name]:
+                found = con.execute(f'SELECT "{c}", count(*) FROM tbl GROUP BY 1').fetchall()
+                out[f"{name}_by_{c}"] = {str(v): int(n) for v, n in sorted(found, key=lambda x: str(x[0]))}
+            con.unregister("tbl")
+    finally:
+        con.close()
+    return out
 
 
 def file_summary(records: list[FileRecord]) -> dict:
@@ -56,11 +68,8 @@ def table_summary(entities: pa.Table, triples: pa.Table) -> dict:
     return {
         "entities": entities.num_rows,
         "triples": triples.num_rows,
-        "entities_by_kind": _counts(entities, "kind"),
-        "entities_by_language": _counts(entities, "language"),
-        "triples_by_relation": _counts(triples, "relation"),
-        "triples_by_language": _counts(triples, "language"),
-        "triples_by_resolution": _counts(triples, "resolution"),
+        **_counts({"entities": entities, "triples": triples},
+                  {"entities": ("kind", "language"), "triples": ("relation", "language", "resolution")}),
     }
 
 

@@ -132,11 +132,9 @@ class Patch:
         best = _best_triples(r for r in rows if r[0] in heads and r[:3] in affected)  # no slice per row
         new = arrow.from_rows(list(best.values()), schemas.TRIPLES, order_by=TRIPLE_ORDER,
                               constants={"kg_version": kg_version})
-        prev = _read(self.previous_dir / "triples.parquet", schemas.TRIPLES)
+        prev = _read(self.previous_dir / "triples.parquet", schemas.TRIPLES, kg_version=kg_version)
         affected = {(r, h, t) for h, r, t in self.affected_triples}  # in TRIPLE_ORDER
         out, before = _merge(prev, TRIPLE_ORDER, affected, new) or _sorted_union(prev, TRIPLE_ORDER, affected, new)
-        out = out.set_column(out.schema.get_field_index("kg_version"), "kg_version",
-                             pa.repeat(pa.scalar(kg_version, pa.string()), out.num_rows))
         before = {(h, r, t) for r, h, t in before}
         self.changes = _changes(self.previous_dir.name, set(best) - before, before - set(best))
         return out.cast(schemas.TRIPLES)
@@ -159,12 +157,15 @@ REVALIDATE_MAX_SHARE = 0.05  # of the triples affected, past which the whole gra
 MERGE_MAX = 4096  # affected keys past which the patched table is sorted whole (fewer, larger chunks)
 
 
-def _read(path: Path, schema: pa.Schema) -> pa.Table:
+def _read(path: Path, schema: pa.Schema, kg_version: str | None = None) -> pa.Table:
     """A table of the previous version, read by DuckDB (pyarrow's first read_table in a process
-    costs a second of imports)."""
+    costs a second of imports), with `kg_version` in that column if given (made by DuckDB too:
+    a pyarrow scalar would import pandas, 0.3 s, see kg/arrow.py)."""
     con = arrow.cursor()
+    select, params = ("* REPLACE (?::VARCHAR AS kg_version)", [kg_version]) if kg_version is not None else ("*", [])
     try:
-        return con.sql(f"SELECT * FROM read_parquet({arrow.sql_string(path.as_posix())})").to_arrow_table().cast(schema)
+        return con.sql(f"SELECT {select} FROM read_parquet({arrow.sql_string(path.as_posix())})",
+                       params=params).to_arrow_table().cast(schema)
     finally:
         con.close()
 
