@@ -303,6 +303,7 @@ def one_file_changed(args, tmp: Path) -> None:
     runs: dict[str, list[tuple[float, dict[str, float]]]] = {"cold": [], **{k: [] for k in EDITS}}
     resolved: dict[str, int] = {}
     tables: dict[str, str] = {}  # how the tables were made: patched from the previous version, or from rows
+    gx: dict[str, str] = {}  # the expectations GX ran (the rest came from the gates' memo)
     for i in range(args.repeat):  # interleaved rounds, each from the original content in a fresh lake
         lake = tmp / f"{args.edits_in}-lake{i}"
         victim.write_text(original)
@@ -316,17 +317,20 @@ def one_file_changed(args, tmp: Path) -> None:
             manifest = json.loads((Lake(lake).current_dir() / "manifest.json").read_text())
             resolved[name] = manifest["resolve"]["resolved_files"]
             tables[name] = manifest["tables_from"]["mode"]
+            ran = manifest["gates"]["gx_ran"]
+            gx[name] = "all" if ran is None else str(ran)
         shutil.rmtree(lake)
     victim.write_text(original)
     cold_wall = min(s for s, _ in runs["cold"])
     cold_cpu = min(t["cpu_s"] for _, t in runs["cold"])
     print(f"\none java.base file changed ({EDIT_FILE}) in a copy of {'the whole JDK' if whole else 'java.base'}, "
           f"whole process, gates included, best of {args.repeat} (median in brackets)")
-    print(f"{'':16}{'wall s':>16}{'of cold':>9}{'CPU s':>16}{'of cold':>9}{'re-resolved':>13}{'tables':>8}")
+    print(f"{'':16}{'wall s':>16}{'of cold':>9}{'CPU s':>16}{'of cold':>9}{'re-resolved':>13}{'tables':>8}"
+          f"{'GX ran':>8}")
     for name, rs in runs.items():
         wall = [s for s, _ in rs]
         cpu = [t["cpu_s"] for _, t in rs]
-        files = "" if name == "cold" else f"{resolved[name]:>13,}{tables[name]:>8}"
+        files = "" if name == "cold" else f"{resolved[name]:>13,}{tables[name]:>8}{gx[name]:>8}"
         print(f"{name:16}{min(wall):>7.2f}{f'({statistics.median(wall):.2f})':>9}{min(wall) / cold_wall:>9.1%}"
               f"{min(cpu):>7.2f}{f'({statistics.median(cpu):.2f})':>9}{min(cpu) / cold_cpu:>9.1%}{files}")
         best = min(rs, key=lambda x: x[0])[1]

@@ -126,14 +126,22 @@ def cmd_build_kg(args) -> int:
     extra = {"this run": ("unchanged corpus: existing version reused" if result.reused else
                           f"reparsed {result.reparsed} file(s), {result.cache_hits} from cache; "
                           f"{resolve_summary(result.manifest['resolve'])}"),
-             "gates": ("passed (recorded verdict of " + verdict.checked_at + " reused; --regate reruns them)"
-                       if verdict.reused else
-                       f"passed (Great Expectations' outcomes for equal frames, from the gates of KG "
-                       f"{verdict.gx_run_for}; {verdict.gates_s:.2f} s)" if verdict.gx_run_for else
-                       f"passed (Great Expectations, {verdict.gates_s:.2f} s)"),
+             "gates": gates_line(verdict),
              "timings (s)": timing}
     print(format_summary(result.manifest, lake, extra, args.lake_source))
     return 0
+
+
+def gates_line(verdict) -> str:
+    if verdict.reused:
+        return "passed (recorded verdict of " + verdict.checked_at + " reused; --regate reruns them)"
+    total = sum(len(o.expectations) for o in verdict.outcomes)
+    if not verdict.gx_run_for:
+        return f"passed (Great Expectations, {verdict.gates_s:.2f} s)"
+    kept = total - (verdict.gx_ran or 0)
+    ran = f"{verdict.gx_ran} of {total} expectations run, " if verdict.gx_ran else ""
+    return (f"passed (Great Expectations: {ran}{kept} outcomes for equal inputs from the gates of KG "
+            f"{', '.join(verdict.gx_run_for)}; {verdict.gates_s:.2f} s)")
 
 
 def cmd_summary(args) -> int:

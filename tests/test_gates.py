@@ -2,6 +2,7 @@
 and failures that say what was found, what was expected and which flag changes it."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -131,44 +132,52 @@ def test_the_manifest_counts_the_triples_added_and_removed_per_relation(tmp_path
     assert {"inherits_from", "contains"} <= expected.keys()
 
 
-def test_equal_frames_take_gx_outcomes_from_the_memo_and_other_frames_or_regate_run_gx(tmp_path, make_tree):
-    """An edit that moves lines but changes no count gives the gates equal frames: their GX outcomes
-    come from the lake's memo (the worker, still importing, is stopped). Other counts, other
-    thresholds, `regate` or a memo entry that does not check run GX."""
-    from graphmer_core.kg.quality import GxMemo
+def test_expectations_whose_inputs_are_unchanged_take_gx_outcomes_from_the_memo(tmp_path, make_tree):
+    """Each expectation's GX outcome is kept by what it read. An edit that moves lines changes no
+    input: every outcome comes from the memo, GX is never started, and the relation shares (which
+    the first build had no version to compare with) hit the outcome the first build stored for a
+    version that keeps them all. Other counts run GX for the expectations whose inputs changed
+    only; other thresholds for the expectation they set; `regate` or an entry that does not check
+    run GX again."""
+    from graphmer_core.kg.quality import GxMemo, expectations
 
+    th = DEFAULT_GATES.replace(relation_drop_min_triples=1)  # every relation of this small tree compared
+    total = sum(len(v) for v in expectations(th).values())
     files = {"pkg/__init__.py": "", "pkg/base.py": "class Base:\n    pass\n", **_subclasses(3)}
     root = make_tree(files, "proj")
     lake = Lake(tmp_path / "lake")
     corpora = [Corpus("proj", root)]
-    first = build_kg(corpora, lake, workers=1)
+    first = build_kg(corpora, lake, workers=1, gates=th)
+    assert first.verdict.gx_run_for == [] and first.verdict.gx_ran is None and first.gx_started
     (root / "pkg/m0.py").write_text("# moved down a line\n" + files["pkg/m0.py"])
-    moved = build_kg(corpora, lake, workers=1)
-    assert moved.kg_version != first.kg_version and first.verdict.gx_run_for is None
-    assert moved.verdict.gx_run_for == first.kg_version and moved.verdict.passed
-    assert moved.verdict.frames_sha256 == first.verdict.frames_sha256
-    assert gates_record(lake)["gx_run_for"] == first.kg_version
-    assert gates_record(lake)["suites"] == gates_record(lake, first.kg_version)["suites"]
+    moved = build_kg(corpora, lake, workers=1, gates=th)
+    assert moved.kg_version != first.kg_version and moved.verdict.passed
+    assert moved.verdict.suite("kg_relation_changes").evaluated > 0  # compared with the first version
+    assert moved.verdict.gx_ran == 0 and moved.verdict.gx_run_for == [first.kg_version]
+    assert not moved.gx_started  # one file parsed: GX would start only on a miss
+    assert moved.verdict.frames_sha256 != first.verdict.frames_sha256  # counts of the previous version now in it
+    record = gates_record(lake)
+    assert record["gx_ran"] == 0 and record["gx_run_for"] == [first.kg_version]
+    for name in ("kg_entities", "kg_triples", "kg_per_language"):
+        assert record["suites"][name] == gates_record(lake, first.kg_version)["suites"][name]
 
-    (root / "pkg/m9.py").write_text(_subclasses(1, start=9)["pkg/m9.py"])  # one more class: other counts
-    grown = build_kg(corpora, lake, workers=1)
-    assert grown.verdict.gx_run_for is None and grown.verdict.frames_sha256 != moved.verdict.frames_sha256
+    (root / "pkg/m9.py").write_text(_subclasses(1, start=9)["pkg/m9.py"])  # one more class: other ratios
+    grown = build_kg(corpora, lake, workers=1, gates=th)
+    assert 0 < grown.verdict.gx_ran < total and grown.gx_started and grown.verdict.passed
+    assert grown.verdict.gx_run_for == [first.kg_version]  # the kinds, relations and schemas stayed
 
     (root / "pkg/m9.py").write_text("\n" + _subclasses(1, start=9)["pkg/m9.py"])
-    memo = GxMemo(lake.root / "cache" / "gates")
-    entry = memo.folder / f"{grown.verdict.frames_sha256}.json"
-    entry.write_text(entry.read_text().replace('"success": true', '"success": false', 1))
-    tampered = build_kg(corpora, lake, workers=1)  # equal frames, but the entry does not check
-    assert tampered.verdict.gx_run_for is None and tampered.verdict.passed
-    assert memo.get(grown.verdict.frames_sha256)[1] == tampered.kg_version  # and GX's outcomes replaced it
+    for entry in GxMemo(lake.root / "cache" / "gates").folder.glob("*.json"):  # every outcome a pass
+        entry.write_text(entry.read_text().replace('"success": true', '"success": false'))
+    tampered = build_kg(corpora, lake, workers=1, gates=th)  # equal inputs, but no entry checks
+    assert tampered.verdict.passed and tampered.verdict.gx_ran is None and tampered.gx_started
 
     (root / "pkg/m9.py").write_text("\n\n" + _subclasses(1, start=9)["pkg/m9.py"])
-    regated = build_kg(corpora, lake, workers=1, regate=True)
-    assert regated.verdict.gx_run_for is None
-    assert regated.verdict.frames_sha256 == grown.verdict.frames_sha256
+    regated = build_kg(corpora, lake, workers=1, gates=th, regate=True)
+    assert regated.verdict.gx_ran is None and regated.verdict.gx_run_for == []
     (root / "pkg/m9.py").write_text("\n\n\n" + _subclasses(1, start=9)["pkg/m9.py"])
-    stricter = build_kg(corpora, lake, workers=1, gates=DEFAULT_GATES.replace(max_triples_per_entity=40.0))
-    assert stricter.verdict.gx_run_for is None and stricter.verdict.passed
+    stricter = build_kg(corpora, lake, workers=1, gates=th.replace(max_triples_per_entity=40.0))
+    assert stricter.verdict.gx_ran == 1 and stricter.verdict.passed  # triples_per_entity's bound changed
 
 
 CLI_BUILD = (
@@ -209,6 +218,36 @@ def test_an_unchanged_rebuild_reuses_the_verdict_and_regate_runs_gx_again(tmp_pa
     record = gates_record(lake)
     assert record["thresholds"]["max_entities_per_file"] == 5 and not record["passed"]
     assert lake.current_version() is not None  # the version stays current: it was promoted before
+
+
+PATCHED_CLI_BUILD = (
+    "import json, sys\n"
+    "from pathlib import Path\n"
+    "import graphmer_core.kg.incremental as incremental\n"
+    "incremental.PATCH_MAX_SHARE = 1.0  # this tree is small: any change is a large share of it\n"
+    "from graphmer_core.cli import main\n"
+    "from graphmer_core.lake import Lake\n"
+    "args = ['build-kg', '--corpus', 'shop={shop}', '--lake', '{lake}', '--workers', '1']\n"
+    "assert main(args) == 0\n"
+    "body = Path('{shop}/java/com/shop/Basket.java')\n"
+    "body.write_text(body.read_text().replace('total() {{', 'total() {{ int unused = 0;'))  # a body edit\n"
+    "rc = main(args)\n"
+    "manifest = json.loads((Lake(Path('{lake}')).current_dir() / 'manifest.json').read_text())\n"
+    "print('RC', rc, 'TABLES', manifest['tables_from']['mode'], 'GX_RAN', manifest['gates']['gx_ran'],\n"
+    "      'GX', 'great_expectations' in sys.modules, 'PANDAS', 'pandas' in sys.modules)\n"
+)
+
+
+def test_a_patched_one_file_rebuild_imports_neither_pandas_nor_gx(tmp_path, fixtures):
+    """pyarrow imports pandas (0.3 s) on its first conversion of a Python value: a patched rebuild
+    makes its tables through DuckDB only. And a body edit leaves every gated input as it was, so GX
+    runs in no process: its outcomes come from the memo."""
+    shop = tmp_path / "shop"
+    shutil.copytree(fixtures / "shop", shop)
+    code = PATCHED_CLI_BUILD.format(shop=shop, lake=tmp_path / "lake")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "RC 0 TABLES patch GX_RAN 0 GX False PANDAS False" in out.stdout
 
 
 def test_a_failed_verdict_is_reused_too(tmp_path, fixtures, capsys):

@@ -34,6 +34,8 @@ VERSIONED_CODE = ("corpus", "parsing", "kg")
 Progress = Callable[[str, int, int], None]
 # Builds that parse fewer files start importing Great Expectations at once, larger ones after parsing.
 GX_EARLY_MAX_FILES = 2000
+# Rebuilds that parse at most this many files start GX only when the gates need it (see _build_kg).
+GX_MEMO_MAX_FILES = 8
 
 
 @functools.cache
@@ -95,6 +97,7 @@ class StageResult:
     resolved: int = 0  # files re-resolved (the rest reused from the resolve cache)
     timings: dict[str, float] = field(default_factory=dict)
     verdict: quality.Verdict | None = None  # the quality gates' verdict, when they were asked for
+    gx_started: bool = False  # a GX worker was started for the gates (GxMemo had not every outcome)
 
 
 def stage_kg(
@@ -250,18 +253,23 @@ def _build_kg(corpora, lake, workers, progress, gates, regate) -> StageResult:
     existing = existing_version(lake, version)
     needs_gx = gates is not None and (
         regate or existing is None or quality.recorded_verdict(mf.read_manifest(existing), gates) is None)
-    # GX's import is ~3.8 s of one core. A build that parses few files (a small corpus, or a rebuild
-    # the parse cache serves) runs the rest on one core, so it starts now, beside everything; one that
-    # parses many starts it after parsing, when the resolver holds one core and the other would idle.
+    parsing = to_parse(records, lake.parse_cache) if needs_gx and existing is None else 0
+    # A rebuild that parses a handful of files mostly leaves the gates' shares and ratios as they
+    # were, and GxMemo has GX's outcomes for them: GX is started only if the gates miss one. Else
+    # GX's import (~3.8 s of one core) starts beside the build: at once where it parses few files
+    # (a small corpus) and runs the rest on one core, after parsing where it parses many and the
+    # resolver then leaves the other core idle.
+    eager = needs_gx and (regate or lake.current_version() is None or parsing > GX_MEMO_MAX_FILES)
     with quality.LazyGx() as gx:
-        if needs_gx and (existing is not None or to_parse(records, lake.parse_cache) < GX_EARLY_MAX_FILES):
+        if eager and (existing is not None or parsing < GX_EARLY_MAX_FILES):
             gx.start()
-        result = stage_kg(corpora, lake, workers, progress, records, after_parse=gx.start if needs_gx else None)
+        result = stage_kg(corpora, lake, workers, progress, records, after_parse=gx.start if eager else None)
         result.timings["index_s"] = index_s
         if gates is not None:
             t = time.perf_counter()
-            result.verdict = quality.gate(result.kg_dir, gates, regate, gx.worker)
+            result.verdict = quality.gate(result.kg_dir, gates, regate, gx)
             result.timings["gates_s"] = time.perf_counter() - t
+            result.gx_started = gx.worker is not None
             if not result.verdict.passed:
                 raise GateFailed(result.kg_dir, result.verdict.outcomes, lines=result.verdict.lines)
     t = time.perf_counter()

@@ -24,7 +24,7 @@ import importlib.util
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -285,8 +285,11 @@ class GxWorker:
         child.close()
         self._asked = False
 
-    def validate(self, frames: dict, thresholds: GateThresholds) -> list[SuiteOutcome]:
-        return self.validate_suites(frames, "graphmer_core.kg.quality:_kg_suites_of", thresholds.as_dict(),
+    def validate(self, frames: dict, thresholds: GateThresholds, rules: Collection[str] | None = None
+                 ) -> list[SuiteOutcome]:
+        """The KG suites (the expectations of `rules` only, if given) over `frames`."""
+        return self.validate_suites(frames, "graphmer_core.kg.quality:_kg_suites_of",
+                                    {**thresholds.as_dict(), "rules": None if rules is None else sorted(rules)},
                                     "COMPLETE")
 
     def validate_suites(self, frames: dict, suites: str, kwargs: dict, result_format: str = "SUMMARY"
@@ -384,8 +387,8 @@ def _leave() -> None:
     os._exit(0)
 
 
-def _kg_suites_of(**thresholds) -> Callable:
-    return kg_suites(GateThresholds(**thresholds))
+def _kg_suites_of(rules: list[str] | None = None, **thresholds) -> Callable:
+    return kg_suites(GateThresholds(**thresholds), rules)
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -459,57 +462,67 @@ RULES = {r.id: r for r in [
 ]}
 
 
-def kg_suites(th: GateThresholds) -> Callable:
-    """{suite: [expectations]} for GX; each expectation carries its rule id in `meta`."""
+def expectations(th: GateThresholds) -> dict[str, list[tuple[str, str, dict]]]:
+    """{suite: [(rule id, GX expectation class, its arguments)]}: the suites as data, so that
+    GxMemo keys each outcome by exactly what GX is given without importing GX."""
+    from graphmer_core.kg import schemas
+
+    return {
+        "kg_entities": [
+            ("entity_columns", "ExpectColumnValuesToBeInSet",
+             {"column": "columns", "value_set": [",".join(schemas.ENTITIES.names)]}),
+            ("entity_required", "ExpectColumnValuesToBeBetween", {"column": "null_required", "max_value": 0}),
+            ("entity_unique", "ExpectColumnValuesToBeBetween", {"column": "duplicate_ids", "max_value": 0}),
+            ("entity_kind_known", "ExpectColumnValuesToBeInSet",
+             {"column": "kind", "value_set": list(ontology.ENTITY_KINDS)}),
+            ("entity_language_known", "ExpectColumnValuesToBeInSet",
+             {"column": "language", "value_set": list(LANGUAGES)}),
+        ],
+        "kg_triples": [
+            ("triple_columns", "ExpectColumnValuesToBeInSet",
+             {"column": "columns", "value_set": [",".join(schemas.TRIPLES.names)]}),
+            ("triple_required", "ExpectColumnValuesToBeBetween", {"column": "null_required", "max_value": 0}),
+            ("triple_unique", "ExpectColumnValuesToBeBetween", {"column": "duplicate_keys", "max_value": 0}),
+            ("relation_known", "ExpectColumnValuesToBeInSet",
+             {"column": "relation", "value_set": list(ontology.RELATION_NAMES)}),
+            ("resolution_known", "ExpectColumnValuesToBeInSet",
+             {"column": "resolution", "value_set": list(ontology.RESOLUTIONS)}),
+            ("triple_language_known", "ExpectColumnValuesToBeInSet",
+             {"column": "language", "value_set": list(LANGUAGES)}),
+        ],
+        "kg_per_language": [
+            ("languages_present", "ExpectTableRowCountToBeBetween", {"min_value": 1}),
+            ("language_yields_entities", "ExpectColumnValuesToBeBetween", {"column": "entities", "min_value": 1}),
+            ("entities_per_file", "ExpectColumnValuesToBeBetween",
+             {"column": "entities_per_file", "min_value": th.min_entities_per_file,
+              "max_value": th.max_entities_per_file}),
+            ("triples_per_entity", "ExpectColumnValuesToBeBetween",
+             {"column": "triples_per_entity", "min_value": th.min_triples_per_entity,
+              "max_value": th.max_triples_per_entity}),
+            ("domain_range", "ExpectColumnValuesToBeBetween",
+             {"column": "domain_range_valid_share", "min_value": th.domain_range_valid_share}),
+            ("inheritance_cycles", "ExpectColumnValuesToBeBetween",
+             {"column": "inheritance_cycles", "max_value": th.max_inheritance_cycles}),
+        ],
+        "kg_relation_changes": [
+            ("relation_kept", "ExpectColumnPairValuesAToBeGreaterThanB",
+             {"column_A": "kept_share", "column_B": "min_kept_share", "or_equal": True}),
+        ],
+    }
+
+
+def kg_suites(th: GateThresholds, rules: Collection[str] | None = None) -> Callable:
+    """{suite: [expectations]} for GX (those of `rules` only, if given; a suite left without any is
+    left out); each expectation carries its rule id in `meta`."""
 
     def make(gx) -> dict[str, list]:
-        E = gx.expectations
-
-        def m(rule: str) -> dict:
-            return {"meta": {"rule": rule}}
-
-        from graphmer_core.kg import schemas
-
-        return {
-            "kg_entities": [
-                E.ExpectColumnValuesToBeInSet(column="columns", value_set=[",".join(schemas.ENTITIES.names)],
-                                              **m("entity_columns")),
-                E.ExpectColumnValuesToBeBetween(column="null_required", max_value=0, **m("entity_required")),
-                E.ExpectColumnValuesToBeBetween(column="duplicate_ids", max_value=0, **m("entity_unique")),
-                E.ExpectColumnValuesToBeInSet(column="kind", value_set=list(ontology.ENTITY_KINDS),
-                                              **m("entity_kind_known")),
-                E.ExpectColumnValuesToBeInSet(column="language", value_set=list(LANGUAGES),
-                                              **m("entity_language_known")),
-            ],
-            "kg_triples": [
-                E.ExpectColumnValuesToBeInSet(column="columns", value_set=[",".join(schemas.TRIPLES.names)],
-                                              **m("triple_columns")),
-                E.ExpectColumnValuesToBeBetween(column="null_required", max_value=0, **m("triple_required")),
-                E.ExpectColumnValuesToBeBetween(column="duplicate_keys", max_value=0, **m("triple_unique")),
-                E.ExpectColumnValuesToBeInSet(column="relation", value_set=list(ontology.RELATION_NAMES),
-                                              **m("relation_known")),
-                E.ExpectColumnValuesToBeInSet(column="resolution", value_set=list(ontology.RESOLUTIONS),
-                                              **m("resolution_known")),
-                E.ExpectColumnValuesToBeInSet(column="language", value_set=list(LANGUAGES),
-                                              **m("triple_language_known")),
-            ],
-            "kg_per_language": [
-                E.ExpectTableRowCountToBeBetween(min_value=1, **m("languages_present")),
-                E.ExpectColumnValuesToBeBetween(column="entities", min_value=1, **m("language_yields_entities")),
-                E.ExpectColumnValuesToBeBetween(column="entities_per_file", min_value=th.min_entities_per_file,
-                                                max_value=th.max_entities_per_file, **m("entities_per_file")),
-                E.ExpectColumnValuesToBeBetween(column="triples_per_entity", min_value=th.min_triples_per_entity,
-                                                max_value=th.max_triples_per_entity, **m("triples_per_entity")),
-                E.ExpectColumnValuesToBeBetween(column="domain_range_valid_share",
-                                                min_value=th.domain_range_valid_share, **m("domain_range")),
-                E.ExpectColumnValuesToBeBetween(column="inheritance_cycles", max_value=th.max_inheritance_cycles,
-                                                **m("inheritance_cycles")),
-            ],
-            "kg_relation_changes": [
-                E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="kept_share", column_B="min_kept_share",
-                                                          or_equal=True, **m("relation_kept")),
-            ],
-        }
+        suites = {}
+        for suite, specs in expectations(th).items():
+            chosen = [getattr(gx.expectations, cls)(**kwargs, meta={"rule": rule})
+                      for rule, cls, kwargs in specs if rules is None or rule in rules]
+            if chosen:
+                suites[suite] = chosen
+        return suites
 
     return make
 
@@ -599,28 +612,35 @@ def frames(tables: Tables, th: GateThresholds) -> dict[str, tuple[list[str], lis
                 LEFT JOIN bad USING (language) LEFT JOIN cyc USING (language)
             ORDER BY 1"""),
     }
-    cols = ["corpus", "relation", "previous_triples", "triples", "previous_files", "files", "kept_share",
-            "files_share", "min_kept_share"]
-    if tables.baseline_dir is None:
-        out["kg_relation_changes"] = (cols, [])
-    else:
-        # Per corpus present in both versions: a relation may shrink as far as its corpus's files did,
-        # and by max_relation_drop more; relations too small before to judge are left out.
-        out["kg_relation_changes"] = tables.rows(f"""
-            WITH nf AS (SELECT corpus, count(*) AS n FROM f WHERE {PARSED} GROUP BY 1),
-            pf AS (SELECT corpus, count(*) AS n FROM prev_f WHERE {PARSED} GROUP BY 1),
-            nt AS (SELECT corpus, relation, count(*) AS n FROM t GROUP BY ALL),
-            pt AS (SELECT corpus, relation, count(*) AS n FROM prev_t GROUP BY ALL HAVING count(*) >= ?)
-            SELECT pt.corpus, pt.relation, pt.n AS previous_triples, coalesce(nt.n, 0) AS triples,
-                   pf.n AS previous_files, coalesce(nf.n, 0) AS files,
-                   round(coalesce(nt.n, 0) / pt.n, 4) AS kept_share,
-                   round(coalesce(nf.n, 0) / pf.n, 4) AS files_share,
-                   round(coalesce(nf.n, 0) / pf.n * (1 - ?), 4) AS min_kept_share
-            FROM pt JOIN pf USING (corpus) JOIN (SELECT DISTINCT corpus FROM f) USING (corpus)
-                LEFT JOIN nt USING (corpus, relation) LEFT JOIN nf USING (corpus)
-            ORDER BY 1, 2""", [th.relation_drop_min_triples, th.max_relation_drop])
-        out["kg_relation_changes"] = (cols, out["kg_relation_changes"][1])
+    out["kg_relation_changes"] = relation_changes(tables, th) if tables.baseline_dir is not None else (
+        RELATION_CHANGES, [])
     return out
+
+
+RELATION_CHANGES = ["corpus", "relation", "previous_triples", "triples", "previous_files", "files", "kept_share",
+                    "files_share", "min_kept_share"]
+
+
+def relation_changes(tables: Tables, th: GateThresholds, previous: tuple[str, str] = ("prev_t", "prev_f")
+                     ) -> tuple[list[str], list[tuple]]:
+    """Per corpus present in both versions: a relation may shrink as far as its corpus's files did,
+    and by max_relation_drop more; relations too small before to judge are left out. `previous`
+    names the views of the version compared with (its triples, its files): ("t", "f") compares the
+    version with itself, the frame of a next version that keeps every share."""
+    prev_t, prev_f = previous
+    return RELATION_CHANGES, tables.rows(f"""
+        WITH nf AS (SELECT corpus, count(*) AS n FROM f WHERE {PARSED} GROUP BY 1),
+        pf AS (SELECT corpus, count(*) AS n FROM {prev_f} WHERE {PARSED} GROUP BY 1),
+        nt AS (SELECT corpus, relation, count(*) AS n FROM t GROUP BY ALL),
+        pt AS (SELECT corpus, relation, count(*) AS n FROM {prev_t} GROUP BY ALL HAVING count(*) >= ?)
+        SELECT pt.corpus, pt.relation, pt.n AS previous_triples, coalesce(nt.n, 0) AS triples,
+               pf.n AS previous_files, coalesce(nf.n, 0) AS files,
+               round(coalesce(nt.n, 0) / pt.n, 4) AS kept_share,
+               round(coalesce(nf.n, 0) / pf.n, 4) AS files_share,
+               round(coalesce(nf.n, 0) / pf.n * (1 - ?), 4) AS min_kept_share
+        FROM pt JOIN pf USING (corpus) JOIN (SELECT DISTINCT corpus FROM f) USING (corpus)
+            LEFT JOIN nt USING (corpus, relation) LEFT JOIN nf USING (corpus)
+        ORDER BY 1, 2""", [th.relation_drop_min_triples, th.max_relation_drop])[1]
 
 
 # Examples behind a failed rule, for one failing row (its key values, in SUITE_KEYS order).
@@ -752,27 +772,35 @@ def _examples(tables: Tables, rule: Rule, row: dict, keys: tuple, th: GateThresh
 
 
 class GxMemo:
-    """GX's outcomes by what it validated: the frames, the thresholds, the code of the suites and
-    GX's version. GX is a function of these alone, so a version whose frames equal ones already
-    validated (an edit that moves lines but changes no count) takes those outcomes without waiting
-    for GX's import. One JSON file per key under the lake's `cache/gates/`, holding the sha256 of
-    its outcomes, checked when read (a file that does not check is a miss); the newest KEEP stay."""
+    """GX's outcome of each expectation, by what it read: its class and arguments (thresholds
+    included), the frame's column names, and the rows' values in the columns it judges and in
+    the suite's key columns (the labels `observed` writes), in order; with the suites' code and
+    GX's version. GX's outcome is a function of these alone, so an expectation whose inputs equal
+    ones already validated takes that outcome without GX: an edit that leaves the shares and
+    ratios as they were (most edits of one file in a large corpus) is gated without waiting for
+    GX's import. One JSON file per key under the lake's `cache/gates/`, holding the sha256 of its
+    outcome, checked when read (a file that does not check is a miss); the newest KEEP stay."""
 
-    KEEP = 64
+    KEEP = 2048
     CODE = ("kg/quality.py", "kg/ontology.py", "kg/schemas.py")  # the suites and their value sets
 
     def __init__(self, folder: Path, reuse: bool = True):
         self.folder, self.reuse = Path(folder), reuse  # reuse=False: GX runs, its outcomes stored
+        self._salt: dict | None = None
 
-    def key(self, frames_: dict, th: GateThresholds) -> str:
+    def key(self, suite: str, cls: str, kwargs: dict, frame: tuple[list[str], list[tuple]]) -> str:
         from graphmer_core.artifacts import code_digest, sha256_json
 
-        return sha256_json({"frames": {k: [list(cols), [list(r) for r in rows]] for k, (cols, rows) in frames_.items()},
-                            "thresholds": th.as_dict(), "gx": _gx_version(),
-                            "code": code_digest(Path(__file__).resolve().parent.parent, self.CODE)})
+        if self._salt is None:
+            self._salt = {"gx": _gx_version(), "code": code_digest(Path(__file__).resolve().parent.parent, self.CODE)}
+        columns, rows = frame
+        read = [*SUITE_KEYS[suite], *(kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs)]
+        at = [list(columns).index(c) for c in read]
+        return sha256_json({"expectation": [cls, kwargs], "columns": list(columns), "read": read,
+                            "rows": [[r[i] for i in at] for r in rows], **self._salt})
 
-    def get(self, key: str) -> tuple[list[SuiteOutcome], str] | None:
-        """The outcomes stored under `key` and the KG version whose gates ran GX for them."""
+    def get(self, key: str) -> tuple[dict, str] | None:
+        """The outcome stored under `key` and the KG version whose gates ran GX for it."""
         import json
 
         from graphmer_core.artifacts import sha256_json
@@ -781,18 +809,19 @@ class GxMemo:
             return None
         try:
             entry = json.loads((self.folder / f"{key}.json").read_text())
-            if sha256_json(entry["outcomes"]) != entry["outcomes_sha256"]:
+            if sha256_json(entry["outcome"]) != entry["outcome_sha256"]:
                 return None
-            return [SuiteOutcome(**o) for o in entry["outcomes"]], entry["kg_version"]
+            return entry["outcome"], entry["kg_version"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def put(self, key: str, outcomes: list[SuiteOutcome], kg_version: str) -> None:
+    def put(self, key: str, outcome: dict, kg_version: str) -> None:
         from graphmer_core.artifacts import sha256_json
 
-        plain = [dataclasses.asdict(o) for o in outcomes]
-        write_json_atomic(self.folder / f"{key}.json", {"kg_version": kg_version, "outcomes": plain,
-                                                        "outcomes_sha256": sha256_json(plain)})
+        write_json_atomic(self.folder / f"{key}.json", {"kg_version": kg_version, "outcome": outcome,
+                                                        "outcome_sha256": sha256_json(outcome)})
+
+    def prune(self) -> None:
         kept = sorted(self.folder.glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
         for old in kept[self.KEEP:]:
             old.unlink(missing_ok=True)
@@ -809,7 +838,8 @@ class Verdict:
     gates_s: float = 0.0
     reused: bool = False
     frames_sha256: str | None = None
-    gx_run_for: str | None = None  # the version whose gates ran GX on equal frames (None: these gates did)
+    gx_ran: int | None = None  # expectations GX ran for these gates (None: all; the rest from GxMemo)
+    gx_run_for: list[str] = field(default_factory=list)  # the versions whose gates ran GX for the rest
 
     @property
     def lines(self) -> list[str]:
@@ -822,14 +852,15 @@ class Verdict:
         return {"passed": self.passed, "checked_at": self.checked_at, "engine": f"great_expectations {_gx_version()}",
                 "thresholds": self.thresholds, "baseline_kg_version": self.baseline_kg_version,
                 "gates_s": round(self.gates_s, 3), "failures": self.findings,
-                "frames_sha256": self.frames_sha256, "gx_run_for": self.gx_run_for,
+                "frames_sha256": self.frames_sha256, "gx_ran": self.gx_ran, "gx_run_for": self.gx_run_for,
                 "suites": {o.suite: dataclasses.asdict(o) for o in self.outcomes}}
 
     @classmethod
     def from_record(cls, rec: dict) -> Verdict:
         return cls(rec["passed"], [SuiteOutcome(**o) for o in rec["suites"].values()], rec["failures"],
                    rec["thresholds"], rec.get("baseline_kg_version"), rec["checked_at"], rec.get("gates_s", 0.0),
-                   reused=True, frames_sha256=rec.get("frames_sha256"), gx_run_for=rec.get("gx_run_for"))
+                   reused=True, frames_sha256=rec.get("frames_sha256"), gx_ran=rec.get("gx_ran"),
+                   gx_run_for=rec.get("gx_run_for") or [])
 
 
 def _gx_version() -> str:
@@ -857,9 +888,13 @@ def recorded_verdict(manifest: dict, thresholds: GateThresholds) -> Verdict | No
 
 
 def run_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None,
-              worker: GxWorker | None = None, memo: GxMemo | None = None) -> Verdict:
-    """Aggregate the version's tables in DuckDB and validate them with GX (in `worker` if given),
-    unless `memo` holds GX's outcomes for equal frames."""
+              worker: GxWorker | LazyGx | None = None, memo: GxMemo | None = None) -> Verdict:
+    """Aggregate the version's tables in DuckDB and validate them with GX (in `worker` if given;
+    a LazyGx is started only if GX is needed), except the expectations `memo` holds outcomes for.
+    When GX runs, it also validates the frame of a next version that keeps every relation's share
+    (see relation_changes), so that such a rebuild finds its outcome in the memo."""
+    from graphmer_core.artifacts import sha256_json
+
     kg_dir, th = Path(kg_dir), thresholds or DEFAULT_GATES
     t = time.perf_counter()
     manifest = _read_manifest(kg_dir)
@@ -867,24 +902,60 @@ def run_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = Non
     tables = Tables(kg_dir, base)
     try:
         frames_ = frames(tables, th)
-        key = memo.key(frames_, th) if memo is not None else None
-        hit = memo.get(key) if memo is not None else None
-        if hit is not None:
-            outcomes, run_for = hit
-        else:
-            run_for = None
-            if worker is not None:
-                outcomes = worker.validate(frames_, th)
-            else:
-                outcomes = validate_frames(frames_, kg_suites(th), "COMPLETE")
+        specs = expectations(th)
+        keys = {(suite, rule): memo.key(suite, cls, kwargs, frames_[suite]) if memo is not None else None
+                for suite, items in specs.items() for rule, cls, kwargs in items}
+        found: dict[tuple[str, str], tuple[dict, str]] = {}
+        for k, key in keys.items():
+            hit = memo.get(key) if memo is not None else None
+            if hit is not None:
+                found[k] = hit
+        missing = [rule for (suite, rule) in keys if (suite, rule) not in found]
+        if missing:
+            validate = _validator(worker, th)
+            for o in validate(frames_, missing):
+                for e in o.expectations:
+                    found[(o.suite, e["rule"])] = (e, kg_dir.name)
+                    if memo is not None:
+                        memo.put(keys[(o.suite, e["rule"])], e, kg_dir.name)
             if memo is not None:
-                memo.put(key, outcomes, kg_dir.name)
+                _prefill_kept_shares(tables, th, memo, validate, kg_dir.name, specs)
+                memo.prune()
+        outcomes = []
+        for suite, items in specs.items():
+            es = sorted((found[(suite, rule)][0] for rule, _, _ in items), key=lambda e: e["rule"])
+            outcomes.append(SuiteOutcome(suite, all(e["success"] for e in es), len(frames_[suite][1]), es))
         findings = explain(tables, outcomes, frames_, th)
     finally:
         tables.close()
+    reused = sorted({v for k, (_, v) in found.items() if k[1] not in missing})
+    plain = {k: [list(c), [list(r) for r in rows]] for k, (c, rows) in frames_.items()}
     return Verdict(all(o.success for o in outcomes), outcomes, findings, th.as_dict(),
-                   None if base is None else base.name, _now(),
-                   gates_s=time.perf_counter() - t, frames_sha256=key, gx_run_for=run_for)
+                   None if base is None else base.name, _now(), gates_s=time.perf_counter() - t,
+                   frames_sha256=sha256_json(plain),
+                   gx_ran=None if len(missing) == len(keys) else len(missing), gx_run_for=reused)
+
+
+def _validator(worker: GxWorker | LazyGx | None, th: GateThresholds) -> Callable[[dict, list[str]], list[SuiteOutcome]]:
+    """validate(frames, rules): in the worker (started now if it is a LazyGx not yet started), or here."""
+    if isinstance(worker, LazyGx):
+        worker.start()
+        worker = worker.worker
+    if worker is not None:
+        return lambda frames_, rules: worker.validate(frames_, th, rules)
+    return lambda frames_, rules: validate_frames(frames_, kg_suites(th, rules), "COMPLETE")
+
+
+def _prefill_kept_shares(tables: Tables, th: GateThresholds, memo: GxMemo, validate, kg_version: str,
+                         specs: dict) -> None:
+    """GX's outcome for this version compared with itself, stored for the next version to find."""
+    frame = relation_changes(tables, th, ("t", "f"))
+    (rule, cls, kwargs), = specs["kg_relation_changes"]
+    key = memo.key("kg_relation_changes", cls, kwargs, frame)
+    if memo.get(key) is None:
+        for o in validate({"kg_relation_changes": frame}, [rule]):
+            for e in o.expectations:
+                memo.put(key, e, kg_version)
 
 
 def _now() -> str:
@@ -907,10 +978,11 @@ def record_verdict(kg_dir: Path, verdict: Verdict) -> None:
 
 
 def gate(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None, regate: bool = False,
-         worker: GxWorker | None = None) -> Verdict:
+         worker: GxWorker | LazyGx | None = None) -> Verdict:
     """The version's verdict: the recorded one if it was reached under these thresholds (GX is not
     even imported), else a fresh one, recorded, with GX's outcomes for equal frames reused from the
-    lake's GxMemo. `regate=True` always runs GX. A fresh verdict is reached under the lake's lock
+    lake's GxMemo for expectations whose inputs equal ones validated before. `regate=True` always
+    runs GX. A fresh verdict is reached under the lake's lock
     (`kg_dir` is `staging/<v>` or `kg/<v>` of a lake), so a build cannot promote the version from
     under the gates or their record."""
     from graphmer_core.lake import Lake
