@@ -66,6 +66,27 @@ def test_get_many_reads_entries_across_query_chunks_and_leaves_out_misses_and_ba
     cache.close()
 
 
+def test_cached_facts_decode_the_bodies_only_when_a_body_key_is_read(make_tree, tmp_path):
+    """A rebuild reads every file's declarations (the Java type index) but the bodies only of the
+    files it resolves again: the payload holds them apart, and Facts decodes each part on first use."""
+    import marshal
+
+    from graphmer_core.parsing import cache as cache_mod
+
+    root = make_tree({"A.java": "package p;\nclass A { int f; void m() { g(); } void g() {} }\n"})
+    records = index_corpora([Corpus("c", root)])
+    fresh = parse_files(records, tmp_path / "cache", workers=1).parsed[0].facts
+    facts = parse_files(records, tmp_path / "cache", workers=1).parsed[0].facts  # from the cache
+    assert isinstance(facts, cache_mod.Facts) and facts["calls"] and facts["types"]
+    assert facts == fresh and dict(facts) == fresh and sorted(facts) == sorted(fresh)
+
+    lazy = cache_mod.decode(cache_mod.encode(fresh))
+    assert lazy.get("types") == fresh["types"] and lazy._all is None  # the declarations alone
+    assert lazy.get("calls") == fresh["calls"] and lazy._all is not None
+    assert lazy.get("absent", 7) == 7 and "absent" not in lazy and len(lazy) == len(fresh)
+    assert cache_mod.decode(marshal.dumps(fresh)) == fresh  # a payload written before the split
+
+
 def test_unreadable_cache_file_is_moved_aside_and_rebuilt(make_tree, tmp_path):
     root = make_tree(SRC)
     cache_dir = tmp_path / "cache"

@@ -10,7 +10,8 @@ cache starts empty.
 Payloads are the facts in `marshal` format, which a pool worker also uses to send them back: 3x
 faster to write than JSON, and facts are only plain lists, strings, numbers and None. marshal's
 format is specific to a Python version, so the file name carries it and another interpreter
-starts its own cache.
+starts its own cache. A payload holds a file's declarations and the rest of its facts marshalled
+apart, so a build decodes the bodies only of the files it resolves again (`Facts`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -139,12 +140,68 @@ def _wal(con: sqlite3.Connection) -> None:
             time.sleep(0.02)
 
 
+# What a build reads of every file, changed or not: the declarations (the Java type index and the
+# summaries read them) and the parse status. The rest, the bodies (calls, locals, news, ...), is
+# read only for the files a build resolves again: a one-file rebuild of java.base decoded 24 MB of
+# facts to read a third of them.
+DECLARATIONS = frozenset({"package", "imports", "types", "methods", "fields", "errors"})
+
+
 def encode(facts: dict[str, Any]) -> bytes:
-    return marshal.dumps(facts)
+    """The declarations and the rest, each marshalled on its own (see Facts)."""
+    head = {k: v for k, v in facts.items() if k in DECLARATIONS}
+    tail = {k: v for k, v in facts.items() if k not in DECLARATIONS}
+    return marshal.dumps((marshal.dumps(head), marshal.dumps(tail)))
 
 
-def decode(payload: bytes) -> dict[str, Any]:
-    facts = marshal.loads(payload)
-    if not isinstance(facts, dict):
-        raise TypeError(f"cached facts are a {type(facts).__name__}, not a dict")
-    return facts
+def decode(payload: bytes) -> Mapping[str, Any]:
+    parts = marshal.loads(payload)
+    if isinstance(parts, dict):  # written before the facts were split: whole
+        return parts
+    if not (isinstance(parts, tuple) and len(parts) == 2 and all(isinstance(p, bytes) for p in parts)):
+        raise TypeError(f"cached facts are a {type(parts).__name__}, not (declarations, rest)")
+    return Facts(*parts)
+
+
+class Facts(Mapping):
+    """A file's facts, decoded as they are first read: the declarations on their own, the rest
+    only when a key outside them is read. Read-only, like every consumer of facts."""
+
+    __slots__ = ("_head", "_tail", "_decl", "_all")
+
+    def __init__(self, head: bytes, tail: bytes):
+        self._head, self._tail = head, tail
+        self._decl: dict[str, Any] | None = None
+        self._all: dict[str, Any] | None = None
+
+    def _declarations(self) -> dict[str, Any]:
+        if self._decl is None:
+            self._decl, self._head = _dict(self._head), b""
+        return self._decl
+
+    def _whole(self) -> dict[str, Any]:
+        if self._all is None:
+            self._all, self._tail = {**self._declarations(), **_dict(self._tail)}, b""
+        return self._all
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return (self._declarations() if key in DECLARATIONS else self._whole()).get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return (self._declarations() if key in DECLARATIONS else self._whole())[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._whole())
+
+    def __len__(self) -> int:
+        return len(self._whole())
+
+    def __repr__(self) -> str:
+        return f"Facts({self._whole()!r})"
+
+
+def _dict(raw: bytes) -> dict[str, Any]:
+    value = marshal.loads(raw)
+    if not isinstance(value, dict):
+        raise TypeError(f"cached facts hold a {type(value).__name__}, not a dict")
+    return value
