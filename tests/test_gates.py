@@ -132,7 +132,7 @@ def test_the_manifest_counts_the_triples_added_and_removed_per_relation(tmp_path
     assert {"inherits_from", "contains"} <= expected.keys()
 
 
-def test_expectations_whose_inputs_are_unchanged_take_gx_outcomes_from_the_memo(tmp_path, make_tree):
+def test_expectations_whose_inputs_are_unchanged_take_gx_outcomes_from_the_memo(tmp_path, make_tree, monkeypatch):
     """Each expectation's GX outcome is kept by what it read. An edit that moves lines changes no
     input: every outcome comes from the memo, GX is never started, and the relation shares (which
     the first build had no version to compare with) hit the outcome the first build stored for a
@@ -160,6 +160,13 @@ def test_expectations_whose_inputs_are_unchanged_take_gx_outcomes_from_the_memo(
     assert record["gx_ran"] == 0 and record["gx_run_for"] == [first.kg_version]
     for name in ("kg_entities", "kg_triples", "kg_per_language"):
         assert record["suites"][name] == gates_record(lake, first.kg_version)["suites"][name]
+    from graphmer_core.kg import build
+
+    with monkeypatch.context() as m:  # a rebuild parsing more files than GX_MEMO_MAX_FILES starts GX with the build
+        m.setattr(build, "GX_MEMO_MAX_FILES", 0)
+        (root / "pkg/m0.py").write_text("# moved down two lines\n\n" + files["pkg/m0.py"])
+        eager = build_kg(corpora, lake, workers=1, gates=th)
+    assert eager.gx_started and eager.verdict.gx_ran == 0 and eager.verdict.passed  # started, then unused
 
     (root / "pkg/m9.py").write_text(_subclasses(1, start=9)["pkg/m9.py"])  # one more class: other ratios
     grown = build_kg(corpora, lake, workers=1, gates=th)
