@@ -9,7 +9,8 @@ file, triples per entity), not absolute counts.
 A version's verdict (thresholds, suites, the raw GX results, one plain line per failed rule) is
 recorded in its manifest; rebuilding the same content with the same thresholds reuses it without
 importing GX. GX takes ~3.4 s to import: `GxWorker` imports it in a child process while the build
-runs, with what the gates never use deferred (~2.3 s). `dagster-ge` supports only GX < 1.0, so
+runs, with what the gates never use deferred (~2.3 s); GxMemo keeps each expectation's outcome, so
+a rebuild that changes what no expectation reads needs no GX at all. `dagster-ge` supports only GX < 1.0, so
 the Dagster checks call this module directly.
 """
 
@@ -903,14 +904,12 @@ def run_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = Non
     try:
         frames_ = frames(tables, th)
         specs = expectations(th)
-        keys = {(suite, rule): memo.key(suite, cls, kwargs, frames_[suite]) if memo is not None else None
-                for suite, items in specs.items() for rule, cls, kwargs in items}
-        found: dict[tuple[str, str], tuple[dict, str]] = {}
-        for k, key in keys.items():
-            hit = memo.get(key) if memo is not None else None
-            if hit is not None:
-                found[k] = hit
-        missing = [rule for (suite, rule) in keys if (suite, rule) not in found]
+        keys = {(suite, rule): memo.key(suite, cls, kwargs, frames_[suite])
+                for suite, items in specs.items() for rule, cls, kwargs in items} if memo is not None else {}
+        found: dict[tuple[str, str], tuple[dict, str]] = {
+            k: hit for k, key in keys.items() if (hit := memo.get(key)) is not None}
+        every = [(suite, rule) for suite, items in specs.items() for rule, _, _ in items]
+        missing = [rule for suite, rule in every if (suite, rule) not in found]
         if missing:
             validate = _validator(worker, th)
             for o in validate(frames_, missing):
@@ -933,7 +932,7 @@ def run_gates(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = Non
     return Verdict(all(o.success for o in outcomes), outcomes, findings, th.as_dict(),
                    None if base is None else base.name, _now(), gates_s=time.perf_counter() - t,
                    frames_sha256=sha256_json(plain),
-                   gx_ran=None if len(missing) == len(keys) else len(missing), gx_run_for=reused)
+                   gx_ran=None if len(missing) == len(every) else len(missing), gx_run_for=reused)
 
 
 def _validator(worker: GxWorker | LazyGx | None, th: GateThresholds) -> Callable[[dict, list[str]], list[SuiteOutcome]]:
@@ -980,9 +979,9 @@ def record_verdict(kg_dir: Path, verdict: Verdict) -> None:
 def gate(kg_dir: str | os.PathLike, thresholds: GateThresholds | None = None, regate: bool = False,
          worker: GxWorker | LazyGx | None = None) -> Verdict:
     """The version's verdict: the recorded one if it was reached under these thresholds (GX is not
-    even imported), else a fresh one, recorded, with GX's outcomes for equal frames reused from the
-    lake's GxMemo for expectations whose inputs equal ones validated before. `regate=True` always
-    runs GX. A fresh verdict is reached under the lake's lock
+    even imported), else a fresh one, recorded, with GX's outcomes reused from the lake's GxMemo for
+    expectations whose inputs equal ones validated before. `regate=True` always runs GX. A fresh
+    verdict is reached under the lake's lock
     (`kg_dir` is `staging/<v>` or `kg/<v>` of a lake), so a build cannot promote the version from
     under the gates or their record."""
     from graphmer_core.lake import Lake

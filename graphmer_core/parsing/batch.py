@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from graphmer_core.corpus.index import FileRecord
 from graphmer_core.corpus.reading import read_source
 from graphmer_core.parsing import ParsedFile, extractor, extractor_version
-from graphmer_core.parsing.cache import ParseCache, decode, encode
+from graphmer_core.parsing.cache import ParseCache, decode, decoded, encode
 from graphmer_core.parsing.depth import MAX_DEPTH, TooDeep, max_depth_setting
 
 # Below this many files a pool costs more than it saves.
@@ -143,19 +143,13 @@ def _extract_all(records, cache: ParseCache | None, workers: int, progress, max_
     results: dict[tuple[str, str], tuple[dict | None, bool, str | None, str | None]] = {}
     todo: list[FileRecord] = []
     usable = [r for r in records if r.status == "ok"]
+    versions = {lang: cache_version(lang, max_depth) for lang in {r.language for r in usable}}
     held: dict[str, dict[str, bytes]] = {}  # cache version -> sha256 -> payload: hits read here, in one process
     if cache is not None:
-        for version in {cache_version(r.language, max_depth) for r in usable}:
-            held[version] = cache.get_many(version, (r.sha256 for r in usable
-                                                     if cache_version(r.language, max_depth) == version))
+        for lang, version in versions.items():
+            held[version] = cache.get_many(version, (r.sha256 for r in usable if r.language == lang))
     for r in usable:
-        payload = held.get(cache_version(r.language, max_depth), {}).get(r.sha256)
-        facts = None
-        if payload is not None:
-            try:
-                facts = decode(payload)  # each file its own facts, as a parse would give
-            except (ValueError, EOFError, TypeError):
-                facts = None
+        facts = decoded(held.get(versions[r.language], {}).get(r.sha256))  # each file its own, as parsed
         if facts is None:
             todo.append(r)
         else:

@@ -67,15 +67,8 @@ class ParseCache:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def get(self, version: str, sha256: str) -> dict[str, Any] | None:
-        row = self._connect().execute("SELECT stamp, payload FROM facts WHERE version = ? AND sha256 = ?",
-                                      (version, sha256)).fetchone()
-        if row is None or hashlib.sha256(row[1]).hexdigest() != row[0]:
-            return None
-        try:
-            return decode(row[1])
-        except (ValueError, EOFError, TypeError):
-            return None
+    def get(self, version: str, sha256: str) -> Mapping[str, Any] | None:
+        return decoded(self.get_many(version, [sha256]).get(sha256))
 
     def get_many(self, version: str, shas: Iterable[str]) -> dict[str, bytes]:
         """The payloads (checked, not decoded: see `decode`) of many entries, in a few queries
@@ -161,6 +154,16 @@ def decode(payload: bytes) -> Mapping[str, Any]:
     if not (isinstance(parts, tuple) and len(parts) == 2 and all(isinstance(p, bytes) for p in parts)):
         raise TypeError(f"cached facts are a {type(parts).__name__}, not (declarations, rest)")
     return Facts(*parts)
+
+
+def decoded(payload: bytes | None) -> Mapping[str, Any] | None:
+    """`decode`, with None for no payload or one that does not decode (a miss: parsed again)."""
+    if payload is None:
+        return None
+    try:
+        return decode(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
 
 
 class Facts(Mapping):

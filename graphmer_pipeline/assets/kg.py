@@ -5,8 +5,7 @@ import dagster as dg
 
 from graphmer_core.corpus.index import index_corpora, read_index, write_index
 from graphmer_core.kg import build, store
-from graphmer_core.kg.manifest import resolve_summary
-from graphmer_core.kg.manifest import file_summary, files_markdown, markdown_summary
+from graphmer_core.kg.manifest import file_summary, files_markdown, markdown_summary, resolve_summary
 from graphmer_core.parsing.batch import parse_files
 from graphmer_pipeline.metadata import counts_table, parquet_chart
 from graphmer_pipeline.resources import CorporaConfig, DataLake
