@@ -77,7 +77,7 @@ class JavaCorpus:
             self.summaries[f.path] = hit[1] if ok else java_summary(f)
         self.shas = {f.path: f.sha256 for f in java}
         self.r = Resolver(corpus, java)
-        self.units = {unit[0].pf.path: unit for unit in self.r.files}
+        self.units = {unit.pf.path: unit for unit in self.r.files}
 
     def known(self) -> dict[str, tuple[str, str]]:
         """The summaries, for the next build's `known`."""
@@ -108,7 +108,7 @@ class JavaCorpus:
         r.ext_seen = set()
         r.out = Resolved()
         r.frame, r.deps = set(), set()
-        FileEmitter(r, *self.units[path]).emit()
+        FileEmitter(r, self.units[path]).emit()
         return r.out, r.reads()
 
     def value(self, key: str) -> str:

@@ -58,21 +58,24 @@ class Resolver(GenericIndex):
         for pkg, folder in sorted(self.pkg_path.items()):
             out.entities.append((f"java:{c}:{pkg}", "Package", pkg.rpartition(".")[2], pkg, LANG, c, folder,
                                  None, None, None))
-        for f, types, methods in self.files:
-            FileEmitter(self, f, types, methods).emit()
+        for f in self.files:
+            FileEmitter(self, f).emit()
         return out
 
     def release(self) -> None:
         """Break the type <-> method/file cycles, so the facts go with the last reference, not
         with the next cyclic collection (which scans every object still alive by then)."""
-        for f, types, _methods in self.files:
+        for f in self.files:
             f.top.clear()
-            for t in types:
+            declared = f._methods is not None
+            for t in f.types:
                 t.nested.clear()
-                t.methods.clear()
+                if declared:
+                    t.methods.clear()
                 t.cache.clear()
                 t._members.clear()
                 t.outer = None
+            f.types = []
         self.types.clear()
         self.types.ix = self.pkg_types.ix = None  # they record into this index: a cycle
         for memo in (self._ptypes, self._gmemo, self._anc_memo, self._rets):
@@ -81,11 +84,11 @@ class Resolver(GenericIndex):
 
 
 class FileEmitter(CallSites):
-    def __init__(self, r: Resolver, f: Unit, types: list[TypeDecl], methods: list[MethodDecl | None]):
+    def __init__(self, r: Resolver, f: Unit):
         self.r = r
         self.f = f
-        self.types = types
-        self.methods = methods
+        self.types = f.types
+        self.methods = f.methods
         self.path = f.pf.path
         self.sha = f.pf.sha256
         self.corpus = r.corpus

@@ -63,16 +63,20 @@ def field_id(corpus: str, t: TypeDecl, name: str) -> str:
 
 
 class Unit:
-    __slots__ = ("pf", "package", "single", "ondemand", "static_single", "static_ondemand", "top")
+    __slots__ = ("pf", "corpus", "package", "single", "ondemand", "static_single", "static_ondemand", "top",
+                 "types", "_methods")
 
-    def __init__(self, pf: ParsedFile) -> None:
+    def __init__(self, pf: ParsedFile, corpus: str) -> None:
         self.pf = pf
+        self.corpus = corpus
         self.package: str = pf.facts.get("package", "") or ""
         self.single: dict[str, str] = {}
         self.ondemand: list[str] = []
         self.static_single: dict[str, list[str]] = {}
         self.static_ondemand: list[str] = []
         self.top: dict[str, TypeDecl] = {}
+        self.types: list[TypeDecl] = []  # in the order of the facts' rows (their indices)
+        self._methods: list[MethodDecl | None] | None = None
         for name, static, on_demand, _line in pf.facts.get("imports", ()):
             if static:
                 if on_demand:
@@ -84,6 +88,15 @@ class Unit:
                 self.ondemand.append(name)
             else:
                 self.single[name.rpartition(".")[2]] = name
+
+    @property
+    def methods(self) -> list[MethodDecl | None]:
+        """The file's methods by row (None where a row has no owner). They and the fields are
+        declared on first use: a rebuild that resolves one file asks for a few files' members, and
+        declaring the whole corpus's took most of its type index's time."""
+        if self._methods is None:
+            self._methods = _declare_members(self)
+        return self._methods
 
 
 class TypeDecl:
@@ -101,13 +114,44 @@ class TypeDecl:
         self.tparams = frozenset(row[5]) | (outer.tparams if outer is not None else frozenset())
         self.row = row
         self.nested: dict[str, TypeDecl] = {}
-        self.methods: dict[str, list[MethodDecl]] = {}
-        self.fields: dict[str, str] = {}
-        self.gfields: dict[str, str] = {}  # fields whose declared type has type arguments
+        # methods: dict[str, list[MethodDecl]], fields: dict[str, str] and gfields (the fields whose
+        # declared type has type arguments) are set by the file's first use of its members
         # memos (graphmer_core.kg.java.types): names resolved in this type's context, its
         # supertypes, ancestors, method candidates, ...; and member types by name
         self.cache: dict[Any, Any] = {}
         self._members: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        # called for an unset slot only: the members, before their file declared them
+        if name in MEMBERS:
+            self.file.methods  # noqa: B018 -- declares them
+            return object.__getattribute__(self, name)
+        raise AttributeError(name)
+
+
+MEMBERS = frozenset({"methods", "fields", "gfields"})
+
+
+def _declare_members(f: Unit) -> list[MethodDecl | None]:
+    types = f.types
+    for t in types:
+        t.methods, t.fields, t.gfields = {}, {}, {}
+    methods: list[MethodDecl | None] = []
+    for row in f.pf.facts.get("methods", ()):
+        owner = types[row[0]] if 0 <= row[0] < len(types) else None
+        if owner is None:
+            methods.append(None)
+            continue
+        m = MethodDecl(owner, f.corpus, row)
+        owner.methods.setdefault(m.name, []).append(m)
+        methods.append(m)
+    for row in f.pf.facts.get("fields", ()):
+        if 0 <= row[0] < len(types):
+            owner = types[row[0]]
+            owner.fields.setdefault(row[1], row[4] or owner.fqn)
+            if len(row) > 7 and row[7]:
+                owner.gfields.setdefault(row[1], row[7])
+    return methods
 
 
 class MethodDecl:

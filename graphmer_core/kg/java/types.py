@@ -96,7 +96,7 @@ class TypeIndex:
         self.nested_names: set[str] = set()  # simple names of member types, of all types (key "n")
         self.out = Resolved()
         self.ext_seen: set[str] = set()
-        self.files: list[tuple[Unit, list[TypeDecl], list[MethodDecl | None]]] = []
+        self.files: list[Unit] = []  # their members are declared on first use (Unit.methods)
         # memos of MemberIndex and GenericIndex (each entry: (value, its lookup keys))
         self._ptypes: dict[MethodDecl, Any] = {}  # parameter types of methods
         self._gmemo: dict[tuple[Any, ...], Any] = {}  # generic types as written, by context type
@@ -107,10 +107,9 @@ class TypeIndex:
 
     # --- indexing ---------------------------------------------------------------------------
     def _index(self, pf: ParsedFile) -> None:
-        f = Unit(pf)
-        facts = pf.facts
-        types: list[TypeDecl] = []
-        for row in facts.get("types", ()):
+        f = Unit(pf, self.corpus)
+        types = f.types
+        for row in pf.facts.get("types", ()):
             outer = types[row[2]] if 0 <= row[2] < len(types) else None
             if outer is not None:
                 fqn = f"{outer.fqn}.{row[1]}"
@@ -128,24 +127,9 @@ class TypeIndex:
                     members = self.pkg_types[f.package] = Lookups(self, f"m\0{f.package}\0")
                 members.setdefault(t.name, t)
             self.types.setdefault(fqn, t)
-        methods: list[MethodDecl | None] = []
-        for row in facts.get("methods", ()):
-            owner = types[row[0]] if 0 <= row[0] < len(types) else None
-            if owner is None:
-                methods.append(None)
-                continue
-            m = MethodDecl(owner, self.corpus, row)
-            owner.methods.setdefault(m.name, []).append(m)
-            methods.append(m)
-        for row in facts.get("fields", ()):
-            if 0 <= row[0] < len(types):
-                owner = types[row[0]]
-                owner.fields.setdefault(row[1], row[4] or owner.fqn)
-                if len(row) > 7 and row[7]:
-                    owner.gfields.setdefault(row[1], row[7])
         if types and f.package not in self.pkg_path:
             self.pkg_path[f.package] = pf.path.rpartition("/")[0]
-        self.files.append((f, types, methods))
+        self.files.append(f)
 
     # --- type names -------------------------------------------------------------------------
     def member_type(self, t: TypeDecl, name: str, depth: int = 0) -> TypeDecl | None:
