@@ -125,7 +125,7 @@ class Patch:
         prev = _read(self.previous_dir / "entities.parquet", schemas.ENTITIES)
         affected = {(k,) for k in self.affected_entities}
         merged = _merge(prev, ENTITY_ORDER, affected, new) or _sorted_union(prev, ENTITY_ORDER, affected, new)
-        return merged[0].cast(schemas.ENTITIES)
+        return arrow.conform(merged[0], schemas.ENTITIES)
 
     def triples(self, rows: Iterable[tuple], kg_version: str) -> pa.Table:
         affected, heads = self.affected_triples, {k[0] for k in self.affected_triples}
@@ -137,7 +137,7 @@ class Patch:
         out, before = _merge(prev, TRIPLE_ORDER, affected, new) or _sorted_union(prev, TRIPLE_ORDER, affected, new)
         before = {(h, r, t) for r, h, t in before}
         self.changes = _changes(self.previous_dir.name, set(best) - before, before - set(best))
-        return out.cast(schemas.TRIPLES)
+        return arrow.conform(out, schemas.TRIPLES)
 
     def violations(self, entities: pa.Table, triples: pa.Table) -> pa.Table:
         """validation.validate of the patched tables, from the previous version's violations
@@ -164,8 +164,8 @@ def _read(path: Path, schema: pa.Schema, kg_version: str | None = None) -> pa.Ta
     con = arrow.cursor()
     select, params = ("* REPLACE (?::VARCHAR AS kg_version)", [kg_version]) if kg_version is not None else ("*", [])
     try:
-        return con.sql(f"SELECT {select} FROM read_parquet({arrow.sql_string(path.as_posix())})",
-                       params=params).to_arrow_table().cast(schema)
+        return arrow.conform(con.sql(f"SELECT {select} FROM read_parquet({arrow.sql_string(path.as_posix())})",
+                                     params=params).to_arrow_table(), schema)
     finally:
         con.close()
 
