@@ -67,8 +67,9 @@ def test_get_many_reads_entries_across_query_chunks_and_leaves_out_misses_and_ba
 
 
 def test_cached_facts_decode_the_bodies_only_when_a_body_key_is_read(make_tree, tmp_path):
-    """A rebuild reads every file's declarations (the Java type index) but the bodies only of the
-    files it resolves again: the payload holds them apart, and Facts decodes each part on first use."""
+    """A rebuild reads every file's types (the Java type index), the members only of the files
+    other files' resolution reaches, the bodies only of the files it resolves again: the payload
+    holds them apart, and Facts decodes each part on first use."""
     import marshal
 
     from graphmer_core.parsing import cache as cache_mod
@@ -81,10 +82,16 @@ def test_cached_facts_decode_the_bodies_only_when_a_body_key_is_read(make_tree, 
     assert facts == fresh and dict(facts) == fresh and sorted(facts) == sorted(fresh)
 
     lazy = cache_mod.decode(cache_mod.encode(fresh))
-    assert lazy.get("types") == fresh["types"] and lazy._all is None  # the declarations alone
-    assert lazy.get("calls") == fresh["calls"] and lazy._all is not None
+    assert lazy.get("types") == fresh["types"] and lazy.get("package") == "p" and lazy.decoded() == 1
+    assert lazy.get("methods") == fresh["methods"] and lazy.decoded() == 2
+    assert lazy.get("calls") == fresh["calls"] and lazy.decoded() == 3
     assert lazy.get("absent", 7) == 7 and "absent" not in lazy and len(lazy) == len(fresh)
     assert cache_mod.decode(marshal.dumps(fresh)) == fresh  # a payload written before the split
+    head = {k: v for k, v in fresh.items() if k in cache_mod.PARTS[0] | cache_mod.PARTS[1]}
+    tail = {k: v for k, v in fresh.items() if k not in head}
+    two = cache_mod.decode(marshal.dumps((marshal.dumps(head), marshal.dumps(tail))))  # before the members' own
+    assert two.get("types") == fresh["types"] and two.get("fields") == fresh["fields"] and two.decoded() == 1
+    assert dict(two) == fresh and two.decoded() == 2
 
 
 def test_unreadable_cache_file_is_moved_aside_and_rebuilt(make_tree, tmp_path):

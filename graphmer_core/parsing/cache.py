@@ -10,8 +10,8 @@ cache starts empty.
 Payloads are the facts in `marshal` format, which a pool worker also uses to send them back: 3x
 faster to write than JSON, and facts are only plain lists, strings, numbers and None. marshal's
 format is specific to a Python version, so the file name carries it and another interpreter
-starts its own cache. A payload holds a file's declarations and the rest of its facts marshalled
-apart, so a build decodes the bodies only of the files it resolves again (`Facts`).
+starts its own cache. A payload holds a file's facts in parts marshalled apart (`PARTS`), so a
+build decodes the members and bodies only of the files it needs them of (`Facts`).
 """
 
 from __future__ import annotations
@@ -133,27 +133,37 @@ def _wal(con: sqlite3.Connection) -> None:
             time.sleep(0.02)
 
 
-# What a build reads of every file, changed or not: the declarations (the Java type index and the
-# summaries read them) and the parse status. The rest, the bodies (calls, locals, news, ...), is
-# read only for the files a build resolves again: a one-file rebuild of java.base decoded 24 MB of
-# facts to read a third of them.
-DECLARATIONS = frozenset({"package", "imports", "types", "methods", "fields", "errors"})
+# A payload's parts, each marshalled on its own and decoded on first use (`Facts`), then one more
+# part for every other key. What a build reads of every file, changed or not: the package, imports
+# and types (the Java type index), the parse status. The members, of the files whose types other
+# files' resolution reaches. The rest, the bodies (calls, locals, news, ...), only of the files a
+# build resolves again: a one-file rebuild of java.base decoded 24 MB of facts to read a tenth.
+PARTS = (frozenset({"package", "imports", "types", "errors"}), frozenset({"methods", "fields"}))
+_SPLIT_IN_TWO = (PARTS[0] | PARTS[1],)  # the parts of the payloads written before the members' own
 
 
 def encode(facts: dict[str, Any]) -> bytes:
-    """The declarations and the rest, each marshalled on its own (see Facts)."""
-    head = {k: v for k, v in facts.items() if k in DECLARATIONS}
-    tail = {k: v for k, v in facts.items() if k not in DECLARATIONS}
-    return marshal.dumps((marshal.dumps(head), marshal.dumps(tail)))
+    parts: list[dict[str, Any]] = [{} for _ in range(len(PARTS) + 1)]
+    for k, v in facts.items():
+        parts[_part(PARTS, k)][k] = v
+    return marshal.dumps(tuple(marshal.dumps(p) for p in parts))
+
+
+def _part(layout: tuple[frozenset[str], ...], key: str) -> int:
+    for i, keys in enumerate(layout):
+        if key in keys:
+            return i
+    return len(layout)
 
 
 def decode(payload: bytes) -> Mapping[str, Any]:
     parts = marshal.loads(payload)
     if isinstance(parts, dict):  # written before the facts were split: whole
         return parts
-    if not (isinstance(parts, tuple) and len(parts) == 2 and all(isinstance(p, bytes) for p in parts)):
-        raise TypeError(f"cached facts are a {type(parts).__name__}, not (declarations, rest)")
-    return Facts(*parts)
+    if not (isinstance(parts, tuple) and len(parts) in (2, len(PARTS) + 1)
+            and all(isinstance(p, bytes) for p in parts)):
+        raise TypeError(f"cached facts are a {type(parts).__name__}, not {len(PARTS) + 1} marshalled parts")
+    return Facts(parts, PARTS if len(parts) == len(PARTS) + 1 else _SPLIT_IN_TWO)
 
 
 def decoded(payload: bytes | None) -> Mapping[str, Any] | None:
@@ -167,31 +177,43 @@ def decoded(payload: bytes | None) -> Mapping[str, Any] | None:
 
 
 class Facts(Mapping):
-    """A file's facts, decoded as they are first read: the declarations on their own, the rest
-    only when a key outside them is read. Read-only, like every consumer of facts."""
+    """A file's facts, each part (`PARTS`) decoded when one of its keys is first read. Read-only,
+    like every consumer of facts."""
 
-    __slots__ = ("_head", "_tail", "_decl", "_all")
+    __slots__ = ("_raw", "_parts", "_layout", "_all")
 
-    def __init__(self, head: bytes, tail: bytes):
-        self._head, self._tail = head, tail
-        self._decl: dict[str, Any] | None = None
+    def __init__(self, raw: tuple[bytes, ...], layout: tuple[frozenset[str], ...] = PARTS):
+        self._raw = list(raw)
+        self._parts: list[dict[str, Any] | None] = [None] * len(raw)
+        self._layout = layout
         self._all: dict[str, Any] | None = None
 
-    def _declarations(self) -> dict[str, Any]:
-        if self._decl is None:
-            self._decl, self._head = _dict(self._head), b""
-        return self._decl
+    def _of(self, key: str) -> dict[str, Any]:
+        i = _part(self._layout, key)
+        part = self._parts[i]
+        if part is None:
+            part = self._parts[i] = _dict(self._raw[i])
+            self._raw[i] = b""
+        return part
 
     def _whole(self) -> dict[str, Any]:
         if self._all is None:
-            self._all, self._tail = {**self._declarations(), **_dict(self._tail)}, b""
+            self._all = {}
+            for i in range(len(self._raw)):
+                if self._parts[i] is None:
+                    self._parts[i], self._raw[i] = _dict(self._raw[i]), b""
+                self._all.update(self._parts[i])
         return self._all
 
+    def decoded(self) -> int:
+        """How many of its parts have been decoded."""
+        return sum(p is not None for p in self._parts)
+
     def get(self, key: str, default: Any = None) -> Any:
-        return (self._declarations() if key in DECLARATIONS else self._whole()).get(key, default)
+        return self._of(key).get(key, default)
 
     def __getitem__(self, key: str) -> Any:
-        return (self._declarations() if key in DECLARATIONS else self._whole())[key]
+        return self._of(key)[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._whole())
