@@ -344,3 +344,49 @@ def test_lookups_no_file_uses_any_more_are_pruned(tmp_path, monkeypatch):
     assert c.build() == {"java:jfx": ("per_file", 1, n + 1)}
     c.edit("jfx/com/acme/shapes/Circle.java", "public void format(int count)", "public void format(long count)")
     assert c.build() == {"java:jfx": ("per_file", 4, n + 1)}
+
+
+def test_a_rebuild_decodes_only_the_reused_rows_that_hold_a_key_it_patches(tmp_path):
+    """A second resolution of the same files reuses every file's cached rows still encoded: the
+    rows of one entity and of its triples decode that entity's file alone, and are those all the
+    rows hold, which make a cold resolution's tables. The type index declares the members of only
+    the files whose types the resolution of a file looks into."""
+    from graphmer_core.corpus.index import index_corpora
+    from graphmer_core.kg import build, store
+    from graphmer_core.kg.java.emit import FileEmitter, Resolver
+    from graphmer_core.kg.resolution import Cached, resolve
+    from graphmer_core.parsing.batch import parse_files
+
+    c = Corpora(tmp_path)
+    c.corpora = c.corpora[:1]
+    c.build()
+    records = index_corpora(c.corpora)
+    parsed = parse_files(records, c.lake.parse_cache, 1).parsed
+    with incremental.ResolveCache(build.resolve_cache(c.lake), c.lake.current_version()) as cache:
+        rows = resolve(parsed, {}, cache)
+    cache.wait()
+    cached = [p for p in rows.parts if isinstance(p, Cached)]
+    assert len(cached) == c.java_files and cache.stats.resolved == 0  # every file's rows reused
+
+    loads = []
+    for p in cached:
+        load = p.load
+        p.load = lambda load=load: loads.append(1) or load()
+    circle = "java:jfx:com.acme.shapes.Circle"
+    some = rows.rows_for({circle}, {circle})
+    assert len(loads) == 1  # Circle.java's rows, and no other file's
+    whole = rows.whole()
+    assert len(loads) == 1 + c.java_files and rows.counts() == (len(whole.entities), len(whole.triples))
+    assert [r for r in some.entities if r[0] == circle] == [r for r in whole.entities if r[0] == circle] != []
+    assert [r for r in some.triples if r[0] == circle] == [r for r in whole.triples if r[0] == circle] != []
+    cold = resolve(parsed)  # each cached file's rows stand alone (its externals too): the same once deduplicated
+    assert store._best_entities(whole.entities) == store._best_entities(cold.entities)
+    assert store._best_triples(whole.triples) == store._best_triples(cold.triples)
+
+    java = [f for f in parsed if f.language == "java"]
+    r = Resolver("jfx", java)
+    assert all(u._methods is None for u in r.files)  # nothing asked of any member yet
+    jc_path = next(f.path for f in java if f.path.endswith("Circle.java"))
+    FileEmitter(r, next(u for u in r.files if u.pf.path == jc_path)).emit()
+    declared = {u.pf.path for u in r.files if u._methods is not None}
+    assert jc_path in declared and len(declared) < len(java)

@@ -106,10 +106,11 @@ def stage_kg(
     workers: int | None = None,
     progress: Progress | None = None,
     records: list[FileRecord] | None = None,
-    after_parse: Callable[[], object] | None = None,
+    after_parse: Callable[[int], object] | None = None,
 ) -> StageResult:
     """Build a KG version under staging/, unless that exact version is already staged or promoted.
-    `after_parse` is called once the files are parsed (the rest of the build runs on one core).
+    `after_parse` is called with how many files were parsed (not served by the parse cache) once
+    they are (the rest of the build runs on one core).
     Holds the lake's writer lock throughout, so a concurrent build of the same content waits and
     then reuses this one."""
     with lake.lock("building a KG"):
@@ -134,6 +135,7 @@ def _stage_kg(corpora, lake, workers, progress, records, after_parse) -> StageRe
 
 
 def _build_version(corpora, lake, workers, progress, records, version, timings, after_parse, layouts) -> StageResult:
+    from graphmer_core.kg import store
     from graphmer_core.kg.incremental import ResolveCache
     from graphmer_core.kg.resolution import resolve
     from graphmer_core.parsing.batch import parse_files
@@ -145,19 +147,27 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
     )
     timings["parse_s"] = time.perf_counter() - t
     if after_parse is not None:
-        after_parse()
+        after_parse(outcome.reparsed)
 
-    t = time.perf_counter()
-    with ResolveCache(resolve_cache(lake), version, lake.current_version()) as cache:
-        resolved = resolve(outcome.parsed, {name: layout.roots for name, layout in layouts.items()}, cache)
-    timings["resolve_s"] = time.perf_counter() - t
+    current = lake.current_dir()
+    previous = None if current is None else store.Previous(current, version)  # read while resolving
     try:
-        return _write_version(lake, version, corpora, records, layouts, outcome, resolved, cache, timings)
+        t = time.perf_counter()
+        with ResolveCache(resolve_cache(lake), version, lake.current_version()) as cache:
+            resolved = resolve(outcome.parsed, {name: layout.roots for name, layout in layouts.items()}, cache)
+        timings["resolve_s"] = time.perf_counter() - t
+        try:
+            return _write_version(lake, version, corpora, records, layouts, outcome, resolved, cache, previous,
+                                  timings)
+        finally:
+            cache.wait()  # the resolve cache's file, written meanwhile on a thread
     finally:
-        cache.wait()  # the resolve cache's file, written meanwhile on a thread
+        if previous is not None:
+            previous.close()
 
 
-def _write_version(lake, version, corpora, records, layouts, outcome, resolved, cache, timings) -> StageResult:
+def _write_version(lake, version, corpora, records, layouts, outcome, resolved, cache, previous, timings
+                   ) -> StageResult:
     from graphmer_core.kg import store, validation
     from graphmer_core.kg.resolution import resolver_errors, with_resolver_errors
     from graphmer_core.parsing import LANGUAGES, extractor_version
@@ -166,15 +176,18 @@ def _write_version(lake, version, corpora, records, layouts, outcome, resolved, 
 
     with store.Stager(lake, version) as stage:  # each table is written while the next is made
         t = time.perf_counter()
-        patch = _patch(lake, resolved, cache)
+        patch = _patch(previous, resolved, cache)
         if patch is None:
-            entities = store.dedup_entities(resolved.entities)
+            rows = resolved.whole()
+            entities = store.dedup_entities(rows.entities)
             stage.write("entities", entities)
-            triples = store.dedup_triples(resolved.triples, version)
-        else:
-            entities = patch.entities(resolved.entities)
+            triples = store.dedup_triples(rows.triples, version)
+        else:  # the rows of the keys it changes, decoded from the sources that may hold them
+            rows = resolved.rows_for(patch.affected_entities, {k[0] for k in patch.affected_triples})
+            entities = patch.entities(rows.entities)
             stage.write("entities", entities)
-            triples = patch.triples(resolved.triples, version)
+            triples = patch.triples(rows.triples, version)
+        del rows
         stage.write("triples", triples)
         stage.write("files", files_table(file_records))
         violations = validation.validate(entities, triples) if patch is None else patch.violations(entities, triples)
@@ -210,22 +223,22 @@ def _write_version(lake, version, corpora, records, layouts, outcome, resolved, 
                        resolved=cache.stats.resolved)
 
 
-def _patch(lake: Lake, resolved, cache):
-    """A store.Patch of the current version's tables, when the resolve cache knows what changed
-    since that version and it is a small part of the rows; else None (the tables are made anew)."""
+def _patch(previous, resolved, cache):
+    """A store.Patch of the current version's tables (`previous`, a store.Previous), when the
+    resolve cache knows what changed since that version and it is a small part of the rows; else
+    None (the tables are made anew)."""
     from graphmer_core.artifacts import IntegrityError
     from graphmer_core.kg import store
     from graphmer_core.kg.incremental import PATCH_MAX_SHARE
 
-    previous, current = cache.previous, lake.current_dir()
-    if previous is None or current is None:
+    if cache.previous is None or previous is None:
         return None
-    entities, triples = store.changed_keys(previous, cache.fresh)
-    if len(triples) > PATCH_MAX_SHARE * len(resolved.triples) or len(entities) > PATCH_MAX_SHARE * len(
-            resolved.entities):
+    entities, triples = store.changed_keys(cache.previous, cache.fresh)
+    rows_e, rows_t = resolved.counts()
+    if len(triples) > PATCH_MAX_SHARE * rows_t or len(entities) > PATCH_MAX_SHARE * rows_e:
         return None
     try:
-        return store.Patch(current, entities, triples)
+        return store.Patch(previous, entities, triples)
     except IntegrityError:  # a previous version that does not check is no base (its triples' check names it)
         return None
 
@@ -253,17 +266,27 @@ def _build_kg(corpora, lake, workers, progress, gates, regate) -> StageResult:
     existing = existing_version(lake, version)
     needs_gx = gates is not None and (
         regate or existing is None or quality.recorded_verdict(mf.read_manifest(existing), gates) is None)
-    parsing = to_parse(records, lake.parse_cache) if needs_gx and existing is None else 0
-    # A rebuild that parses a handful of files mostly leaves the gates' shares and ratios as they
-    # were, and GxMemo has GX's outcomes for them: GX is started only if the gates miss one. Else
-    # GX's import (~3.8 s of one core) starts beside the build: at once where it parses few files
-    # (a small corpus) and runs the rest on one core, after parsing where it parses many and the
-    # resolver then leaves the other core idle.
-    eager = needs_gx and (regate or lake.current_version() is None or parsing > GX_MEMO_MAX_FILES)
+    # A rebuild (of a lake with a current version) that parses a handful of files mostly leaves the
+    # gates' shares and ratios as they were, and GxMemo has GX's outcomes for them: GX is started
+    # only if the gates miss one, or once the rebuild has parsed more than GX_MEMO_MAX_FILES (so
+    # that how many it parses is not asked of the parse cache first: a key scan of the whole
+    # cache). Else GX's import (~3.8 s of one core) starts beside the build: at once where it
+    # parses few files (a small corpus) and runs the rest on one core, after parsing where it
+    # parses many and the resolver then leaves the other core idle.
+    rebuild = not regate and lake.current_version() is not None
+    after_parse = None
     with quality.LazyGx() as gx:
-        if eager and (existing is not None or parsing < GX_EARLY_MAX_FILES):
-            gx.start()
-        result = stage_kg(corpora, lake, workers, progress, records, after_parse=gx.start if eager else None)
+        if needs_gx and rebuild and existing is None:
+            def after_parse(parsed: int) -> None:
+                if parsed > GX_MEMO_MAX_FILES:
+                    gx.start()
+        elif needs_gx and not rebuild:
+            if existing is not None or to_parse(records, lake.parse_cache) < GX_EARLY_MAX_FILES:
+                gx.start()
+            else:
+                def after_parse(parsed: int) -> None:
+                    gx.start()
+        result = stage_kg(corpora, lake, workers, progress, records, after_parse=after_parse)
         result.timings["index_s"] = index_s
         if gates is not None:
             t = time.perf_counter()

@@ -23,7 +23,11 @@ re-resolves them all (mode "corpus" in the manifest), an unchanged group is reus
 
 The code version in each key covers parsing/ and the resolution modules of kg/ (all but
 NOT_RESOLUTION), so an edit of the gates or the store keeps the cache. Entries live in one file
-under `cache/resolve/` (RowStore), rows as marshalled tuples, each checked by its sha256.
+under `cache/resolve/` (RowStore), each checked by its sha256. A source's entry holds what its
+reuse is decided on, with the crc32 of its rows' entity ids and triple heads and their counts; its
+rows, marshalled tuples, are the entry beside it (key + ROWS). A rebuild checks every reused
+source's rows but decodes only those that may hold a key it patches (resolution.BuildRows): a
+one-file rebuild of java.base decoded 3,090 files' rows to read one file's.
 """
 
 from __future__ import annotations
@@ -41,9 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from graphmer_core.artifacts import code_digest
-from graphmer_core.kg.resolution import ParsedFile, Resolved
+from graphmer_core.kg.resolution import BuildRows, Cached, ParsedFile, Resolved, key_names
 from graphmer_core.kg.java.types import ANY
-from graphmer_core.kg.summaries import JavaCorpus, pack, unpack
+from graphmer_core.kg.summaries import JavaCorpus
 from graphmer_core.parsing.batch import paused_gc
 from graphmer_core.parsing.cache import FORMAT
 
@@ -57,6 +61,7 @@ SHOWN = 50  # re-resolved files listed per group in the manifest
 PRUNE_MIN = 4096  # lookup keys below which a corpus's table is never pruned
 PATCH_MAX_SHARE = 0.1  # more of the rows changed than this: the build makes its tables anew
 PACKAGES, WHOLE = "<packages>", "<whole>"  # the sources that are no file: a corpus's packages, a group
+ROWS = ":rows"  # a source's entry holds what its reuse is decided on; its rows are the entry of key + ROWS
 
 
 @functools.cache
@@ -217,24 +222,9 @@ class LookupTable:
                               "checked": self.checked})
 
 
-def _rows(entry: Any) -> Resolved | None:
-    """A decoded entry's rows; None for no entry, or one of another shape."""
-    try:
-        return unpack(entry)
-    except (TypeError, KeyError):
-        return None
-
-
-def _reusable(entry: Any, generation: str, changed: set[int]) -> tuple[Resolved, bytes] | None:
-    """A Java file's cached rows and reads, if its entry is of this lookup table and no lookup it
-    depends on finds anything else now."""
-    try:
-        if entry["generation"] != generation or not changed.isdisjoint(array("I", entry["reads"])):
-            return None
-    except (TypeError, KeyError, ValueError):  # no entry, or one of another shape
-        return None
-    rows = _rows(entry)
-    return None if rows is None else (rows, entry["reads"])
+def _unpack(payload: bytes) -> Resolved:
+    entities, triples = marshal.loads(payload)
+    return Resolved(entities=entities, triples=triples)
 
 
 @dataclass
@@ -315,15 +305,14 @@ class ResolveCache:
             return None
         out: dict[tuple[str, str], Resolved] = {}
         for key in gone:
-            payload = self.store.old(key)
+            if key.endswith(ROWS):
+                continue
             try:
-                entry = marshal.loads(payload) if payload is not None else None
-            except (ValueError, EOFError, TypeError):
-                entry = None
-            if not isinstance(entry, dict) or ("entities" in entry and not isinstance(entry.get("source"), str)):
+                head = marshal.loads(self.store.old(key))
+                if isinstance(head, dict) and "n" in head:  # a source's (else another table, of a corpus gone)
+                    out[(self.store.index[key][0], head["source"])] = _unpack(self.store.old(key + ROWS))
+            except (ValueError, EOFError, TypeError, KeyError):
                 return None  # what it held is unknown
-            if "entities" in entry:
-                out[(self.store.index[key][0], entry["source"])] = unpack(entry)
         return out
 
     def _fresh(self, group: str, source: str, rows: Resolved) -> None:
@@ -356,7 +345,7 @@ class ResolveCache:
         except (ValueError, EOFError, TypeError):
             return None
 
-    def resolve_corpus(self, module: Any, language: str, corpus: str, files: list[ParsedFile]) -> Resolved:
+    def resolve_corpus(self, module: Any, language: str, corpus: str, files: list[ParsedFile]) -> BuildRows:
         """One corpus of a language resolved on its own (files in path order)."""
         if language != "java":
             return self._whole(module.resolve, (corpus, files), language, {corpus: files}, None)
@@ -371,66 +360,96 @@ class ResolveCache:
         with paused_gc(), JavaCorpus(corpus, files, self._load(group, summaries_key)) as jc:
             summaries = marshal.dumps(jc.known())
             changed = lookups.changed(jc.value)
-            out = jc.packages()
-            self._fresh(group, PACKAGES, out)  # made in every build: stored (below) for the next one
-            packages = pack(out, source=PACKAGES)
-            out = Resolved(list(out.entities), list(out.triples))
+            packages = jc.packages()
+            self._fresh(group, PACKAGES, packages)  # made in every build: stored (below) for the next one
             keys = {f.path: _key(self.code, corpus, f.path, f.sha256) for f in files}
-            rows: dict[str, Resolved] = {}
+            rows: dict[str, Resolved | Cached] = {}
             reads: dict[str, bytes] = {}  # of the files cached
             for f in files:
-                hit = _reusable(self._load(group, keys[f.path]), lookups.generation, changed)
+                hit = self._reusable(group, keys[f.path], lookups.generation, changed)
                 if hit is not None:
                     rows[f.path], reads[f.path] = hit
                 else:  # out of date: it must not outlive this build beside the new lookup values
                     self.store.discard(keys[f.path])
+                    self.store.discard(keys[f.path] + ROWS)
             todo = [f.path for f in files if f.path not in rows]
             for path in todo:
-                rows[path], looked_up = jc.resolve(path)
-                self._fresh(group, path, rows[path])
+                fresh, looked_up = jc.resolve(path)
+                rows[path] = fresh
+                self._fresh(group, path, fresh)
                 # a file the resolver failed on is tried again next time, as is one that read a
                 # cycle guard (its lookups are not all known)
-                if not rows[path].errors and ANY not in looked_up:
+                if not fresh.errors and ANY not in looked_up:
                     reads[path] = lookups.indices(looked_up, jc.value)
-                    self._put_java(group, path, keys[path], rows[path], lookups.generation, reads[path])
+                    self._put(group, keys[path], fresh, source=path, generation=lookups.generation,
+                              reads=reads[path])
                 else:
                     self._complete = False
         for path, renumbered in lookups.prune(reads).items():
-            self._put_java(group, path, keys[path], rows[path], lookups.generation, renumbered)
-            self._fresh(group, path, rows[path])  # stored again, with the rows it had: no key changed
+            again = rows[path]
+            again = again.load() if isinstance(again, Cached) else again
+            self._put(group, keys[path], again, source=path, generation=lookups.generation, reads=renumbered)
+            self._fresh(group, path, again)  # stored again, with the rows it had: no key changed
         self.store.put(group, table_key, lookups.state())
-        self.store.put(group, _key(self.code, corpus, "<packages>"), packages)
+        self._put(group, _key(self.code, corpus, "<packages>"), packages, source=PACKAGES)
         self.store.put(group, summaries_key, summaries)
         self.stats.add(group, "per_file", len(files), len(todo), todo)
-        for f in files:  # the order of a cold build
-            out.extend(rows[f.path])
-        return out
+        return BuildRows([packages, *(rows[f.path] for f in files)])  # the order of a cold build
 
-    def _put_java(self, group: str, path: str, key: str, rows: Resolved, generation: str, reads: bytes) -> None:
-        self.store.put(group, key, pack(rows, source=path, generation=generation, reads=reads))
+    def _reusable(self, group: str, key: str, generation: str, changed: set[int]) -> tuple[Cached, bytes] | None:
+        """A Java file's cached rows (still encoded) and reads, if its entry is of this lookup
+        table and no lookup it depends on finds anything else now."""
+        head = self._load(group, key)
+        try:
+            if head["generation"] != generation or not changed.isdisjoint(array("I", head["reads"])):
+                return None
+        except (TypeError, KeyError, ValueError):  # no entry, or one of another shape
+            return None
+        rows = self._cached(group, key, head)
+        return None if rows is None else (rows, head["reads"])
+
+    def _cached(self, group: str, key: str, head: Any) -> Cached | None:
+        """A source's rows as the cache holds them (their sha256 checked), decoded when read."""
+        try:
+            names, (entities, triples) = head["names"], head["n"]
+        except (TypeError, KeyError, ValueError):
+            return None
+        payload = self.store.get(group, key + ROWS)
+        if payload is None or not isinstance(names, bytes) or not isinstance(entities, int) or not isinstance(
+                triples, int):
+            return None
+        return Cached(functools.partial(_unpack, payload), names, entities, triples)
+
+    def _put(self, group: str, key: str, rows: Resolved, **head: Any) -> None:
+        """A source's entry: what its reuse is decided on, with its rows' names and counts; and its
+        rows, apart, so that a build reusing it decodes them only if it reads them."""
+        head |= {"names": key_names(rows), "n": (len(rows.entities), len(rows.triples))}
+        self.store.put(group, key, marshal.dumps(head))
+        self.store.put(group, key + ROWS, marshal.dumps((rows.entities, rows.triples)))
 
     def resolve_together(self, module: Any, language: str, by_corpus: dict[str, list[ParsedFile]],
-                         package_roots: dict[str, Any] | None) -> Resolved:
+                         package_roots: dict[str, Any] | None) -> BuildRows:
         """All corpora of a language resolved together: cached as one entry (see the docstring)."""
         return self._whole(lambda: module.resolve_corpora(by_corpus, package_roots=package_roots), (),
                            language, by_corpus, package_roots)
 
-    def _whole(self, fn, args, language, by_corpus, package_roots) -> Resolved:
+    def _whole(self, fn, args, language, by_corpus, package_roots) -> BuildRows:
         roots = repr(sorted((c, package_roots.get(c)) for c in by_corpus)) if package_roots else ""
         key = _key(self.code, language, roots,
                    *(f"{c}\t{f.path}\t{f.sha256}" for c, fs in sorted(by_corpus.items()) for f in fs))
         n = sum(len(fs) for fs in by_corpus.values())
         group = f"{language}:{'+'.join(sorted(by_corpus))}"
         self._groups.add(group)
-        hit = _rows(self._load(group, key))
+        hit = self._cached(group, key, self._load(group, key))
         if hit is not None:
             self.stats.add(group, "corpus", n, 0)
-            return hit
+            return BuildRows([hit])
+        self.store.discard(key)
         out = fn(*args)
         self._fresh(group, WHOLE, out)
         if not out.errors:  # a failed part is retried (and reported again) by the next build
-            self.store.put(group, key, pack(out, source=WHOLE))
+            self._put(group, key, out, source=WHOLE)
         else:
             self._complete = False
         self.stats.add(group, "corpus", n, n)
-        return out
+        return BuildRows([out])

@@ -8,6 +8,9 @@ the module `graphmer_core.kg.resolve_<language>`, with
 from __future__ import annotations
 
 import importlib
+import zlib
+from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +21,8 @@ from graphmer_core.parsing import ParsedFile
 if TYPE_CHECKING:
     from graphmer_core.kg.incremental import ResolveCache
 
-__all__ = ["EXTERNAL_CORPUS", "ParsedFile", "Resolved", "resolve", "resolver_errors", "with_resolver_errors"]
+__all__ = ["EXTERNAL_CORPUS", "BuildRows", "Cached", "ParsedFile", "Resolved", "resolve", "resolver_errors",
+           "with_resolver_errors"]
 
 # The `corpus` of external entities (a corpus name cannot contain "<" or ">").
 EXTERNAL_CORPUS = "<external>"
@@ -54,6 +58,90 @@ class Resolved:
         return [dict(zip(names, r, strict=True)) for r in self.triples]
 
 
+@dataclass
+class Cached:
+    """One source's rows reused from the resolve cache, decoded only if read (`load`): a rebuild
+    only counts most of its rows. `names` holds the crc32 of every entity id and triple head among
+    them (`key_names`), so a rebuild knows which sources it must decode for the keys it patches."""
+
+    load: Callable[[], Resolved]
+    names: bytes
+    entities: int
+    triples: int
+
+
+def key_names(rows: Resolved) -> bytes:
+    """The crc32 of every entity id and triple head among `rows`, as sorted uint32."""
+    ids = {e[0] for e in rows.entities}
+    ids.update(t[0] for t in rows.triples)
+    return array("I", sorted(map(_crc, ids))).tobytes()
+
+
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+class BuildRows:
+    """Every source's rows in the order the build concatenates them: resolved in this build
+    (Resolved) or reused from the resolve cache (Cached). `whole()` decodes them all; `rows_for`
+    only the sources that may hold some of the given keys, all that a patched rebuild reads."""
+
+    def __init__(self, parts: Iterable[Resolved | Cached | BuildRows] = ()) -> None:
+        self.parts: list[Resolved | Cached] = []
+        self.errors: list[tuple[str, str, str]] = []
+        for part in parts:
+            self.extend(part)
+
+    def extend(self, other: Resolved | Cached | BuildRows) -> None:
+        if isinstance(other, BuildRows):
+            self.parts.extend(other.parts)
+            self.errors.extend(other.errors)
+        else:
+            self.parts.append(other)
+            if isinstance(other, Resolved):
+                self.errors.extend(other.errors)
+
+    def counts(self) -> tuple[int, int]:
+        """How many entity rows and triple rows, nothing decoded."""
+        entities = triples = 0
+        for p in self.parts:
+            entities += p.entities if isinstance(p, Cached) else len(p.entities)
+            triples += p.triples if isinstance(p, Cached) else len(p.triples)
+        return entities, triples
+
+    def whole(self) -> Resolved:
+        return self._rows(range(len(self.parts)))
+
+    def rows_for(self, entity_ids: Iterable[str], heads: Iterable[str]) -> Resolved:
+        """The rows of every source that may hold one of these entity ids or a triple with one of
+        these heads (crc32 matches, so a few more): every row of those keys, in build order."""
+        import numpy as np
+
+        want = np.array(sorted({_crc(k) for k in (*entity_ids, *heads)}), dtype=np.uint32)
+        cached = [i for i, p in enumerate(self.parts) if isinstance(p, Cached)]
+        names = np.frombuffer(b"".join(self.parts[i].names for i in cached), dtype=np.uint32)
+        owner = np.repeat(np.array(cached, dtype=np.int64), [len(self.parts[i].names) // 4 for i in cached])
+        hit = set(owner[np.isin(names, want)].tolist())
+        return self._rows(i for i, p in enumerate(self.parts) if not isinstance(p, Cached) or i in hit)
+
+    def _rows(self, indices: Iterable[int]) -> Resolved:
+        out = Resolved(errors=list(self.errors))
+        for i in indices:
+            part = self.parts[i]
+            if isinstance(part, Cached):
+                part = part.load()
+            out.entities.extend(part.entities)
+            out.triples.extend(part.triples)
+        out.entities = externals(out.entities)
+        return out
+
+
+def externals(entities: list[tuple]) -> list[tuple]:
+    """An external symbol is one entity whatever corpora refer to it: its corpus is its own, so
+    the entity row no longer depends on which corpus happened to be resolved first."""
+    return [e[:5] + (EXTERNAL_CORPUS,) + e[6:] if e[1] in EXTERNAL_KINDS else e for e in entities]
+
+
 def resolver_module(language: str):
     name = f"graphmer_core.kg.{language}"
     try:
@@ -65,16 +153,17 @@ def resolver_module(language: str):
 
 
 def resolve(files: list[ParsedFile], package_roots: dict[str, list[tuple[str, str]] | None] | None = None,
-            cache: ResolveCache | None = None) -> Resolved:
+            cache: ResolveCache | None = None) -> Resolved | BuildRows:
     """Resolve every corpus and language in `files`: on its own, or, where the language's resolver
     has `resolve_corpora`, all corpora of that language together (internal ids may then cross
     corpora, each edge labelled as such). `package_roots`: corpus -> the Python package roots it
     declares (graphmer_core.corpus.layout; None or absent: detected from the paths). `cache`
-    (graphmer_core.kg.incremental) reuses what earlier builds resolved, with the same rows."""
+    (graphmer_core.kg.incremental) reuses what earlier builds resolved, with the same rows: then
+    the rows come as BuildRows, the reused ones still in the cache."""
     groups: dict[tuple[str, str], list[ParsedFile]] = {}
     for f in files:
         groups.setdefault((f.corpus, f.language), []).append(f)
-    out = Resolved()
+    out = Resolved() if cache is None else BuildRows()
     together: dict[str, dict[str, list[ParsedFile]]] = {}
     for (corpus, language), group in sorted(groups.items()):
         module = resolver_module(language)
@@ -91,9 +180,8 @@ def resolve(files: list[ParsedFile], package_roots: dict[str, list[tuple[str, st
             out.extend(cache.resolve_together(module, language, by_corpus, package_roots))
         else:
             out.extend(module.resolve_corpora(by_corpus, package_roots=package_roots))
-    # An external symbol is one entity whatever corpora refer to it: its corpus is its own, so
-    # the entity row no longer depends on which corpus happened to be resolved first.
-    out.entities = [e[:5] + (EXTERNAL_CORPUS,) + e[6:] if e[1] in EXTERNAL_KINDS else e for e in out.entities]
+    if isinstance(out, Resolved):
+        out.entities = externals(out.entities)
     return out
 
 

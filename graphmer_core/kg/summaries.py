@@ -45,15 +45,6 @@ def java_summary(pf: ParsedFile) -> str:
     return hashlib.sha256(marshal.dumps(exported, CANONICAL)).hexdigest()
 
 
-def pack(rows: Resolved, **extra: Any) -> bytes:
-    """Rows as the cache stores them, with what else the entry holds."""
-    return marshal.dumps({"entities": rows.entities, "triples": rows.triples, **extra})
-
-
-def unpack(payload: dict[str, Any]) -> Resolved:
-    return Resolved(entities=payload["entities"], triples=payload["triples"])
-
-
 class JavaCorpus:
     """One Java corpus's index, its files resolved one at a time, each with the lookups its rows
     depend on (graphmer_core.kg.java.types): `resolve(path)` gives a file's rows and the keys of
