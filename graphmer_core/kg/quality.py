@@ -532,26 +532,24 @@ def kg_suites(th: GateThresholds, rules: Collection[str] | None = None) -> Calla
 
 
 class Tables:
-    """A DuckDB connection with views over a KG version (e, t, f, v) and, when there is one, the
+    """A DuckDB cursor with temporary views over a KG version (e, t, f, v) and, when there is one, the
     previous version of the same corpora (prev_t, prev_f)."""
 
     def __init__(self, kg_dir: Path, baseline_dir: Path | None = None):
-        import duckdb
-
-        from graphmer_core.kg.arrow import sql_string
+        from graphmer_core.kg.arrow import cursor, sql_string
         from graphmer_core.kg.manifest import verify
 
         verify(kg_dir)  # the gates judge the files as their manifest recorded them, or not at all
         if baseline_dir is not None:
             verify(baseline_dir, ("triples.parquet", "files.parquet"))
-        self.con = duckdb.connect()
+        self.con = cursor()  # of the process's DuckDB, whose connection the build already made
         self.kg_dir, self.baseline_dir = Path(kg_dir), baseline_dir
         views = {"e": kg_dir / "entities.parquet", "t": kg_dir / "triples.parquet",
                  "f": kg_dir / "files.parquet", "v": kg_dir / "validation.parquet"}
         if baseline_dir is not None:
             views |= {"prev_t": baseline_dir / "triples.parquet", "prev_f": baseline_dir / "files.parquet"}
         for name, path in views.items():
-            self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({sql_string(path.as_posix())})")
+            self.con.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet({sql_string(path.as_posix())})")
 
     def rows(self, sql: str, params=None) -> tuple[list[str], list[tuple]]:
         rel = self.con.execute(sql, params or [])
