@@ -46,6 +46,8 @@ def _progress_bar():
     def update(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
+            if done >= total:  # done at its first report (a rebuild parsing one file): nothing to show
+                return
             from tqdm import tqdm  # imported on first progress: an unchanged rebuild shows none
 
             bar = bars[stage] = tqdm(total=total, desc=stage, unit="file", file=sys.stderr,
