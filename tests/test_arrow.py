@@ -32,3 +32,25 @@ def test_constant_fields_take_one_value_on_every_row():
     assert arrow.from_rows([], SCHEMA, constants={"line": 7}).num_rows == 0
     with pytest.raises(ValueError, match="3 columns for the 2 fields"):
         arrow.from_rows([("a", 1, [])], SCHEMA, constants={"ids": []})
+
+
+def test_conform_keeps_the_columns_where_their_types_match_and_casts_where_not():
+    table = arrow.from_rows([("a", 1, ["x"])], SCHEMA)
+    loose = pa.table({"name": ["a"], "line": pa.array([1], pa.int32()), "ids": [["x"]]})  # nullable, no metadata
+    assert arrow.conform(loose, SCHEMA).schema == SCHEMA and arrow.conform(loose, SCHEMA).equals(table)
+    wide = pa.table({"name": ["a"], "line": pa.array([1], pa.int64()), "ids": [["x"]]})  # int64: cast
+    assert arrow.conform(wide, SCHEMA).equals(table)
+
+
+def test_kg_tables_are_written_in_row_groups_duckdb_reads_in_parallel(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from graphmer_core.kg import store
+
+    table = arrow.from_rows([(f"n{i}", i, []) for i in range(25)], SCHEMA)
+    store.write_parquet(table, tmp_path / "default.parquet")
+    assert pq.ParquetFile(tmp_path / "default.parquet").metadata.num_row_groups == 1
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 10)
+    store.write_parquet(table, tmp_path / "small.parquet")
+    assert pq.ParquetFile(tmp_path / "small.parquet").metadata.num_row_groups == 3
+    assert pq.read_table(tmp_path / "small.parquet").equals(table)

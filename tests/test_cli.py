@@ -100,3 +100,17 @@ def test_building_a_kg_never_imports_pandas(tmp_path, fixtures):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "PANDAS False" in out.stdout
+
+
+def test_a_stage_done_at_its_first_report_shows_no_bar():
+    """A rebuild that parses one file reports 1 of 1: no bar, and no tqdm import for it."""
+    code = ("import sys\n"
+            "from graphmer_core.cli import _progress_bar\n"
+            "update = _progress_bar()\n"
+            "update('parse', 1, 1)\n"
+            "print('TQDM', 'tqdm' in sys.modules)\n"
+            "update('parse', 1, 2)\n"
+            "print('TQDM', 'tqdm' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["TQDM", "False", "TQDM", "True"]
