@@ -75,7 +75,7 @@ class Resolver(GenericIndex):
                 t.cache.clear()
                 t._members.clear()
                 t.outer = None
-            f.types = []
+            f.types, f._methods = [], []  # each method's owner is one of those types, whose file is f
         self.types.clear()
         self.types.ix = self.pkg_types.ix = None  # they record into this index: a cycle
         for memo in (self._ptypes, self._gmemo, self._anc_memo, self._rets):

@@ -89,6 +89,12 @@ class Unit:
             else:
                 self.single[name.rpartition(".")[2]] = name
 
+    def add(self, t: TypeDecl) -> None:
+        """One more of the file's types (in the order of its rows), its members undeclared yet."""
+        i = len(self.types)
+        self.types.append(t)
+        t.methods, t.fields, t.gfields = (_Undeclared(self, i, name) for name in ("methods", "fields", "gfields"))
+
     @property
     def methods(self) -> list[MethodDecl | None]:
         """The file's methods by row (None where a row has no owner). They and the fields are
@@ -114,22 +120,56 @@ class TypeDecl:
         self.tparams = frozenset(row[5]) | (outer.tparams if outer is not None else frozenset())
         self.row = row
         self.nested: dict[str, TypeDecl] = {}
-        # methods: dict[str, list[MethodDecl]], fields: dict[str, str] and gfields (the fields whose
-        # declared type has type arguments) are set by the file's first use of its members
+        # set by Unit.add, then by the file's first use of its members (_declare_members)
+        self.methods: dict[str, list[MethodDecl]] = {}
+        self.fields: dict[str, str] = {}
+        self.gfields: dict[str, str] = {}  # fields whose declared type has type arguments
         # memos (graphmer_core.kg.java.types): names resolved in this type's context, its
         # supertypes, ancestors, method candidates, ...; and member types by name
         self.cache: dict[Any, Any] = {}
         self._members: dict[str, Any] = {}
 
-    def __getattr__(self, name: str) -> Any:
-        # called for an unset slot only: the members, before their file declared them
-        if name in MEMBERS:
-            self.file.methods  # noqa: B018 -- declares them
-            return object.__getattribute__(self, name)
-        raise AttributeError(name)
 
 
-MEMBERS = frozenset({"methods", "fields", "gfields"})
+class _Undeclared(dict):
+    """A member dict of a type whose file has not declared its members yet: its first read declares
+    the file's (Unit.methods) and answers from the type's own. (A dict in the slot rather than a
+    __getattr__ on TypeDecl: CPython specializes slot reads only on classes without one, and the
+    resolver reads types' attributes millions of times.)"""
+
+    __slots__ = ("file", "index", "name")
+
+    def __init__(self, f: Unit, index: int, name: str) -> None:
+        super().__init__()
+        self.file, self.index, self.name = f, index, name
+
+    def _declared(self) -> dict:
+        self.file.methods  # noqa: B018 -- declares them
+        return getattr(self.file.types[self.index], self.name)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._declared().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._declared()
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._declared()[key]
+
+    def __iter__(self):
+        return iter(self._declared())
+
+    def __len__(self) -> int:
+        return len(self._declared())
+
+    def keys(self):
+        return self._declared().keys()
+
+    def values(self):
+        return self._declared().values()
+
+    def items(self):
+        return self._declared().items()
 
 
 def _declare_members(f: Unit) -> list[MethodDecl | None]:

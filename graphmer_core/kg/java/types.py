@@ -116,7 +116,7 @@ class TypeIndex:
             else:
                 fqn = f"{f.package}.{row[1]}" if f.package else row[1]
             t = TypeDecl(fqn, self.corpus, row, f, outer)
-            types.append(t)
+            f.add(t)
             if outer is not None:
                 outer.nested.setdefault(t.name, t)
                 self.nested_names.add(t.name)
