@@ -16,6 +16,7 @@ build decodes the members and bodies only of the files it needs them of (`Facts`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 import os
@@ -150,10 +151,13 @@ def encode(facts: dict[str, Any]) -> bytes:
 
 
 def _part(layout: tuple[frozenset[str], ...], key: str) -> int:
-    for i, keys in enumerate(layout):
-        if key in keys:
-            return i
-    return len(layout)
+    return _where(layout).get(key, len(layout))
+
+
+@functools.cache
+def _where(layout: tuple[frozenset[str], ...]) -> dict[str, int]:
+    """Each key of a layout's parts -> the part's index (a key in none is in the last part)."""
+    return {key: i for i, keys in enumerate(layout) for key in keys}
 
 
 def decode(payload: bytes) -> Mapping[str, Any]:
@@ -180,16 +184,16 @@ class Facts(Mapping):
     """A file's facts, each part (`PARTS`) decoded when one of its keys is first read. Read-only,
     like every consumer of facts."""
 
-    __slots__ = ("_raw", "_parts", "_layout", "_all")
+    __slots__ = ("_raw", "_parts", "_where", "_all")
 
     def __init__(self, raw: tuple[bytes, ...], layout: tuple[frozenset[str], ...] = PARTS):
         self._raw = list(raw)
         self._parts: list[dict[str, Any] | None] = [None] * len(raw)
-        self._layout = layout
+        self._where = _where(layout)
         self._all: dict[str, Any] | None = None
 
     def _of(self, key: str) -> dict[str, Any]:
-        i = _part(self._layout, key)
+        i = self._where.get(key, -1)  # the last part holds the keys of none
         part = self._parts[i]
         if part is None:
             part = self._parts[i] = _dict(self._raw[i])
