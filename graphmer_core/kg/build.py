@@ -189,8 +189,11 @@ def _write_version(lake, version, corpora, records, layouts, outcome, resolved, 
             triples = patch.triples(rows.triples, version)
         del rows
         stage.write("triples", triples)
+        # the ontology's checks on a thread (DuckDB leaves the GIL), beside the files and the counts
+        judged = stage.run(validation.validate if patch is None else patch.violations, entities, triples)
         stage.write("files", files_table(file_records))
-        violations = validation.validate(entities, triples) if patch is None else patch.violations(entities, triples)
+        counts = mf.table_summary(entities, triples)
+        violations = judged.result()
         stage.write("validation", violations)
         timings["tables_s"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -212,7 +215,7 @@ def _write_version(lake, version, corpora, records, layouts, outcome, resolved, 
                              "entity_ids": len(patch.affected_entities), "triple_keys": len(patch.affected_triples)}),
             "changes": patch.changes if patch is not None else mf.changes(lake.current_dir(), triples),
             "validation": validation.rates(violations, entities, triples),
-            **mf.table_summary(entities, triples),
+            **counts,
         }
         timings["manifest_s"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -302,7 +302,7 @@ class Stager:
         self.lake = lake
         self.final = lake.staged_dir(kg_version)
         self.tmp = lake.staging / f".{kg_version}.{os.getpid()}.partial"
-        self._pool = ThreadPoolExecutor(len(TABLES))
+        self._pool = ThreadPoolExecutor(len(TABLES) + 1)  # a write per table, and one table made
         self._digests: dict[str, Future] = {}
         self._lock = lake.lock(f"staging KG {kg_version}")
 
@@ -318,6 +318,10 @@ class Stager:
 
     def write(self, name: str, table: pa.Table) -> None:
         self._digests[f"{name}.parquet"] = self._pool.submit(write_parquet, table, self.tmp / f"{name}.parquet")
+
+    def run(self, fn, *args) -> Future:
+        """`fn(*args)` on the writers' threads (a table still to be made)."""
+        return self._pool.submit(fn, *args)
 
     def finish(self, manifest: dict) -> Path:
         """Wait for the tables, write the manifest with their sha256, and move the folder into place."""
