@@ -4,7 +4,7 @@ import sqlite3
 
 from graphmer_core.corpus.discovery import Corpus
 from graphmer_core.corpus.index import index_corpora
-from graphmer_core.parsing.batch import parse_files, to_parse
+from graphmer_core.parsing.batch import cache_version, parse_files, to_parse
 from graphmer_core.parsing.cache import FILE, ParseCache
 
 SRC = {"pkg/__init__.py": "", "pkg/a.py": "def f():\n    return g()\n\ndef g():\n    return 1\n",
@@ -39,9 +39,9 @@ def test_corrupt_cache_entry_is_detected_and_recomputed(make_tree, tmp_path):
     records = index_corpora([Corpus("c", root)])
     good = parse_files(records, cache_dir, workers=1)
     con = sqlite3.connect(cache_dir / FILE)
-    version, sha, payload = con.execute("SELECT version, sha256, payload FROM facts LIMIT 1").fetchone()
+    version, sha, payload = con.execute("SELECT version, sha256, payload FROM heads LIMIT 1").fetchone()
     with con:  # flip bytes in the payload, keep the old stamp
-        con.execute("UPDATE facts SET payload = ? WHERE sha256 = ?", (payload[:-3] + b"!!}", sha))
+        con.execute("UPDATE heads SET payload = ? WHERE sha256 = ?", (payload[:-3] + b"!!}", sha))
     con.close()
     assert ParseCache(cache_dir).get(version, sha) is None
     again = parse_files(records, cache_dir, workers=1)
@@ -60,19 +60,38 @@ def test_get_many_reads_entries_across_query_chunks_and_leaves_out_misses_and_ba
     cache.put_many([("v2", "f" * 64, cache_mod.encode({"n": -1}))])  # another version's key: a miss for v1
     bad = f"{5:064x}"
     with cache._connect() as con:
-        con.execute("UPDATE facts SET payload = ? WHERE sha256 = ?", (entries[bad][:-1] + b"\x00", bad))
+        con.execute("UPDATE heads SET payload = ? WHERE sha256 = ?", (entries[bad][0][:-1] + b"\x00", bad))
     got = cache.get_many("v1", [*entries, *entries, "f" * 64, "e" * 64])  # repeated keys asked once
-    assert {sha: cache_mod.decode(p) for sha, p in got.items()} == {f"{i:064x}": {"n": i} for i in range(5)}
+    assert got == {sha: entries[sha][0] for sha in list(entries)[:5]}
+    assert cache.rests("v1", [*entries, "f" * 64]) == {sha: rest for sha, (_, rest) in entries.items()}
+    facts = {sha: dict(cache_mod.Facts(head, cache_mod.Rests(cache, "v1"), sha)) for sha, head in got.items()}
+    assert facts == {f"{i:064x}": {"n": i} for i in range(5)}
     cache.close()
+
+
+def test_a_lost_rest_is_made_again_from_the_file(make_tree, tmp_path):
+    """The members and bodies of a cached file, gone since its head was read (a damaged entry),
+    are parsed again from the file when read, and cached again."""
+    root = make_tree(SRC)
+    cache_dir = tmp_path / "cache"
+    records = index_corpora([Corpus("c", root)])
+    fresh = {p.path: dict(p.facts) for p in parse_files(records, cache_dir, workers=1).parsed}
+    cached = parse_files(records, cache_dir, workers=1)
+    assert cached.reparsed == 0
+    with sqlite3.connect(cache_dir / FILE) as con:
+        con.execute("UPDATE rests SET payload = x'00'")  # every rest damaged, the heads intact
+    assert {p.path: dict(p.facts) for p in cached.parsed} == fresh
+    with sqlite3.connect(cache_dir / FILE) as con:
+        assert all(p != b"\x00" for (p,) in con.execute("SELECT payload FROM rests"))  # cached again
 
 
 def test_cached_facts_decode_the_bodies_only_when_a_body_key_is_read(make_tree, tmp_path):
     """A rebuild reads every file's types (the Java type index), the members only of the files
     other files' resolution reaches, the bodies only of the files it resolves again: the payload
-    holds them apart, and Facts decodes each part on first use."""
-    import marshal
-
+    holds them apart, and Facts decodes each part on first use; a cached file's members and bodies
+    are read from the cache when one of them is first read, or all at once (`prefetch`)."""
     from graphmer_core.parsing import cache as cache_mod
+    from graphmer_core.parsing.depth import MAX_DEPTH
 
     root = make_tree({"A.java": "package p;\nclass A { int f; void m() { g(); } void g() {} }\n"})
     records = index_corpora([Corpus("c", root)])
@@ -81,17 +100,26 @@ def test_cached_facts_decode_the_bodies_only_when_a_body_key_is_read(make_tree, 
     assert isinstance(facts, cache_mod.Facts) and facts["calls"] and facts["types"]
     assert facts == fresh and dict(facts) == fresh and sorted(facts) == sorted(fresh)
 
-    lazy = cache_mod.decode(cache_mod.encode(fresh))
+    lazy = cache_mod.Facts(*cache_mod.encode(fresh))
     assert lazy.get("types") == fresh["types"] and lazy.get("package") == "p" and lazy.decoded() == 1
     assert lazy.get("methods") == fresh["methods"] and lazy.decoded() == 2
     assert lazy.get("calls") == fresh["calls"] and lazy.decoded() == 3
     assert lazy.get("absent", 7) == 7 and "absent" not in lazy and len(lazy) == len(fresh)
-    assert cache_mod.decode(marshal.dumps(fresh)) == fresh  # a payload written before the split
-    head = {k: v for k, v in fresh.items() if k in cache_mod.PARTS[0] | cache_mod.PARTS[1]}
-    tail = {k: v for k, v in fresh.items() if k not in head}
-    two = cache_mod.decode(marshal.dumps((marshal.dumps(head), marshal.dumps(tail))))  # before the members' own
-    assert two.get("types") == fresh["types"] and two.get("fields") == fresh["fields"] and two.decoded() == 1
-    assert dict(two) == fresh and two.decoded() == 2
+
+    fetched = []  # a cached file's rest is read from the cache only when a key of it is
+    version = cache_version("java", MAX_DEPTH)
+    rests = cache_mod.Rests(ParseCache(tmp_path / "cache"), version)
+    read = rests.cache.rests
+    rests.cache.rests = lambda v, shas: (lambda asked: fetched.append(asked) or read(v, asked))(list(shas))
+    sha = records[0].sha256
+    head = rests.cache.get_many(version, [sha])[sha]
+    later = cache_mod.Facts(head, rests, sha)
+    assert later.get("types") == fresh["types"] and fetched == []
+    assert later.get("calls") == fresh["calls"] and fetched == [[sha]] and dict(later) == fresh
+    first = cache_mod.Facts(head, rests, sha)
+    cache_mod.prefetch([first, cache_mod.Facts(head, rests, sha)])  # one query for both
+    assert len(fetched) == 2 and first.get("methods") == fresh["methods"] and len(fetched) == 2  # prefetched
+    assert first.get("calls") == fresh["calls"] and len(fetched) == 2
 
 
 def test_unreadable_cache_file_is_moved_aside_and_rebuilt(make_tree, tmp_path):

@@ -49,7 +49,7 @@ from graphmer_core.kg.resolution import BuildRows, Cached, ParsedFile, Resolved,
 from graphmer_core.kg.java.types import ANY
 from graphmer_core.kg.summaries import JavaCorpus
 from graphmer_core.parsing.batch import paused_gc
-from graphmer_core.parsing.cache import FORMAT
+from graphmer_core.parsing.cache import FORMAT, prefetch
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -373,6 +373,7 @@ class ResolveCache:
                     self.store.discard(keys[f.path])
                     self.store.discard(keys[f.path] + ROWS)
             todo = [f.path for f in files if f.path not in rows]
+            prefetch(f.facts for f in files if f.path not in rows)  # their bodies, in a few queries
             for path in todo:
                 fresh, looked_up = jc.resolve(path)
                 rows[path] = fresh
@@ -445,6 +446,7 @@ class ResolveCache:
             self.stats.add(group, "corpus", n, 0)
             return BuildRows([hit])
         self.store.discard(key)
+        prefetch(f.facts for fs in by_corpus.values() for f in fs)  # every file's bodies, in a few queries
         out = fn(*args)
         self._fresh(group, WHOLE, out)
         if not out.errors:  # a failed part is retried (and reported again) by the next build

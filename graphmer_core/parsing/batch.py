@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing as mp
 import os
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field, replace
 
 from graphmer_core.corpus.index import FileRecord
 from graphmer_core.corpus.reading import read_source
+from graphmer_core.errors import GraphmerError
 from graphmer_core.parsing import ParsedFile, extractor, extractor_version
-from graphmer_core.parsing.cache import ParseCache, decode, decoded, encode
+from graphmer_core.parsing.cache import Facts, ParseCache, Rests, encode
 from graphmer_core.parsing.depth import MAX_DEPTH, TooDeep, max_depth_setting
 
 # Below this many files a pool costs more than it saves.
@@ -43,7 +45,8 @@ def _extract(task: tuple[str, str, str, int, int]) -> tuple[dict | None, str | N
         return None, "failed", f"extractor error: {type(exc).__name__}: {exc}"
 
 
-def _extract_encoded(task: tuple[str, str, str, int, int]) -> tuple[bytes | None, str | None, str | None]:
+def _extract_encoded(task: tuple[str, str, str, int, int]
+                     ) -> tuple[tuple[bytes, bytes] | None, str | None, str | None]:
     """`_extract` for a pool worker: the facts travel back as the cache's encoded payload, which
     is needed anyway and cheaper to send than the pickled facts."""
     facts, status, reason = _extract(task)
@@ -126,6 +129,18 @@ def to_parse(records: list[FileRecord], cache_dir: str | os.PathLike) -> int:
     return sum(r.sha256 not in held[r.language] for r in usable)
 
 
+def _again(cache: ParseCache, version: str, rec: FileRecord, max_depth: int) -> bytes:
+    """A cached file's rest, lost or damaged since its head was read: its facts made again (and
+    cached again)."""
+    facts, status, reason = _extract(_task(rec, max_depth))
+    if facts is None:
+        raise GraphmerError(f"{rec.corpus}:{rec.path}: its cached facts are damaged and it cannot be parsed "
+                            f"again ({status}: {reason})")
+    payload = encode(facts)
+    cache.put_many([(version, rec.sha256, payload)])
+    return payload[1]
+
+
 def cache_version(language: str, max_depth: int) -> str:
     """The parse cache's key for a language's facts: its extractor's version, and the depth bound
     they passed where it is not the default one. A file checked under one bound is no evidence
@@ -144,29 +159,33 @@ def _extract_all(records, cache: ParseCache | None, workers: int, progress, max_
     todo: list[FileRecord] = []
     usable = [r for r in records if r.status == "ok"]
     versions = {lang: cache_version(lang, max_depth) for lang in {r.language for r in usable}}
-    held: dict[str, dict[str, bytes]] = {}  # cache version -> sha256 -> payload: hits read here, in one process
+    held: dict[str, dict[str, bytes]] = {}  # cache version -> sha256 -> head: hits read here, in one process
+    rests: dict[str, Rests] = {}  # cache version -> where the hits' rests are read, when they are
     if cache is not None:
         for lang, version in versions.items():
             held[version] = cache.get_many(version, (r.sha256 for r in usable if r.language == lang))
+            rests[version] = Rests(cache, version)
     for r in usable:
-        facts = decoded(held.get(versions[r.language], {}).get(r.sha256))  # each file its own, as parsed
-        if facts is None:
+        version = versions[r.language]
+        head = held.get(version, {}).get(r.sha256)
+        if head is None:
             todo.append(r)
-        else:
-            results[(r.corpus, r.path)] = (facts, False, None, None)
+        else:  # each file its own Facts, as parsed
+            rests[version].fallback[r.sha256] = functools.partial(_again, cache, version, r, max_depth)
+            results[(r.corpus, r.path)] = (Facts(head, rests[version], r.sha256), False, None, None)
     if workers > 1 and len(todo) >= POOL_MIN_FILES:
         # Largest files first, so the last chunks are small and no worker idles at the end.
         todo.sort(key=lambda r: -r.size_bytes)
         pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=gc.disable)
         chunk = max(1, min(64, len(todo) // (workers * 8)))
         encoded = pool.map(_extract_encoded, [_task(r, max_depth) for r in todo], chunksize=chunk)
-        done = ((None if p is None else decode(p), p, status, reason) for p, status, reason in encoded)
+        done = ((None if p is None else Facts(*p), p, status, reason) for p, status, reason in encoded)
     else:
         pool = None
         extracted = (_extract(_task(r, max_depth)) for r in todo)
         done = ((f, None if f is None or cache is None else encode(f), status, reason)
                 for f, status, reason in extracted)
-    pending: list[tuple[str, str, bytes]] = []
+    pending: list[tuple[str, str, tuple[bytes, bytes]]] = []
     try:
         for i, (rec, (facts, payload, status, reason)) in enumerate(zip(todo, done, strict=True), 1):
             results[(rec.corpus, rec.path)] = (facts, True, status, reason)

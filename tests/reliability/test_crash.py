@@ -76,7 +76,9 @@ def cache_entries(lake: Lake) -> int:
     con = sqlite3.connect(lake.parse_cache / CACHE_FILE)
     try:
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        return con.execute("SELECT count(*) FROM facts").fetchone()[0]
+        heads, rests = (con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("heads", "rests"))
+        assert heads == rests  # a file's two parts are committed together
+        return heads
     finally:
         con.close()
 
