@@ -84,6 +84,21 @@ def test_a_lost_rest_is_made_again_from_the_file(make_tree, tmp_path):
     with sqlite3.connect(cache_dir / FILE) as con:
         assert all(p != b"\x00" for (p,) in con.execute("SELECT payload FROM rests"))  # cached again
 
+    import hashlib
+    import marshal
+
+    other = marshal.dumps({"a": "dict, where the parts are expected"})  # checks, but of another shape
+    with sqlite3.connect(cache_dir / FILE) as con:
+        for table in ("heads", "rests"):
+            con.execute(f"UPDATE {table} SET payload = ?, stamp = ?", (other, hashlib.sha256(other).hexdigest()))
+    again = parse_files(records, cache_dir, workers=1)
+    assert again.reparsed == len(fresh)  # a head of another shape is a miss
+    assert {p.path: dict(p.facts) for p in again.parsed} == fresh
+    with sqlite3.connect(cache_dir / FILE) as con:
+        con.execute("UPDATE rests SET payload = ?, stamp = ?", (other, hashlib.sha256(other).hexdigest()))
+    cached = parse_files(records, cache_dir, workers=1)
+    assert cached.reparsed == 0 and {p.path: dict(p.facts) for p in cached.parsed} == fresh  # rests made again
+
 
 def test_cached_facts_decode_the_bodies_only_when_a_body_key_is_read(make_tree, tmp_path):
     """A rebuild reads every file's types (the Java type index), the members only of the files

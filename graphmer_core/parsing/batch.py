@@ -129,6 +129,16 @@ def to_parse(records: list[FileRecord], cache_dir: str | os.PathLike) -> int:
     return sum(r.sha256 not in held[r.language] for r in usable)
 
 
+def _cached(head: bytes | None, rests: Rests | None, sha: str) -> Facts | None:
+    """A cached file's facts; None for a miss, or a head of another shape (parsed again)."""
+    if head is None:
+        return None
+    try:
+        return Facts(head, rests, sha)
+    except (ValueError, EOFError, TypeError):
+        return None
+
+
 def _again(cache: ParseCache, version: str, rec: FileRecord, max_depth: int) -> bytes:
     """A cached file's rest, lost or damaged since its head was read: its facts made again (and
     cached again)."""
@@ -167,12 +177,12 @@ def _extract_all(records, cache: ParseCache | None, workers: int, progress, max_
             rests[version] = Rests(cache, version)
     for r in usable:
         version = versions[r.language]
-        head = held.get(version, {}).get(r.sha256)
-        if head is None:
+        facts = _cached(held.get(version, {}).get(r.sha256), rests.get(version), r.sha256)
+        if facts is None:
             todo.append(r)
         else:  # each file its own Facts, as parsed
             rests[version].fallback[r.sha256] = functools.partial(_again, cache, version, r, max_depth)
-            results[(r.corpus, r.path)] = (Facts(head, rests[version], r.sha256), False, None, None)
+            results[(r.corpus, r.path)] = (facts, False, None, None)
     if workers > 1 and len(todo) >= POOL_MIN_FILES:
         # Largest files first, so the last chunks are small and no worker idles at the end.
         todo.sort(key=lambda r: -r.size_bytes)

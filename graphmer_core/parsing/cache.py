@@ -191,16 +191,18 @@ class Rests:
     def prefetch(self, shas: Iterable[str]) -> None:
         self.held.update(self.cache.rests(self.version, (s for s in shas if s not in self.held)))
 
-    def get(self, sha: str) -> bytes:
+    def get(self, sha: str) -> tuple[bytes, ...]:
+        """A file's rest, as its marshalled parts."""
         rest = self.held.pop(sha, None)
         if rest is None:
             rest = self.cache.rests(self.version, [sha]).get(sha)
-        if rest is None:  # gone or damaged since its head was read: parsed again, if that can be
+        try:
+            return _parts(rest, len(PARTS) + 1 - HEAD)
+        except (ValueError, EOFError, TypeError):  # gone, damaged or of another shape: parsed again, if it can be
             again = self.fallback.get(sha)
             if again is None:
-                raise KeyError(f"the cached facts of {sha[:12]} have no members and bodies")
-            rest = again()
-        return rest
+                raise KeyError(f"the cached facts of {sha[:12]} have no members and bodies") from None
+            return _parts(again(), len(PARTS) + 1 - HEAD)
 
 
 def prefetch(facts: Iterable[Mapping[str, Any]]) -> None:
@@ -226,18 +228,14 @@ class Facts(Mapping):
         self._parts: list[dict[str, Any] | None] = [None] * (len(PARTS) + 1)
         self._rest, self._sha = (None, sha) if isinstance(rest, bytes) else (rest, sha)
         if isinstance(rest, bytes):
-            self._unpack(rest)
+            self._raw[HEAD:] = _parts(rest, len(PARTS) + 1 - HEAD)
         self._all: dict[str, Any] | None = None
-
-    def _unpack(self, rest: bytes) -> None:
-        self._raw[HEAD:] = _parts(rest, len(PARTS) + 1 - HEAD)
-        self._rest = None
 
     def _decoded(self, i: int) -> dict[str, Any]:
         part = self._parts[i]
         if part is None:
             if self._raw[i] is None:
-                self._unpack(self._rest.get(self._sha))
+                self._raw[HEAD:], self._rest = self._rest.get(self._sha), None
             part = self._parts[i] = _dict(self._raw[i])
             self._raw[i] = b""
         return part
@@ -269,8 +267,8 @@ class Facts(Mapping):
         return f"Facts({self._whole()!r})"
 
 
-def _parts(raw: bytes, n: int) -> tuple[bytes, ...]:
-    parts = marshal.loads(raw)
+def _parts(raw: bytes | None, n: int) -> tuple[bytes, ...]:
+    parts = marshal.loads(raw)  # None: TypeError
     if not (isinstance(parts, tuple) and len(parts) == n and all(isinstance(p, bytes) for p in parts)):
         raise TypeError(f"cached facts hold a {type(parts).__name__}, not {n} marshalled parts")
     return parts
