@@ -390,3 +390,20 @@ def test_a_rebuild_decodes_only_the_reused_rows_that_hold_a_key_it_patches(tmp_p
     FileEmitter(r, next(u for u in r.files if u.pf.path == jc_path)).emit()
     declared = {u.pf.path for u in r.files if u._methods is not None}
     assert jc_path in declared and len(declared) < len(java)
+
+
+def test_files_of_equal_content_rebuild_from_the_cache_on_the_resolver_thread(tmp_path, make_tree):
+    """The Python resolver runs on a thread of its own (a deep stack) and reads the cached bodies
+    there; two files of equal content share one cache entry. A rebuild re-resolving them (the
+    group is resolved whole) reads both, and its KG is a cold build's."""
+    files = {"a/__init__.py": "X = 1\n", "b/__init__.py": "X = 1\n",
+             "main.py": "from a import X\nfrom b import X as Y\n\ndef f():\n    return X + Y\n"}
+    root = make_tree(files)
+    corpora = [Corpus("dup", root)]
+    lake = Lake(tmp_path / "lake")
+    build_kg(corpora, lake, workers=1)
+    (root / "main.py").write_text(files["main.py"] + "\ndef g():\n    return f()\n")
+    again = build_kg(corpora, lake, workers=1)
+    assert again.cache_hits == 2 and again.manifest["resolve"]["resolved_files"] == 3
+    cold = build_kg(corpora, Lake(tmp_path / "cold"), workers=1)
+    assert _tables(again.kg_dir) == _tables(cold.kg_dir)

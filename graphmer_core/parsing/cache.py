@@ -25,6 +25,7 @@ import os
 import sqlite3
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,9 @@ WAIT_S = 120  # other builds may be writing: how long to wait for their commit
 
 
 def _open(file: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(file, timeout=WAIT_S)
+    # Facts read their rests on the thread that reads them (the Python resolver's has a deep
+    # stack): one thread at a time, so the connection may change threads.
+    con = sqlite3.connect(file, timeout=WAIT_S, check_same_thread=False)
     try:
         _wal(con)  # readers never wait for a writer
         con.execute("PRAGMA synchronous=NORMAL")  # a power cut may lose the last commits, never corrupt
@@ -185,16 +188,23 @@ class Rests:
 
     def __init__(self, cache: ParseCache, version: str):
         self.cache, self.version = cache, version
-        self.held: dict[str, bytes] = {}
+        self.held: dict[str, bytes] = {}  # prefetched, until each file of that content read it
+        self.readers: Counter[str] = Counter()
         self.fallback: dict[str, Any] = {}  # sha256 -> how to make the facts again (batch.py)
 
     def prefetch(self, shas: Iterable[str]) -> None:
-        self.held.update(self.cache.rests(self.version, (s for s in shas if s not in self.held)))
+        shas = list(shas)
+        self.readers.update(shas)
+        self.held.update(self.cache.rests(self.version, (s for s in dict.fromkeys(shas) if s not in self.held)))
 
     def get(self, sha: str) -> tuple[bytes, ...]:
         """A file's rest, as its marshalled parts."""
-        rest = self.held.pop(sha, None)
-        if rest is None:
+        rest = self.held.get(sha)
+        if rest is not None:
+            self.readers[sha] -= 1
+            if self.readers[sha] <= 0:  # its last reader (files of equal content share it)
+                del self.held[sha], self.readers[sha]
+        else:
             rest = self.cache.rests(self.version, [sha]).get(sha)
         try:
             return _parts(rest, len(PARTS) + 1 - HEAD)
