@@ -370,10 +370,10 @@ class ResolveCache:
                 if hit is not None:
                     rows[f.path], reads[f.path] = hit
                 else:  # out of date: it must not outlive this build beside the new lookup values
-                    self.store.discard(keys[f.path])
-                    self.store.discard(keys[f.path] + ROWS)
-            todo = [f.path for f in files if f.path not in rows]
-            prefetch(f.facts for f in files if f.path not in rows)  # their bodies, in a few queries
+                    self._forget(keys[f.path])
+            unresolved = [f for f in files if f.path not in rows]
+            prefetch(f.facts for f in unresolved)  # their bodies, in a few queries
+            todo = [f.path for f in unresolved]
             for path in todo:
                 fresh, looked_up = jc.resolve(path)
                 rows[path] = fresh
@@ -421,6 +421,11 @@ class ResolveCache:
             return None
         return Cached(functools.partial(_unpack, payload), names, entities, triples)
 
+    def _forget(self, key: str) -> None:
+        """Leave a source's entry and its rows out of the next rows file."""
+        self.store.discard(key)
+        self.store.discard(key + ROWS)
+
     def _put(self, group: str, key: str, rows: Resolved, **head: Any) -> None:
         """A source's entry: what its reuse is decided on, with its rows' names and counts; and its
         rows, apart, so that a build reusing it decodes them only if it reads them."""
@@ -445,7 +450,7 @@ class ResolveCache:
         if hit is not None:
             self.stats.add(group, "corpus", n, 0)
             return BuildRows([hit])
-        self.store.discard(key)
+        self._forget(key)
         prefetch(f.facts for fs in by_corpus.values() for f in fs)  # every file's bodies, in a few queries
         out = fn(*args)
         self._fresh(group, WHOLE, out)

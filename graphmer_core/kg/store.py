@@ -160,9 +160,8 @@ class Previous:
 
     def __init__(self, kg_dir: Path, kg_version: str):
         self.dir = kg_dir
-        pool = ThreadPoolExecutor(1, thread_name_prefix="graphmer-previous")
-        self._tables = pool.submit(self._read, kg_version)
-        pool.shutdown(wait=False)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="graphmer-previous")
+        self._tables = self._pool.submit(self._read, kg_version)
 
     def _read(self, kg_version: str) -> dict[str, pa.Table]:
         from graphmer_core.kg.validation import VIOLATIONS
@@ -177,8 +176,8 @@ class Previous:
         return self._tables.result()
 
     def close(self) -> None:
-        """Wait for the reads, used or not: a build leaves no thread behind."""
-        self._tables.exception()
+        """Wait for the reads, used or not, and their thread: a build leaves none behind."""
+        self._pool.shutdown(wait=True)
 
 
 REVALIDATE_MAX_SHARE = 0.05  # of the triples affected, past which the whole graph is validated again

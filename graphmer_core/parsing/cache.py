@@ -26,7 +26,7 @@ import sqlite3
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ class ParseCache:
         con = self._connect()
         entries = list(entries)
         with con:
-            for table, part in zip(TABLES, (0, 1), strict=True):
+            for part, table in enumerate(TABLES):
                 con.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)",
                                 ((v, s, hashlib.sha256(p[part]).hexdigest(), p[part]) for v, s, p in entries))
             crash_point("parse_cache.write")  # rows written, not committed
@@ -168,6 +168,7 @@ PARTS = (frozenset({"package", "imports", "types", "errors"}), frozenset({"metho
 # of the few files a one-file rebuild looks into, one query each, cost less than reading every
 # file's (java.base: a body edit 0.91 s against 0.94).
 HEAD = 1
+REST = len(PARTS) + 1 - HEAD
 
 
 def encode(facts: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -190,7 +191,7 @@ class Rests:
         self.cache, self.version = cache, version
         self.held: dict[str, bytes] = {}  # prefetched, until each file of that content read it
         self.readers: Counter[str] = Counter()
-        self.fallback: dict[str, Any] = {}  # sha256 -> how to make the facts again (batch.py)
+        self.fallback: dict[str, Callable[[], bytes]] = {}  # sha256 -> its rest made again (batch.py)
 
     def prefetch(self, shas: Iterable[str]) -> None:
         shas = list(shas)
@@ -207,12 +208,12 @@ class Rests:
         else:
             rest = self.cache.rests(self.version, [sha]).get(sha)
         try:
-            return _parts(rest, len(PARTS) + 1 - HEAD)
+            return _parts(rest, REST)
         except (ValueError, EOFError, TypeError):  # gone, damaged or of another shape: parsed again, if it can be
             again = self.fallback.get(sha)
             if again is None:
                 raise KeyError(f"the cached facts of {sha[:12]} have no members and bodies") from None
-            return _parts(again(), len(PARTS) + 1 - HEAD)
+            return _parts(again(), REST)
 
 
 def prefetch(facts: Iterable[Mapping[str, Any]]) -> None:
@@ -234,11 +235,10 @@ class Facts(Mapping):
     __slots__ = ("_raw", "_parts", "_rest", "_sha", "_all")
 
     def __init__(self, head: bytes, rest: bytes | Rests, sha: str = ""):
-        self._raw: list[bytes | None] = [*_parts(head, HEAD), *[None] * (len(PARTS) + 1 - HEAD)]
+        fetched = isinstance(rest, bytes)
+        self._raw: list[bytes | None] = [*_parts(head, HEAD), *(_parts(rest, REST) if fetched else [None] * REST)]
         self._parts: list[dict[str, Any] | None] = [None] * (len(PARTS) + 1)
-        self._rest, self._sha = (None, sha) if isinstance(rest, bytes) else (rest, sha)
-        if isinstance(rest, bytes):
-            self._raw[HEAD:] = _parts(rest, len(PARTS) + 1 - HEAD)
+        self._rest, self._sha = None if fetched else rest, sha
         self._all: dict[str, Any] | None = None
 
     def _decoded(self, i: int) -> dict[str, Any]:

@@ -120,15 +120,13 @@ class TypeDecl:
         self.tparams = frozenset(row[5]) | (outer.tparams if outer is not None else frozenset())
         self.row = row
         self.nested: dict[str, TypeDecl] = {}
-        # set by Unit.add, then by the file's first use of its members (_declare_members)
-        self.methods: dict[str, list[MethodDecl]] = {}
-        self.fields: dict[str, str] = {}
-        self.gfields: dict[str, str] = {}  # fields whose declared type has type arguments
+        # methods: dict[str, list[MethodDecl]], fields: dict[str, str] and gfields (the fields whose
+        # declared type has type arguments) are set by Unit.add, then by the file's first use of
+        # its members (_declare_members)
         # memos (graphmer_core.kg.java.types): names resolved in this type's context, its
         # supertypes, ancestors, method candidates, ...; and member types by name
         self.cache: dict[Any, Any] = {}
         self._members: dict[str, Any] = {}
-
 
 
 class _Undeclared(dict):
