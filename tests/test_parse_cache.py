@@ -221,3 +221,36 @@ def test_processes_opening_a_new_cache_at_once_all_get_it(tmp_path):
         for p in procs:
             p.join()
     assert set(outcomes) == {"ok"}, [o for o in outcomes if o != "ok"][:3]
+
+
+def test_a_forked_child_reads_the_cache_on_a_connection_of_its_own(make_tree, tmp_path):
+    """Resolve workers are forked from a build that holds the cache open: SQLite connections must
+    not cross fork, so the child opens its own (the parent's stays the parent's) and reads the same."""
+    import multiprocessing as mp
+
+    from graphmer_core.parsing.depth import MAX_DEPTH
+
+    root = make_tree(SRC)
+    records = index_corpora([Corpus("c", root)])
+    parse_files(records, tmp_path / "cache", workers=1)
+    version = cache_version("python", MAX_DEPTH)
+    shas = [r.sha256 for r in records]
+    cache = ParseCache(tmp_path / "cache")
+    parent = cache.rests(version, shas)
+    inherited = cache._con
+    assert len(parent) == 3 and inherited is not None
+
+    def child(conn) -> None:
+        try:
+            conn.send((cache.rests(version, shas), cache._con is not inherited))
+        except Exception as exc:  # noqa: BLE001 -- said to the parent, which fails on it
+            conn.send(repr(exc))
+
+    ours, theirs = mp.Pipe()
+    proc = mp.get_context("fork").Process(target=child, args=(theirs,))
+    proc.start()
+    got = ours.recv() if ours.poll(60) else "no answer"
+    proc.join(10)
+    assert got == (parent, True)
+    assert cache._con is inherited and cache.rests(version, shas) == parent  # the parent's, still usable
+    cache.close()

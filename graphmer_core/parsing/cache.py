@@ -46,8 +46,11 @@ class ParseCache:
         self.root = Path(root)
         self.file = self.root / FILE
         self._con: sqlite3.Connection | None = None
+        self._pid = os.getpid()
 
     def _connect(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # a forked child (a resolve worker): SQLite's connections do not cross fork
+            self._inherited, self._con, self._pid = self._con, None, os.getpid()  # kept: closing it is the parent's
         if self._con is None:
             self.root.mkdir(parents=True, exist_ok=True)
             for old in OLD_FILES:
