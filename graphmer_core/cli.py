@@ -342,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a corpus (repeatable); default: the corpora of --config")
     p.add_argument("--config", type=Path, default=None, help="corpora YAML (default configs/corpora.yaml)")
     p.add_argument("--lake", type=Path, default=None, help=LAKE_HELP)
-    p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
+    p.add_argument("--workers", type=int, default=None, help="parser and resolver processes (default: all cores)")
     p.add_argument("--regate", action="store_true",
                    help="run the quality gates again even if this version's verdict is recorded")
     from graphmer_core.kg.quality import DEFAULT_GATES

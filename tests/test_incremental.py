@@ -16,7 +16,8 @@ from graphmer_core.kg.build import build_kg
 from graphmer_core.kg import incremental
 from graphmer_core.kg.incremental import ROWS_FILE
 from graphmer_core.lake import Lake
-from graphmer_core.kg.summaries import java_summary
+from graphmer_core.kg import summaries
+from graphmer_core.kg.summaries import JavaCorpus, java_summary
 from incremental_fuzz import JDK_BASE, copy_parts, rounds, same_violations
 from java_helpers import parse_folder
 
@@ -41,8 +42,8 @@ class Corpora:
     """A Java corpus (tests/fixtures/java) and two Python corpora, `app` importing `shop`, in
     tmp_path; `build()` rebuilds in one lake and cold in a fresh one, and compares the KGs."""
 
-    def __init__(self, tmp: Path):
-        self.tmp = tmp
+    def __init__(self, tmp: Path, workers: int = 1):
+        self.tmp, self.workers = tmp, workers  # of the incremental builds; the cold ones resolve in one process
         self.java = tmp / "src" / "jfx"
         shutil.copytree(FIXTURES / "java", self.java)
         shutil.copytree(FIXTURES / "shop" / "shop", tmp / "src" / "shop" / "shop")
@@ -72,7 +73,7 @@ class Corpora:
 
     def build(self) -> dict:
         """The incremental build's manifest `resolve` section, after checking it against a cold build."""
-        warm = build_kg(self.corpora, self.lake, workers=1, gates=None)
+        warm = build_kg(self.corpora, self.lake, workers=self.workers, gates=None)
         assert not warm.reused
         self.colds += 1
         cold = build_kg(self.corpora, Lake(self.tmp / f"cold{self.colds}"), workers=1, gates=None)
@@ -87,6 +88,7 @@ class Corpora:
         assert warm.resolved == warm.manifest["resolve"]["resolved_files"]
         groups = warm.manifest["resolve"]["groups"]
         self.paths = {g: sorted(v.get("resolved_paths", ())) for g, v in groups.items()}
+        self.pooled = {g: v["workers"] for g, v in groups.items()}
         return {g: (v["mode"], v["resolved"], v["files"]) for g, v in groups.items()}
 
 
@@ -407,3 +409,44 @@ def test_files_of_equal_content_rebuild_from_the_cache_on_the_resolver_thread(tm
     assert again.cache_hits == 2 and again.manifest["resolve"]["resolved_files"] == 3
     cold = build_kg(corpora, Lake(tmp_path / "cold"), workers=1)
     assert _tables(again.kg_dir) == _tables(cold.kg_dir)
+
+
+def test_files_resolved_in_worker_processes_give_the_kg_of_one_process(tmp_path, monkeypatch):
+    """Where many files must be resolved (here from 3; 128 by default), forked workers that share the
+    corpus's index resolve them: the KG is, byte for byte, the one a single process resolves, cold
+    and after a signature edit, and the manifest says how many processes resolved each group. The
+    workers read cached facts on SQLite connections of their own (test_parse_cache)."""
+    monkeypatch.setattr(summaries, "POOL_MIN_FILES", 3)
+    c = Corpora(tmp_path, workers=2)
+    c.corpora = c.corpora[:1]
+    n = c.java_files
+    assert c.build() == {"java:jfx": ("per_file", n, n)} and c.pooled == {"java:jfx": 2}
+    c.edit("jfx/com/acme/shapes/Circle.java", "        format(3);\n", "        format(4);\n")
+    assert c.build() == {"java:jfx": ("per_file", 1, n)} and c.pooled == {"java:jfx": 1}  # one file: here
+    c.edit("jfx/com/acme/shapes/Circle.java", "public void format(int count)", "public void format(long count)")
+    assert c.build() == {"java:jfx": ("per_file", 4, n)} and c.pooled == {"java:jfx": 2}
+    for name in ("entities", "triples", "validation"):
+        assert (c.lake.current_dir() / f"{name}.parquet").read_bytes() == (
+            Lake(tmp_path / f"cold{c.colds}").current_dir() / f"{name}.parquet").read_bytes()
+
+
+def test_resolve_workers_are_forked_only_while_no_unknown_thread_runs():
+    """A lock another thread holds at the fork stays held in the child: with a thread of someone
+    else's running, the files are resolved in the build's process. The previous version's reader
+    (store.Previous), in DuckDB and Arrow, which the workers never call, does not stop the fork;
+    nor do the threads of a Dagster step run from the shell (seen there: a queue feeder and a
+    termination handler)."""
+    import threading
+
+    assert JavaCorpus.pool_size(1000, 2) == 2, threading.enumerate()
+    assert JavaCorpus.pool_size(1000, 1) == JavaCorpus.pool_size(summaries.POOL_MIN_FILES - 1, 2) == 1
+    for name, size in (("someone-else", 1), ("graphmer-previous_0", 2), ("QueueFeederThread", 2),
+                       ("termination-handler", 2)):
+        stop = threading.Event()
+        thread = threading.Thread(target=stop.wait, name=name)
+        thread.start()
+        try:
+            assert JavaCorpus.pool_size(1000, 2) == size, name
+        finally:
+            stop.set()
+            thread.join()

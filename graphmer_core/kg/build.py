@@ -138,7 +138,7 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
     from graphmer_core.kg import store
     from graphmer_core.kg.incremental import ResolveCache
     from graphmer_core.kg.resolution import resolve
-    from graphmer_core.parsing.batch import parse_files
+    from graphmer_core.parsing.batch import default_workers, parse_files
 
     t = time.perf_counter()
     outcome = parse_files(
@@ -153,7 +153,8 @@ def _build_version(corpora, lake, workers, progress, records, version, timings, 
     previous = None if current is None else store.Previous(current, version)  # read while resolving
     try:
         t = time.perf_counter()
-        with ResolveCache(resolve_cache(lake), version, lake.current_version()) as cache:
+        with ResolveCache(resolve_cache(lake), version, lake.current_version(),
+                          workers=workers or default_workers()) as cache:
             resolved = resolve(outcome.parsed, {name: layout.roots for name, layout in layouts.items()}, cache)
         timings["resolve_s"] = time.perf_counter() - t
         try:

@@ -233,9 +233,12 @@ class ResolveStats:
 
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def add(self, label: str, mode: str, files: int, resolved: int, paths: list[str] | None = None) -> None:
-        """`paths`: the files re-resolved, listed (the first SHOWN) when others were reused."""
-        self.groups[label] = {"mode": mode, "files": files, "resolved": resolved, "reused": files - resolved}
+    def add(self, label: str, mode: str, files: int, resolved: int, paths: list[str] | None = None,
+            workers: int = 1) -> None:
+        """`paths`: the files re-resolved, listed (the first SHOWN) when others were reused;
+        `workers`: the processes that resolved them."""
+        self.groups[label] = {"mode": mode, "files": files, "resolved": resolved, "reused": files - resolved,
+                              "workers": workers}
         if paths and resolved < files:
             self.groups[label]["resolved_paths"] = sorted(paths)[:SHOWN]
 
@@ -264,8 +267,11 @@ class ResolveCache:
     (graphmer_core.kg.store.Patch). `previous` is None when the rows file is not that version's,
     or that build left some source's rows out of the cache (a resolver error), or most changed."""
 
-    def __init__(self, root: str | os.PathLike, kg_version: str | None = None, previous_version: str | None = None):
+    def __init__(self, root: str | os.PathLike, kg_version: str | None = None, previous_version: str | None = None,
+                 workers: int = 1):
+        """`workers`: processes that resolve a corpus's files when many must be (JavaCorpus.resolve_all)."""
         self.store = RowStore(root)
+        self.workers = workers
         self.code = resolver_code_version()
         self.kg_version, self.previous_version = kg_version, previous_version
         self._writer: threading.Thread | None = None
@@ -371,18 +377,16 @@ class ResolveCache:
                     rows[f.path], reads[f.path] = hit
                 else:  # out of date: it must not outlive this build beside the new lookup values
                     self._forget(keys[f.path])
-            unresolved = [f for f in files if f.path not in rows]
-            prefetch(f.facts for f in unresolved)  # their bodies, in a few queries
-            todo = [f.path for f in unresolved]
-            for path in todo:
-                fresh, looked_up = jc.resolve(path)
+            todo = [f.path for f in files if f.path not in rows]
+            workers = jc.pool_size(len(todo), self.workers)
+            for path, fresh, looked_up, encoded in jc.resolve_all(todo, workers):
                 rows[path] = fresh
                 self._fresh(group, path, fresh)
                 # a file the resolver failed on is tried again next time, as is one that read a
                 # cycle guard (its lookups are not all known)
                 if not fresh.errors and ANY not in looked_up:
                     reads[path] = lookups.indices(looked_up, jc.value)
-                    self._put(group, keys[path], fresh, source=path, generation=lookups.generation,
+                    self._put(group, keys[path], fresh, encoded, source=path, generation=lookups.generation,
                               reads=reads[path])
                 else:
                     self._complete = False
@@ -394,7 +398,7 @@ class ResolveCache:
         self.store.put(group, table_key, lookups.state())
         self._put(group, _key(self.code, corpus, "<packages>"), packages, source=PACKAGES)
         self.store.put(group, summaries_key, summaries)
-        self.stats.add(group, "per_file", len(files), len(todo), todo)
+        self.stats.add(group, "per_file", len(files), len(todo), todo, workers)
         return BuildRows([packages, *(rows[f.path] for f in files)])  # the order of a cold build
 
     def _reusable(self, group: str, key: str, generation: str, changed: set[int]) -> tuple[Cached, bytes] | None:
@@ -426,12 +430,14 @@ class ResolveCache:
         self.store.discard(key)
         self.store.discard(key + ROWS)
 
-    def _put(self, group: str, key: str, rows: Resolved, **head: Any) -> None:
+    def _put(self, group: str, key: str, rows: Resolved, encoded: tuple = (), **head: Any) -> None:
         """A source's entry: what its reuse is decided on, with its rows' names and counts; and its
-        rows, apart, so that a build reusing it decodes them only if it reads them."""
-        head |= {"names": key_names(rows), "n": (len(rows.entities), len(rows.triples))}
+        rows, apart, so that a build reusing it decodes them only if it reads them. `encoded`: the
+        rows' payload and names, where a resolve worker made them."""
+        payload, names = encoded or (marshal.dumps((rows.entities, rows.triples)), key_names(rows))
+        head |= {"names": names, "n": (len(rows.entities), len(rows.triples))}
         self.store.put(group, key, marshal.dumps(head))
-        self.store.put(group, key + ROWS, marshal.dumps((rows.entities, rows.triples)))
+        self.store.put(group, key + ROWS, payload)
 
     def resolve_together(self, module: Any, language: str, by_corpus: dict[str, list[ParsedFile]],
                          package_roots: dict[str, Any] | None) -> BuildRows:

@@ -104,13 +104,15 @@ def changes(previous_dir: Path | None, triples: pa.Table) -> dict | None:
 
 def resolve_summary(resolve: dict[str, Any]) -> str:
     """A manifest's `resolve` section in a line: "re-resolved 4 of 33 file(s) (java:jfx: Circle.java,
-    Renderer.java, Sorter.java, ...)"."""
+    Renderer.java, Sorter.java, ...)", "re-resolved 3,091 of 3,091 file(s) in 2 processes"."""
     total = resolve["resolved_files"] + resolve["reused_files"]
     shown = [f"{group}: {', '.join(p.rpartition('/')[2] for p in g['resolved_paths'][:3])}"
              + (", ..." if g["resolved"] > 3 else "")
              for group, g in resolve["groups"].items() if g.get("resolved_paths")]
     listed = f" ({'; '.join(shown)})" if shown else ""
-    return f"re-resolved {resolve['resolved_files']:,} of {total:,} file(s){listed}"
+    pooled = max((g.get("workers", 1) for g in resolve["groups"].values()), default=1)  # absent before it was kept
+    processes = f" in {pooled} processes" if pooled > 1 else ""
+    return f"re-resolved {resolve['resolved_files']:,} of {total:,} file(s){processes}{listed}"
 
 
 def files_markdown(summary: dict, limit: int = 50) -> str:

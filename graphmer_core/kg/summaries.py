@@ -10,11 +10,17 @@ summary unchanged.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import marshal
+import multiprocessing as mp
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from graphmer_core.kg.resolution import ParsedFile, Resolved
+from graphmer_core.kg.resolution import ParsedFile, Resolved, key_names
 
 # Facts a Java file exports, and the positions of line numbers in their rows (zeroed in the summary).
 _JAVA_EXPORTED = {"types": (3, 4), "methods": (2, 3), "fields": (2, 3)}
@@ -51,8 +57,9 @@ class JavaCorpus:
     what it read of other files, `value(key)` what such a key reads in this index (compared with
     the value a cached file read to know whether it still holds).
 
-    One process: emitting on a fork pool that shared this index measured slower on two cores
-    (each worker recomputes the index's lazy memos, and the rows cross processes packed)."""
+    `resolve_all` resolves many files in forked workers that share this index: each warms the
+    index's lazy memos on its own, so a worker resolves contiguous runs of paths (a package's files
+    read the same types), and few files are resolved here (`POOL_MIN_FILES`)."""
 
     def __init__(self, corpus: str, files: list[ParsedFile], known: Any = None):
         """`known`: {path: (sha256, summary)} of an earlier build, reused for files of that content."""
@@ -102,6 +109,41 @@ class JavaCorpus:
         FileEmitter(r, self.units[path]).emit()
         return r.out, r.reads()
 
+    @staticmethod
+    def pool_size(files: int, workers: int) -> int:
+        """How many processes `resolve_all` should resolve so many files in, of `workers`: 1 (this
+        one) for fewer than POOL_MIN_FILES, or where forking is not safe (`fork_context`)."""
+        if workers < 2 or files < max(POOL_MIN_FILES, 2) or fork_context() is None:
+            return 1
+        return min(workers, files)
+
+    def resolve_all(self, paths: list[str], workers: int) -> Iterator[tuple[str, Resolved, frozenset[str], tuple]]:
+        """(path, rows, lookup keys, (encoded rows, key_names) or ()) of each path, in their order,
+        as `resolve` gives them: here, or in `workers` (`pool_size`) forked processes, which send
+        each file's rows encoded as the resolve cache stores them, so they are encoded once."""
+        context = fork_context() if workers > 1 else None
+        if context is None:
+            _prefetch(self, paths)
+            for path in paths:
+                yield path, *self.resolve(path), ()
+            return
+        global _FORKED
+        n = -(-len(paths) // (workers * RUNS_PER_WORKER))
+        runs = [paths[i:i + n] for i in range(0, len(paths), n)]
+        for stream in (sys.stdout, sys.stderr):  # a forked child flushes its copy of their buffers
+            stream.flush()
+        _FORKED = self
+        try:
+            with ProcessPoolExecutor(min(workers, len(runs)), mp_context=context, initializer=gc.disable) as pool:
+                results = pool.map(_resolve_run, runs)  # forks every worker, at the first submit
+                _FORKED = None
+                for done in results:
+                    for path, payload, names, errors, looked_up in marshal.loads(done):
+                        entities, triples = marshal.loads(payload)
+                        yield path, Resolved(entities, triples, errors), looked_up, (payload, names)
+        finally:
+            _FORKED = None
+
     def value(self, key: str) -> str:
         """What a lookup key finds in this index: the summary of the file declaring the type found
         (its content, and where it is), "" for none; for a package, whether it exists."""
@@ -119,3 +161,44 @@ class JavaCorpus:
         else:  # ANY (or a key of a newer format): never the same
             return "\0changed"
         return "" if t is None else self.summaries[t.file.pf.path]
+
+
+POOL_MIN_FILES = 128  # fewer files are resolved here (forking, and each worker's warm-up of the memos, cost more)
+RUNS_PER_WORKER = 4  # contiguous runs of paths per worker: balance against the memos each warms again
+_FORKED: JavaCorpus | None = None  # the corpus the forked workers resolve in, inherited, never pickled
+# Threads a fork may leave behind, since what they hold the workers never use (a lock a thread holds
+# at the fork stays held in the child): the previous version's reader (store.Previous, in DuckDB and
+# Arrow), tqdm's monitor of its bars, and in a Dagster step multiprocessing's queue feeder (of the
+# step's events) and Dagster's termination handler, which waits for a signal.
+FORK_SAFE_THREADS = ("graphmer-previous", "tqdm_monitor", "QueueFeederThread", "termination-handler")
+
+
+def fork_context() -> mp.context.BaseContext | None:
+    """fork, while this process runs no thread but this one and those of FORK_SAFE_THREADS; else
+    None (resolve here). The index is this process's: a forkserver or spawned worker would have to
+    build it again."""
+    if "fork" not in mp.get_all_start_methods():
+        return None
+    me = threading.current_thread()
+    if any(t is not me and not t.name.startswith(FORK_SAFE_THREADS) for t in threading.enumerate()):
+        return None
+    return mp.get_context("fork")
+
+
+def _resolve_run(paths: list[str]) -> bytes:
+    """In a forked worker: `resolve` of each path, the rows encoded as the resolve cache keeps them."""
+    jc = _FORKED
+    assert jc is not None, "resolve_all's workers are forked from the process that holds the corpus"
+    _prefetch(jc, paths)
+    out = []
+    for path in paths:
+        rows, looked_up = jc.resolve(path)
+        out.append((path, marshal.dumps((rows.entities, rows.triples)), key_names(rows), rows.errors, looked_up))
+    return marshal.dumps(out)
+
+
+def _prefetch(jc: JavaCorpus, paths: list[str]) -> None:
+    """The members and bodies of files about to be resolved, in a few queries (parsing.cache)."""
+    from graphmer_core.parsing.cache import prefetch
+
+    prefetch(jc.units[path].pf.facts for path in paths)
