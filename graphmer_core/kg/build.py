@@ -274,9 +274,10 @@ def _build_kg(corpora, lake, workers, progress, gates, regate) -> StageResult:
     # gates' shares and ratios as they were, and GxMemo has GX's outcomes for them: GX is started
     # only if the gates miss one, or once the rebuild has parsed more than GX_MEMO_MAX_FILES (so
     # that how many it parses is not asked of the parse cache first: a key scan of the whole
-    # cache). Else GX's import (~3.8 s of one core) starts beside the build: at once where it
+    # cache). Else GX's import (~2.3 s of one core) starts beside the build: at once where it
     # parses few files (a small corpus) and runs the rest on one core, after parsing where it
-    # parses many and the resolver then leaves the other core idle.
+    # parses many (the resolve workers then share the cores with it; started after resolution
+    # instead, the JDK's cold build took as long: what resolution gained, the tables lost).
     rebuild = not regate and lake.current_version() is not None
     after_parse = None
     with quality.LazyGx() as gx:
