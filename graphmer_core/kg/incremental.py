@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from graphmer_core.artifacts import code_digest
-from graphmer_core.kg.resolution import BuildRows, Cached, ParsedFile, Resolved, key_names
+from graphmer_core.kg.resolution import BuildRows, Cached, ParsedFile, Resolved, decode_rows, encode_rows
 from graphmer_core.kg.java.types import ANY
 from graphmer_core.kg.summaries import JavaCorpus
 from graphmer_core.parsing.batch import paused_gc
@@ -222,11 +222,6 @@ class LookupTable:
                               "checked": self.checked})
 
 
-def _unpack(payload: bytes) -> Resolved:
-    entities, triples = marshal.loads(payload)
-    return Resolved(entities=entities, triples=triples)
-
-
 @dataclass
 class ResolveStats:
     """What a build re-resolved, per (language, corpus): the manifest's `resolve` section."""
@@ -316,7 +311,7 @@ class ResolveCache:
             try:
                 head = marshal.loads(self.store.old(key))
                 if isinstance(head, dict) and "n" in head:  # a source's (else another table, of a corpus gone)
-                    out[(self.store.index[key][0], head["source"])] = _unpack(self.store.old(key + ROWS))
+                    out[(self.store.index[key][0], head["source"])] = decode_rows(self.store.old(key + ROWS))
             except (ValueError, EOFError, TypeError, KeyError):
                 return None  # what it held is unknown
         return out
@@ -423,7 +418,7 @@ class ResolveCache:
         if payload is None or not isinstance(names, bytes) or not isinstance(entities, int) or not isinstance(
                 triples, int):
             return None
-        return Cached(functools.partial(_unpack, payload), names, entities, triples)
+        return Cached(functools.partial(decode_rows, payload), names, entities, triples)
 
     def _forget(self, key: str) -> None:
         """Leave a source's entry and its rows out of the next rows file."""
@@ -434,7 +429,7 @@ class ResolveCache:
         """A source's entry: what its reuse is decided on, with its rows' names and counts; and its
         rows, apart, so that a build reusing it decodes them only if it reads them. `encoded`: the
         rows' payload and names, where a resolve worker made them."""
-        payload, names = encoded or (marshal.dumps((rows.entities, rows.triples)), key_names(rows))
+        payload, names = encoded or encode_rows(rows)
         head |= {"names": names, "n": (len(rows.entities), len(rows.triples))}
         self.store.put(group, key, marshal.dumps(head))
         self.store.put(group, key + ROWS, payload)

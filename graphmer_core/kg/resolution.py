@@ -8,6 +8,7 @@ the module `graphmer_core.kg.resolve_<language>`, with
 from __future__ import annotations
 
 import importlib
+import marshal
 import zlib
 from array import array
 from collections.abc import Callable, Iterable
@@ -75,6 +76,18 @@ def key_names(rows: Resolved) -> bytes:
     ids = {e[0] for e in rows.entities}
     ids.update(t[0] for t in rows.triples)
     return array("I", sorted(map(_crc, ids))).tobytes()
+
+
+def encode_rows(rows: Resolved) -> tuple[bytes, bytes]:
+    """A source's rows as the resolve cache keeps them (graphmer_core.kg.incremental), and their
+    `key_names`."""
+    return marshal.dumps((rows.entities, rows.triples)), key_names(rows)
+
+
+def decode_rows(payload: bytes, errors: list[tuple[str, str, str]] | None = None) -> Resolved:
+    """`encode_rows`'s payload as rows again."""
+    entities, triples = marshal.loads(payload)
+    return Resolved(entities, triples, errors or [])
 
 
 def _crc(text: str) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from graphmer_core.kg.resolution import ParsedFile, Resolved, key_names
+from graphmer_core.kg.resolution import ParsedFile, Resolved, decode_rows, encode_rows
 
 # Facts a Java file exports, and the positions of line numbers in their rows (zeroed in the summary).
 _JAVA_EXPORTED = {"types": (3, 4), "methods": (2, 3), "fields": (2, 3)}
@@ -139,8 +139,7 @@ class JavaCorpus:
                 _FORKED = None
                 for done in results:
                     for path, payload, names, errors, looked_up in marshal.loads(done):
-                        entities, triples = marshal.loads(payload)
-                        yield path, Resolved(entities, triples, errors), looked_up, (payload, names)
+                        yield path, decode_rows(payload, errors), looked_up, (payload, names)
         finally:
             _FORKED = None
 
@@ -193,7 +192,7 @@ def _resolve_run(paths: list[str]) -> bytes:
     out = []
     for path in paths:
         rows, looked_up = jc.resolve(path)
-        out.append((path, marshal.dumps((rows.entities, rows.triples)), key_names(rows), rows.errors, looked_up))
+        out.append((path, *encode_rows(rows), rows.errors, looked_up))
     return marshal.dumps(out)
 
 
